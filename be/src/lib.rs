@@ -1,0 +1,107 @@
+//! The Basalt backend: stores tablets and executes the fragments the FE sends.
+//!
+//! Three listeners, with Doris's port names: `heartbeat_service_port` (control
+//! RPC: heartbeats, tablets, rowset writes, publish), `brpc_port` (the
+//! datafusion-distributed worker that runs plan fragments) and `webserver_port`
+//! (HTTP: health now, Stream Load later).
+
+pub mod control;
+pub mod http;
+pub mod storage;
+pub mod worker;
+
+use basalt_common::config::BeConfig;
+use basalt_common::Result;
+use std::sync::Arc;
+use storage::StorageEngine;
+use tokio::net::TcpListener;
+use basalt_common::net::bind;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct BackendPorts {
+    pub webserver_port: u16,
+    pub heartbeat_service_port: u16,
+    pub brpc_port: u16,
+}
+
+pub struct BackendHandle {
+    pub ports: BackendPorts,
+    pub engine: Arc<StorageEngine>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl BackendHandle {
+    /// Waits until every listener has stopped (after the shutdown signal).
+    pub async fn join(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Opens the storage and starts every listener; they stop when `shutdown` turns true.
+pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<BackendHandle> {
+    let engine = {
+        let root = cfg.storage_root_path.clone();
+        Arc::new(
+            tokio::task::spawn_blocking(move || StorageEngine::open(&root))
+                .await
+                .map_err(|e| basalt_common::Error::internal(e.to_string()))??,
+        )
+    };
+    let heartbeat = bind(&cfg.bind_host, cfg.heartbeat_service_port).await?;
+    let brpc = bind(&cfg.bind_host, cfg.brpc_port).await?;
+    let web = bind(&cfg.bind_host, cfg.webserver_port).await?;
+    let ports = BackendPorts {
+        webserver_port: web.local_addr()?.port(),
+        heartbeat_service_port: heartbeat.local_addr()?.port(),
+        brpc_port: brpc.local_addr()?.port(),
+    };
+    let control = control::ControlService {
+        engine: Arc::clone(&engine),
+        http_port: ports.webserver_port,
+        brpc_port: ports.brpc_port,
+        start_time_ms: chrono_now_ms(),
+    };
+    let tasks = vec![
+        tokio::spawn(serve_grpc(
+            tonic::transport::Server::builder()
+                .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(control)
+                    .max_decoding_message_size(usize::MAX)),
+            heartbeat,
+            shutdown.clone(),
+        )),
+        tokio::spawn(serve_grpc(
+            tonic::transport::Server::builder()
+                .add_service(worker::worker(Arc::clone(&engine)).into_worker_server()),
+            brpc,
+            shutdown.clone(),
+        )),
+        tokio::spawn(http::serve(web, shutdown)),
+    ];
+    tracing::info!(?ports, "backend started");
+    Ok(BackendHandle { ports, engine, tasks })
+}
+
+async fn serve_grpc(
+    router: tonic::transport::server::Router,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let signal = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+        tracing::error!("rpc server stopped: {e}");
+    }
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,191 @@
+//! The BE's storage engine: tablets made of versioned rowsets of Parquet segments.
+
+mod meta;
+mod reader;
+mod writer;
+
+pub use meta::{RowsetMeta, TabletMeta};
+
+use basalt_common::rpc::{TabletId, TxnId, Version};
+use basalt_common::schema::TabletSchema;
+use basalt_common::{Error, Result};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+pub struct StorageEngine {
+    root: PathBuf,
+    meta: meta::MetaStore,
+    /// In-memory copy of every tablet's meta; the store is the durable truth.
+    tablets: RwLock<HashMap<TabletId, TabletMeta>>,
+    /// Serialises meta changes so each is one read-modify-write of the store.
+    write_lock: Mutex<()>,
+    next_rowset_id: AtomicU64,
+}
+
+impl std::fmt::Debug for StorageEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageEngine").field("root", &self.root).finish()
+    }
+}
+
+impl StorageEngine {
+    pub fn open(root: &Path) -> Result<Self> {
+        std::fs::create_dir_all(root.join("data"))?;
+        let meta = meta::MetaStore::open(&root.join("tablet_meta.redb"))?;
+        let tablets = meta.load_all()?;
+        let max_rowset = tablets
+            .values()
+            .flat_map(|t| t.rowsets.iter().map(|r| r.rowset_id))
+            .max()
+            .unwrap_or(0);
+        // Remove files of writes that never reached the meta store (a crash mid-write).
+        writer::remove_orphans(&root.join("data"), &tablets)?;
+        tracing::info!(tablets = tablets.len(), "storage engine opened");
+        Ok(Self {
+            root: root.to_path_buf(),
+            meta,
+            tablets: RwLock::new(tablets),
+            write_lock: Mutex::new(()),
+            next_rowset_id: AtomicU64::new(max_rowset + 1),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn tablet_dir(&self, tablet_id: TabletId) -> PathBuf {
+        self.root.join("data").join(tablet_id.to_string())
+    }
+
+    pub fn tablet(&self, tablet_id: TabletId) -> Result<TabletMeta> {
+        self.tablets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tablet_id)
+            .cloned()
+            .ok_or_else(|| Error::backend(format!("tablet {tablet_id} not found on this backend")))
+    }
+
+    pub fn tablet_count(&self) -> u64 {
+        self.tablets.read().unwrap_or_else(|e| e.into_inner()).len() as u64
+    }
+
+    pub fn data_size(&self) -> u64 {
+        let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
+        tablets.values().flat_map(|t| &t.rowsets).map(|r| r.data_size).sum()
+    }
+
+    /// Applies `change` to the tablets it names and persists them atomically.
+    fn update(&self, ids: &[TabletId], mut change: impl FnMut(&mut TabletMeta) -> Result<()>) -> Result<()> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut t = self.tablet(*id)?;
+            change(&mut t)?;
+            changed.push(t);
+        }
+        self.meta.put(&changed)?;
+        let mut tablets = self.tablets.write().unwrap_or_else(|e| e.into_inner());
+        for t in changed {
+            tablets.insert(t.tablet_id, t);
+        }
+        Ok(())
+    }
+
+    /// Idempotent: creating an existing tablet with the same schema succeeds.
+    pub fn create_tablet(&self, tablet_id: TabletId, schema: TabletSchema) -> Result<()> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = self.tablets.read().unwrap_or_else(|e| e.into_inner()).get(&tablet_id) {
+            return if t.schema == schema {
+                Ok(())
+            } else {
+                Err(Error::backend(format!("tablet {tablet_id} exists with another schema")))
+            };
+        }
+        std::fs::create_dir_all(self.tablet_dir(tablet_id))?;
+        let t = TabletMeta { tablet_id, schema, rowsets: Vec::new(), visible_version: 1 };
+        self.meta.put(std::slice::from_ref(&t))?;
+        self.tablets.write().unwrap_or_else(|e| e.into_inner()).insert(tablet_id, t);
+        Ok(())
+    }
+
+    pub fn drop_tablet(&self, tablet_id: TabletId) -> Result<()> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.meta.delete(tablet_id)?;
+        self.tablets.write().unwrap_or_else(|e| e.into_inner()).remove(&tablet_id);
+        let dir = self.tablet_dir(tablet_id);
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `batches` as a pending rowset of `txn_id`: the segment is durable and
+    /// named in the meta before this returns, but invisible until published.
+    pub fn write_rowset(&self, txn_id: TxnId, tablet_id: TabletId, batches: &[RecordBatch]) -> Result<()> {
+        let tablet = self.tablet(tablet_id)?;
+        let rowset_id = self.next_rowset_id.fetch_add(1, Ordering::Relaxed);
+        let dir = self.tablet_dir(tablet_id);
+        let segment = writer::write_segment(&dir, rowset_id, &tablet.schema, batches)?;
+        let rowset = RowsetMeta {
+            rowset_id,
+            txn_id,
+            version: None,
+            segments: segment.iter().map(|s| s.file.clone()).collect(),
+            num_rows: segment.iter().map(|s| s.rows).sum(),
+            data_size: segment.iter().map(|s| s.bytes).sum(),
+        };
+        self.update(&[tablet_id], |t| {
+            t.rowsets.push(rowset.clone());
+            Ok(())
+        })
+    }
+
+    /// Makes the rowsets of `txn_id` visible at the given versions. Publishing
+    /// again is a no-op, so the FE may retry after a lost reply.
+    pub fn publish(&self, txn_id: TxnId, tablets: &[(TabletId, Version)]) -> Result<()> {
+        let versions: HashMap<TabletId, Version> = tablets.iter().copied().collect();
+        let ids: Vec<TabletId> = versions.keys().copied().collect();
+        self.update(&ids, |t| {
+            let v = versions[&t.tablet_id];
+            for r in t.rowsets.iter_mut().filter(|r| r.txn_id == txn_id && r.version.is_none()) {
+                r.version = Some(v);
+            }
+            t.visible_version = t.visible_version.max(v);
+            Ok(())
+        })
+    }
+
+    /// Drops the unpublished rowsets of `txn_id` on every tablet.
+    pub fn abort(&self, txn_id: TxnId) -> Result<()> {
+        let ids: Vec<TabletId> = {
+            let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
+            tablets
+                .values()
+                .filter(|t| t.rowsets.iter().any(|r| r.txn_id == txn_id && r.version.is_none()))
+                .map(|t| t.tablet_id)
+                .collect()
+        };
+        let mut doomed = Vec::new();
+        self.update(&ids, |t| {
+            t.rowsets.retain(|r| {
+                let drop = r.txn_id == txn_id && r.version.is_none();
+                if drop {
+                    doomed.extend(r.segments.iter().map(|s| self.tablet_dir(t.tablet_id).join(s)));
+                }
+                !drop
+            });
+            Ok(())
+        })?;
+        for f in doomed {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(())
+    }
+}
+
+pub use reader::EngineReader;

@@ -1,0 +1,99 @@
+//! Writing segments: rows sorted by the key columns into one Parquet file with
+//! page-level statistics (zone maps), fsynced and renamed into place.
+
+use super::meta::TabletMeta;
+use basalt_common::rpc::TabletId;
+use basalt_common::schema::TabletSchema;
+use basalt_common::{Error, Result};
+use datafusion::arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+use datafusion::arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::Path;
+
+pub struct SegmentInfo {
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Rows per row group: small enough that zone maps skip usefully.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+pub fn write_segment(
+    dir: &Path,
+    rowset_id: u64,
+    schema: &TabletSchema,
+    batches: &[RecordBatch],
+) -> Result<Vec<SegmentInfo>> {
+    let arrow_schema = schema.arrow_schema();
+    for b in batches {
+        if b.schema().fields() != arrow_schema.fields() {
+            return Err(Error::invalid(format!(
+                "rows do not match the tablet schema: expected {:?}, got {:?}",
+                arrow_schema.fields().iter().map(|f| f.data_type()).collect::<Vec<_>>(),
+                b.schema().fields().iter().map(|f| f.data_type()).collect::<Vec<_>>()
+            )));
+        }
+    }
+    let all = concat_batches(&arrow_schema, batches).map_err(|e| Error::internal(e.to_string()))?;
+    if all.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<SortColumn> = (0..schema.num_key_columns())
+        .map(|i| SortColumn { values: all.column(i).clone(), options: None })
+        .collect();
+    let sorted = if keys.is_empty() {
+        all
+    } else {
+        let idx = lexsort_to_indices(&keys, None).map_err(|e| Error::internal(e.to_string()))?;
+        take_record_batch(&all, &idx).map_err(|e| Error::internal(e.to_string()))?
+    };
+
+    let name = format!("{rowset_id}_0.parquet");
+    let tmp = dir.join(format!("{name}.tmp"));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::LZ4_RAW)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
+    let file = File::create(&tmp)?;
+    let mut writer = ArrowWriter::try_new(file, arrow_schema, Some(props))
+        .map_err(|e| Error::internal(format!("parquet writer: {e}")))?;
+    writer.write(&sorted).map_err(|e| Error::internal(format!("parquet write: {e}")))?;
+    let file = writer.into_inner().map_err(|e| Error::internal(format!("parquet close: {e}")))?;
+    file.sync_all()?;
+    let bytes = file.metadata()?.len();
+    drop(file);
+    std::fs::rename(&tmp, dir.join(&name))?;
+    File::open(dir)?.sync_all()?;
+    Ok(vec![SegmentInfo { file: name, rows: sorted.num_rows() as u64, bytes }])
+}
+
+/// Deletes files that no tablet meta names: leftovers of writes cut short by a crash,
+/// and directories of dropped tablets.
+pub fn remove_orphans(data_dir: &Path, tablets: &HashMap<TabletId, TabletMeta>) -> Result<()> {
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let Some(tablet) = entry.file_name().to_str().and_then(|n| n.parse::<TabletId>().ok()) else {
+            continue;
+        };
+        let Some(meta) = tablets.get(&tablet) else {
+            std::fs::remove_dir_all(entry.path())?;
+            continue;
+        };
+        let named: HashSet<&str> =
+            meta.rowsets.iter().flat_map(|r| r.segments.iter().map(String::as_str)).collect();
+        for f in std::fs::read_dir(entry.path())? {
+            let f = f?;
+            let keep = f.file_name().to_str().is_some_and(|n| named.contains(n));
+            if !keep {
+                std::fs::remove_file(f.path())?;
+            }
+        }
+    }
+    Ok(())
+}

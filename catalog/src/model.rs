@@ -1,0 +1,191 @@
+//! Doris's metadata model: databases, OLAP tables, partitions, materialized
+//! indexes, tablets and their replicas, backends, and load transactions.
+
+use crate::partition::PartitionKey;
+use basalt_common::rpc::{TabletId, TxnId, Version};
+use basalt_common::schema::{Column, TabletSchema};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CatalogState {
+    pub next_id: u64,
+    pub databases: BTreeMap<String, Database>,
+    pub backends: BTreeMap<u64, Backend>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Database {
+    pub id: u64,
+    pub name: String,
+    pub tables: BTreeMap<String, OlapTable>,
+    /// Load transactions by id; labels index into it.
+    #[serde(default)]
+    pub transactions: BTreeMap<TxnId, Transaction>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, TxnId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OlapTable {
+    pub id: u64,
+    pub name: String,
+    pub schema: TabletSchema,
+    pub partition_info: PartitionInfo,
+    pub distribution: DistributionInfo,
+    /// PROPERTIES as given, with Doris's defaults filled in (`replication_num`, ...).
+    pub properties: BTreeMap<String, String>,
+    #[serde(default)]
+    pub comment: String,
+    pub partitions: Vec<Partition>,
+    /// Milliseconds since the epoch.
+    pub create_time: i64,
+}
+
+impl OlapTable {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.schema.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn partition(&self, name: &str) -> Option<&Partition> {
+        self.partitions.iter().find(|p| p.name == name)
+    }
+
+    pub fn replication_num(&self) -> usize {
+        self.properties.get("replication_num").and_then(|v| v.parse().ok()).unwrap_or(1)
+    }
+
+    pub fn tablet_num(&self) -> usize {
+        self.partitions.iter().map(|p| p.index.tablets.len()).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PartitionInfo {
+    /// No PARTITION BY: one partition named after the table.
+    Unpartitioned,
+    Range { columns: Vec<String> },
+    List { columns: Vec<String> },
+}
+
+impl PartitionInfo {
+    pub fn columns(&self) -> &[String] {
+        match self {
+            PartitionInfo::Unpartitioned => &[],
+            PartitionInfo::Range { columns } | PartitionInfo::List { columns } => columns,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DistributionInfo {
+    Hash { columns: Vec<String>, buckets: u32 },
+    Random { buckets: u32 },
+}
+
+impl DistributionInfo {
+    pub fn buckets(&self) -> u32 {
+        match self {
+            DistributionInfo::Hash { buckets, .. } | DistributionInfo::Random { buckets } => {
+                *buckets
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Partition {
+    pub id: u64,
+    pub name: String,
+    /// `[lower, upper)` of a RANGE partition.
+    #[serde(default)]
+    pub range: Option<(PartitionKey, PartitionKey)>,
+    /// The value tuples of a LIST partition.
+    #[serde(default)]
+    pub list_values: Vec<PartitionKey>,
+    /// Data up to this version is visible to queries. A new partition starts at 1.
+    pub visible_version: Version,
+    /// The version the next committed load gets.
+    pub next_version: Version,
+    pub visible_version_time: i64,
+    /// The base index; rollups and sync MVs will sit beside it.
+    pub index: MaterializedIndex,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MaterializedIndex {
+    pub id: u64,
+    /// One tablet per bucket, in bucket order.
+    pub tablets: Vec<Tablet>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tablet {
+    pub id: TabletId,
+    pub replicas: Vec<Replica>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replica {
+    pub id: u64,
+    pub backend_id: u64,
+    /// Highest version this replica has published.
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Backend {
+    pub id: u64,
+    pub host: String,
+    pub heartbeat_port: u16,
+    pub http_port: u16,
+    pub brpc_port: u16,
+}
+
+impl Backend {
+    pub fn heartbeat_addr(&self) -> String {
+        format!("{}:{}", self.host, self.heartbeat_port)
+    }
+    /// The backend's datafusion-distributed worker address.
+    pub fn worker_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.brpc_port)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnStatus {
+    Prepare,
+    Committed,
+    Visible,
+    Aborted,
+}
+
+impl std::fmt::Display for TxnStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TxnStatus::Prepare => "PREPARE",
+            TxnStatus::Committed => "COMMITTED",
+            TxnStatus::Visible => "VISIBLE",
+            TxnStatus::Aborted => "ABORTED",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transaction {
+    pub id: TxnId,
+    pub label: String,
+    pub table_id: u64,
+    pub status: TxnStatus,
+    /// Per partition, the version this load becomes visible at (set at commit).
+    #[serde(default)]
+    pub partition_versions: Vec<(u64, Version)>,
+    /// The tablets the load wrote, to publish or abort on their backends.
+    #[serde(default)]
+    pub tablets: Vec<TabletId>,
+    pub create_time: i64,
+    #[serde(default)]
+    pub reason: String,
+}

@@ -1,0 +1,55 @@
+//! Pieces shared by the FE and the BE: Doris's type system and its Arrow mapping,
+//! typed errors with stable codes, configuration loading, the tablet schema, bucket
+//! hashing, and the control-RPC messages the FE sends to BEs.
+
+pub mod config;
+pub mod error;
+pub mod hash;
+pub mod net;
+pub mod rpc;
+pub mod scan;
+pub mod schema;
+pub mod types;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// Reported as `VERSION()` / `@@version`; MySQL clients gate features on it.
+pub const MYSQL_SERVER_VERSION: &str = "5.7.99";
+
+/// The build shown in `@@version_comment`.
+pub fn version_comment() -> String {
+    format!("Basalt {} (Doris compatible)", env!("CARGO_PKG_VERSION"))
+}
+
+/// Initialise logging once per process; `RUST_LOG` overrides the default level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

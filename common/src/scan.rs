@@ -1,0 +1,264 @@
+//! The scan fragment the FE plans and a BE executes: `OlapScanExec` reads a set of
+//! tablets, each at the version the FE chose, on the BE that holds them.
+//!
+//! It lives in `common` because both sides handle it: the FE builds and encodes
+//! it, the BE decodes and runs it against its storage through [`TabletReader`].
+
+use crate::rpc::{TabletId, Version};
+use crate::schema::TabletSchema;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::{internal_err, DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion_proto::physical_plan::from_proto::parse_physical_expr;
+use datafusion_proto::physical_plan::to_proto::serialize_physical_expr;
+use datafusion_proto::physical_plan::{DefaultPhysicalExtensionCodec, PhysicalExtensionCodec};
+use futures::{StreamExt, TryStreamExt};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// One tablet to read: which replica (by its BE's worker URL) and at which version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TabletScanRange {
+    pub tablet_id: TabletId,
+    pub version: Version,
+    pub backend_id: u64,
+    /// The datafusion-distributed worker address of that BE (`http://host:brpc_port`).
+    pub worker_url: String,
+}
+
+/// How a BE reads one tablet; the BE puts an implementation into the worker's
+/// session config as a [`TabletReaderExt`].
+pub trait TabletReader: Send + Sync + fmt::Debug {
+    fn read(
+        &self,
+        range: &TabletScanRange,
+        schema: &TabletSchema,
+        projection: Option<&[usize]>,
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+        ctx: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream>;
+}
+
+/// Session-config extension carrying the BE's reader to `OlapScanExec::execute`.
+#[derive(Debug)]
+pub struct TabletReaderExt(pub Arc<dyn TabletReader>);
+
+#[derive(Debug, Clone)]
+pub struct OlapScanExec {
+    pub table: String,
+    pub schema: TabletSchema,
+    pub projection: Option<Vec<usize>>,
+    /// Conjunction of the pushed-down filters over the full table schema; the BE
+    /// uses it to skip row groups and pages (the FE still applies the filters).
+    pub predicate: Option<Arc<dyn PhysicalExpr>>,
+    pub ranges: Vec<TabletScanRange>,
+    /// Set on the parts of a split scan: the worker that must run this part.
+    pub worker: Option<String>,
+    /// The partitions left after pruning, for EXPLAIN.
+    pub partition_names: Vec<String>,
+    properties: Arc<PlanProperties>,
+}
+
+impl OlapScanExec {
+    pub fn new(
+        table: String,
+        schema: TabletSchema,
+        projection: Option<Vec<usize>>,
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+        ranges: Vec<TabletScanRange>,
+        partitions: usize,
+    ) -> Result<Self> {
+        let full = schema.arrow_schema();
+        let out: SchemaRef = match &projection {
+            Some(p) => Arc::new(full.project(p)?),
+            None => full,
+        };
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(out),
+            Partitioning::UnknownPartitioning(partitions.max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(Self { table, schema, projection, predicate, ranges, worker: None, partition_names: Vec::new(), properties })
+    }
+
+    fn partitions(&self) -> usize {
+        self.properties.output_partitioning().partition_count()
+    }
+
+    /// Splits the ranges into `tasks` scans, each reading tablets of one BE only,
+    /// so every task can run next to its data. All parts keep the same partition
+    /// count (datafusion-distributed requires it); a part may be empty.
+    pub fn split_by_backend(&self, tasks: usize) -> Result<Vec<OlapScanExec>> {
+        let mut urls: Vec<&str> = self.ranges.iter().map(|r| r.worker_url.as_str()).collect();
+        urls.sort_unstable();
+        urls.dedup();
+        if urls.is_empty() {
+            return internal_err!("a scan with no tablets cannot be distributed");
+        }
+        let tasks = tasks.max(urls.len());
+        let mut parts: Vec<Vec<TabletScanRange>> = vec![Vec::new(); tasks];
+        // Task t serves urls[t % urls.len()]; that URL's tablets go round-robin over its tasks.
+        for (u, url) in urls.iter().enumerate() {
+            let own: Vec<usize> = (0..tasks).filter(|t| t % urls.len() == u).collect();
+            let mine = self.ranges.iter().filter(|r| r.worker_url == *url);
+            for (i, r) in mine.enumerate() {
+                parts[own[i % own.len()]].push(r.clone());
+            }
+        }
+        let task_urls: Vec<&str> = (0..tasks).map(|t| urls[t % urls.len()]).collect();
+        parts
+            .into_iter()
+            .zip(task_urls)
+            .map(|(ranges, url)| {
+                let mut part = OlapScanExec::new(
+                    self.table.clone(),
+                    self.schema.clone(),
+                    self.projection.clone(),
+                    self.predicate.clone(),
+                    ranges,
+                    self.partitions(),
+                )?;
+                part.worker = Some(url.to_string());
+                part.partition_names = self.partition_names.clone();
+                Ok(part)
+            })
+            .collect()
+    }
+
+    /// The worker this scan must run on: the BE of its tablets.
+    pub fn worker_url(&self) -> Option<String> {
+        self.worker.clone().or_else(|| self.ranges.first().map(|r| r.worker_url.clone()))
+    }
+}
+
+impl DisplayAs for OlapScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let tablets: Vec<String> = self.ranges.iter().map(|r| r.tablet_id.to_string()).collect();
+        write!(
+            f,
+            "OlapScanExec: table={}, partitions=[{}], tablets=[{}]",
+            self.table,
+            self.partition_names.join(","),
+            tablets.join(",")
+        )?;
+        if let Some(v) = self.ranges.first().map(|r| r.version) {
+            write!(f, ", version={v}")?;
+        }
+        if let Some(w) = self.worker_url() {
+            write!(f, ", backend={w}")?;
+        }
+        if let Some(p) = &self.predicate {
+            write!(f, ", predicate={p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for OlapScanExec {
+    fn name(&self) -> &'static str {
+        "OlapScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    /// Partition `p` reads every `partitions`-th tablet, one after another.
+    fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let Some(reader) = ctx.session_config().get_extension::<TabletReaderExt>() else {
+            return internal_err!("OlapScanExec of {} must run on a backend", self.table);
+        };
+        let n = self.partitions();
+        let mine: Vec<TabletScanRange> =
+            self.ranges.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, r)| r.clone()).collect();
+        let (schema, projection, predicate) =
+            (self.schema.clone(), self.projection.clone(), self.predicate.clone());
+        let streams = futures::stream::iter(mine).map(move |range| {
+            reader.0.read(&range, &schema, projection.as_deref(), predicate.clone(), Arc::clone(&ctx))
+        });
+        let batches = streams.try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
+    }
+}
+
+/// Wire form of an `OlapScanExec`.
+#[derive(Serialize, Deserialize)]
+struct OlapScanProto {
+    table: String,
+    schema: TabletSchema,
+    projection: Option<Vec<usize>>,
+    predicate: Option<Vec<u8>>,
+    ranges: Vec<TabletScanRange>,
+    worker: Option<String>,
+    partition_names: Vec<String>,
+    partitions: usize,
+}
+
+/// Encodes and decodes `OlapScanExec` for datafusion-distributed; registered on the FE and every BE.
+#[derive(Debug, Default)]
+pub struct OlapScanCodec;
+
+impl PhysicalExtensionCodec for OlapScanCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        _inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let p: OlapScanProto =
+            serde_json::from_slice(buf).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let predicate = match &p.predicate {
+            None => None,
+            Some(bytes) => {
+                let node = datafusion_proto::protobuf::PhysicalExprNode::decode(bytes.as_slice())
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                let full = p.schema.arrow_schema();
+                Some(parse_physical_expr(&node, ctx, &full, &DefaultPhysicalExtensionCodec {})?)
+            }
+        };
+        let mut scan =
+            OlapScanExec::new(p.table, p.schema, p.projection, predicate, p.ranges, p.partitions)?;
+        scan.worker = p.worker;
+        scan.partition_names = p.partition_names;
+        Ok(Arc::new(scan))
+    }
+
+    fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Result<()> {
+        let Some(scan) = node.downcast_ref::<OlapScanExec>() else {
+            return internal_err!("OlapScanCodec cannot encode {}", node.name());
+        };
+        let predicate = match &scan.predicate {
+            None => None,
+            Some(p) => Some(serialize_physical_expr(p, &DefaultPhysicalExtensionCodec {})?.encode_to_vec()),
+        };
+        let proto = OlapScanProto {
+            table: scan.table.clone(),
+            schema: scan.schema.clone(),
+            projection: scan.projection.clone(),
+            predicate,
+            ranges: scan.ranges.clone(),
+            worker: scan.worker.clone(),
+            partition_names: scan.partition_names.clone(),
+            partitions: scan.partitions(),
+        };
+        serde_json::to_writer(buf, &proto).map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+}

@@ -1,0 +1,118 @@
+//! Column and tablet schema, shared by the FE's catalog and the BE's tablets.
+
+use crate::types::DorisType;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// Doris's keys types; `DUP_KEYS` etc. are the names SHOW PROC and DESC use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeysType {
+    DupKeys,
+    AggKeys,
+    UniqueKeys,
+}
+
+impl KeysType {
+    /// The clause keyword in CREATE TABLE: `DUPLICATE KEY(...)`.
+    pub fn sql_keyword(&self) -> &'static str {
+        match self {
+            KeysType::DupKeys => "DUPLICATE",
+            KeysType::AggKeys => "AGGREGATE",
+            KeysType::UniqueKeys => "UNIQUE",
+        }
+    }
+}
+
+impl fmt::Display for KeysType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeysType::DupKeys => "DUP_KEYS",
+            KeysType::AggKeys => "AGG_KEYS",
+            KeysType::UniqueKeys => "UNIQUE_KEYS",
+        })
+    }
+}
+
+/// Aggregation of a value column in an AGGREGATE KEY table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggType {
+    Sum,
+    Min,
+    Max,
+    Replace,
+    ReplaceIfNotNull,
+    HllUnion,
+    BitmapUnion,
+}
+
+impl AggType {
+    pub fn parse(word: &str) -> Option<AggType> {
+        Some(match word.to_ascii_uppercase().as_str() {
+            "SUM" => AggType::Sum,
+            "MIN" => AggType::Min,
+            "MAX" => AggType::Max,
+            "REPLACE" => AggType::Replace,
+            "REPLACE_IF_NOT_NULL" => AggType::ReplaceIfNotNull,
+            "HLL_UNION" => AggType::HllUnion,
+            "BITMAP_UNION" => AggType::BitmapUnion,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for AggType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AggType::Sum => "SUM",
+            AggType::Min => "MIN",
+            AggType::Max => "MAX",
+            AggType::Replace => "REPLACE",
+            AggType::ReplaceIfNotNull => "REPLACE_IF_NOT_NULL",
+            AggType::HllUnion => "HLL_UNION",
+            AggType::BitmapUnion => "BITMAP_UNION",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub data_type: DorisType,
+    pub nullable: bool,
+    pub is_key: bool,
+    #[serde(default)]
+    pub agg_type: Option<AggType>,
+    /// The default as the user wrote it (a literal, or `CURRENT_TIMESTAMP`).
+    #[serde(default)]
+    pub default_value: Option<String>,
+    #[serde(default)]
+    pub comment: String,
+}
+
+impl Column {
+    pub fn arrow_field(&self) -> Field {
+        Field::new(&self.name, self.data_type.to_arrow(), self.nullable)
+    }
+}
+
+/// What a BE needs to know to store and read a tablet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TabletSchema {
+    pub keys_type: KeysType,
+    /// Key columns come first, in key order.
+    pub columns: Vec<Column>,
+}
+
+impl TabletSchema {
+    pub fn arrow_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns.iter().map(Column::arrow_field).collect::<Vec<_>>(),
+        ))
+    }
+
+    pub fn num_key_columns(&self) -> usize {
+        self.columns.iter().take_while(|c| c.is_key).count()
+    }
+}

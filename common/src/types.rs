@@ -1,0 +1,181 @@
+//! Doris's column types and their one mapping to Arrow.
+
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Doris's largest DECIMAL precision (DECIMALV3).
+pub const MAX_DECIMAL_PRECISION: u8 = 38;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DorisType {
+    Boolean,
+    TinyInt,
+    SmallInt,
+    Int,
+    BigInt,
+    LargeInt,
+    Float,
+    Double,
+    Decimal { precision: u8, scale: u8 },
+    Date,
+    DateTime { scale: u8 },
+    Char { len: u32 },
+    Varchar { len: u32 },
+    String,
+}
+
+impl DorisType {
+    /// The Arrow type a column of this type is stored and computed as.
+    /// LARGEINT has no Arrow integer of its width; DECIMAL(38, 0) holds it.
+    pub fn to_arrow(&self) -> DataType {
+        match *self {
+            DorisType::Boolean => DataType::Boolean,
+            DorisType::TinyInt => DataType::Int8,
+            DorisType::SmallInt => DataType::Int16,
+            DorisType::Int => DataType::Int32,
+            DorisType::BigInt => DataType::Int64,
+            DorisType::LargeInt => DataType::Decimal128(38, 0),
+            DorisType::Float => DataType::Float32,
+            DorisType::Double => DataType::Float64,
+            DorisType::Decimal { precision, scale } => {
+                DataType::Decimal128(precision, scale as i8)
+            }
+            DorisType::Date => DataType::Date32,
+            DorisType::DateTime { .. } => DataType::Timestamp(TimeUnit::Microsecond, None),
+            DorisType::Char { .. } | DorisType::Varchar { .. } | DorisType::String => {
+                DataType::Utf8
+            }
+        }
+    }
+
+    /// The Doris type of a computed Arrow value, for result metadata and CREATE TABLE AS.
+    pub fn from_arrow(dt: &DataType) -> Option<DorisType> {
+        Some(match dt {
+            DataType::Boolean => DorisType::Boolean,
+            DataType::Int8 => DorisType::TinyInt,
+            DataType::Int16 | DataType::UInt8 => DorisType::SmallInt,
+            DataType::Int32 | DataType::UInt16 => DorisType::Int,
+            DataType::Int64 | DataType::UInt32 => DorisType::BigInt,
+            DataType::UInt64 => DorisType::LargeInt,
+            DataType::Float16 | DataType::Float32 => DorisType::Float,
+            DataType::Float64 => DorisType::Double,
+            DataType::Decimal32(p, s)
+            | DataType::Decimal64(p, s)
+            | DataType::Decimal128(p, s)
+            | DataType::Decimal256(p, s) => DorisType::Decimal {
+                precision: (*p).min(MAX_DECIMAL_PRECISION),
+                scale: (*s).max(0) as u8,
+            },
+            DataType::Date32 | DataType::Date64 => DorisType::Date,
+            DataType::Timestamp(unit, _) => DorisType::DateTime {
+                scale: match unit {
+                    TimeUnit::Second => 0,
+                    TimeUnit::Millisecond => 3,
+                    _ => 6,
+                },
+            },
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DorisType::String,
+            _ => return None,
+        })
+    }
+
+    /// Validates the parameters a user wrote, with Doris's limits.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            DorisType::Decimal { precision, scale } => {
+                if precision == 0 || precision > MAX_DECIMAL_PRECISION {
+                    return Err(format!(
+                        "DECIMAL precision must be between 1 and {MAX_DECIMAL_PRECISION}, got {precision}"
+                    ));
+                }
+                if scale > precision {
+                    return Err(format!(
+                        "DECIMAL scale {scale} must not exceed precision {precision}"
+                    ));
+                }
+            }
+            DorisType::DateTime { scale } if scale > 6 => {
+                return Err(format!("DATETIME scale must be between 0 and 6, got {scale}"));
+            }
+            DorisType::Char { len } if len == 0 || len > 255 => {
+                return Err(format!("CHAR length must be between 1 and 255, got {len}"));
+            }
+            DorisType::Varchar { len } if len == 0 || len > 65533 => {
+                return Err(format!("VARCHAR length must be between 1 and 65533, got {len}"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether values of this type may be key columns (Doris forbids FLOAT/DOUBLE keys).
+    pub fn can_be_key(&self) -> bool {
+        !matches!(self, DorisType::Float | DorisType::Double)
+    }
+
+    /// Display length in characters, as MySQL column definitions report it.
+    pub fn display_len(&self) -> u32 {
+        match *self {
+            DorisType::Boolean => 1,
+            DorisType::TinyInt => 4,
+            DorisType::SmallInt => 6,
+            DorisType::Int => 11,
+            DorisType::BigInt => 20,
+            DorisType::LargeInt => 40,
+            DorisType::Float => 12,
+            DorisType::Double => 22,
+            DorisType::Decimal { precision, scale } => {
+                precision as u32 + u32::from(scale > 0) + 1
+            }
+            DorisType::Date => 10,
+            DorisType::DateTime { scale } => 19 + if scale > 0 { scale as u32 + 1 } else { 0 },
+            DorisType::Char { len } | DorisType::Varchar { len } => len,
+            DorisType::String => 2_147_483_643,
+        }
+    }
+}
+
+impl fmt::Display for DorisType {
+    /// The spelling SHOW CREATE TABLE and DESC use, which CREATE TABLE reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DorisType::Boolean => f.write_str("boolean"),
+            DorisType::TinyInt => f.write_str("tinyint"),
+            DorisType::SmallInt => f.write_str("smallint"),
+            DorisType::Int => f.write_str("int"),
+            DorisType::BigInt => f.write_str("bigint"),
+            DorisType::LargeInt => f.write_str("largeint"),
+            DorisType::Float => f.write_str("float"),
+            DorisType::Double => f.write_str("double"),
+            DorisType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            DorisType::Date => f.write_str("date"),
+            DorisType::DateTime { scale: 0 } => f.write_str("datetime"),
+            DorisType::DateTime { scale } => write!(f, "datetime({scale})"),
+            DorisType::Char { len } => write!(f, "char({len})"),
+            DorisType::Varchar { len } => write!(f, "varchar({len})"),
+            DorisType::String => f.write_str("text"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrow_round_trip_keeps_decimal_scale() {
+        let t = DorisType::Decimal { precision: 10, scale: 2 };
+        assert_eq!(t.to_arrow(), DataType::Decimal128(10, 2));
+        assert_eq!(DorisType::from_arrow(&t.to_arrow()), Some(t));
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(DorisType::Decimal { precision: 39, scale: 0 }.validate().is_err());
+        assert!(DorisType::Decimal { precision: 5, scale: 6 }.validate().is_err());
+        assert!(DorisType::DateTime { scale: 7 }.validate().is_err());
+        assert!(DorisType::Varchar { len: 10 }.validate().is_ok());
+    }
+}

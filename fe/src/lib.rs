@@ -1,0 +1,102 @@
+//! The Basalt frontend: MySQL protocol, SQL parsing and planning, the catalog,
+//! load transactions, and the coordination of backends.
+
+pub mod backend;
+pub mod http;
+pub mod mysql;
+pub mod planner;
+pub mod rows;
+pub mod session;
+pub mod sql;
+pub mod variables;
+
+use basalt_catalog::Catalog;
+use basalt_common::config::FeConfig;
+use basalt_common::Result;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct Frontend {
+    pub config: FeConfig,
+    pub catalog: Catalog,
+    pub backends: backend::BackendRegistry,
+    next_connection_id: AtomicU32,
+    /// Commit and publish run one at a time, so versions become visible in order.
+    pub publish_lock: tokio::sync::Mutex<()>,
+    pub start_time_ms: i64,
+}
+
+impl std::fmt::Debug for Frontend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frontend").field("query_port", &self.config.query_port).finish()
+    }
+}
+
+impl Frontend {
+    pub fn open(config: FeConfig) -> Result<Arc<Self>> {
+        let catalog = Catalog::open(&config.meta_dir)?;
+        Ok(Arc::new(Self {
+            config,
+            catalog,
+            backends: Default::default(),
+            next_connection_id: AtomicU32::new(1),
+            publish_lock: Default::default(),
+            start_time_ms: backend::now_ms(),
+        }))
+    }
+
+    pub fn next_connection_id(&self) -> u32 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct FrontendPorts {
+    pub query_port: u16,
+    pub http_port: u16,
+    pub edit_log_port: u16,
+}
+
+pub struct FrontendHandle {
+    pub ports: FrontendPorts,
+    pub fe: Arc<Frontend>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl FrontendHandle {
+    pub async fn join(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Opens the catalog and starts the listeners; they stop when `shutdown` turns true.
+pub async fn start(config: FeConfig, shutdown: watch::Receiver<bool>) -> Result<FrontendHandle> {
+    let query = basalt_common::net::bind(&config.bind_host, config.query_port).await?;
+    let http = basalt_common::net::bind(&config.bind_host, config.http_port).await?;
+    // Reserved for edit-log replication between FEs (HA); bound so the port is owned.
+    let edit_log = basalt_common::net::bind(&config.bind_host, config.edit_log_port).await?;
+    let ports = FrontendPorts {
+        query_port: query.local_addr()?.port(),
+        http_port: http.local_addr()?.port(),
+        edit_log_port: edit_log.local_addr()?.port(),
+    };
+    let fe = tokio::task::spawn_blocking(move || Frontend::open(config))
+        .await
+        .map_err(|e| basalt_common::Error::internal(e.to_string()))??;
+    let tasks = vec![
+        tokio::spawn(mysql::serve(Arc::clone(&fe), query, shutdown.clone())),
+        tokio::spawn(http::serve(Arc::clone(&fe), http, shutdown.clone())),
+        tokio::spawn(backend::heartbeat_loop(Arc::clone(&fe), shutdown.clone())),
+        tokio::spawn(async move {
+            let mut shutdown = shutdown;
+            let _ = shutdown.wait_for(|s| *s).await;
+            drop(edit_log);
+        }),
+    ];
+    tracing::info!(?ports, "frontend started");
+    Ok(FrontendHandle { ports, fe, tasks })
+}

@@ -1,0 +1,30 @@
+//! `basalt-fe`: a Basalt frontend process.
+
+use basalt_common::config::{keys_of, write_ready_file, ConfigTable, FeConfig};
+
+#[tokio::main]
+async fn main() {
+    basalt_common::init_logging();
+    if let Err(e) = run().await {
+        eprintln!("basalt-fe: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> basalt_common::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let table = ConfigTable::load(&args)?;
+    table.check_known(&[keys_of::<FeConfig>()])?;
+    let cfg: FeConfig = table.get()?;
+    let ready_file = cfg.ready_file.clone();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let handle = basalt_fe::start(cfg, rx).await?;
+    if let Some(path) = &ready_file {
+        write_ready_file(path, &serde_json::to_value(handle.ports)?)?;
+    }
+    basalt_common::shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+    handle.join().await;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The OLAP table as a DataFusion table: `scan` prunes partitions and buckets,
+//! picks a replica of every remaining tablet at the partition's visible version,
+//! and returns an `OlapScanExec` for the backends to run.
+
+use crate::Frontend;
+use async_trait::async_trait;
+use basalt_catalog::partition::{parse_value, KeyValue};
+use basalt_catalog::{DistributionInfo, OlapTable, Partition, PartitionInfo};
+use basalt_common::scan::{OlapScanExec, TabletScanRange};
+use basalt_common::Error;
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session as DfSession;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column as DfColumn, DFSchema, Result, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::{utils::conjunction, Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::ExecutionPlan;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct OlapTableProvider {
+    fe: Arc<Frontend>,
+    db: String,
+    table: OlapTable,
+    schema: SchemaRef,
+}
+
+impl OlapTableProvider {
+    pub fn new(fe: Arc<Frontend>, db: String, table: OlapTable) -> Self {
+        let schema = table.schema.arrow_schema();
+        Self { fe, db, table, schema }
+    }
+}
+
+#[async_trait]
+impl TableProvider for OlapTableProvider {
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Filters are used for pruning and zone maps; DataFusion still applies them.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn DfSession,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let filters: Vec<Expr> = filters.iter().map(unqualify).collect::<Result<_>>()?;
+        let projected = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => Arc::clone(&self.schema),
+        };
+        let partitions: Vec<&Partition> =
+            self.table.partitions.iter().filter(|p| partition_may_match(&self.table, p, &filters)).collect();
+        let buckets = selected_buckets(&self.table, &filters);
+        let mut ranges = Vec::new();
+        let mut names = Vec::new();
+        {
+            let catalog = self.fe.catalog.read();
+            for p in partitions {
+                names.push(p.name.clone());
+                // Version 1 is the empty partition: nothing to read.
+                if p.visible_version <= 1 {
+                    continue;
+                }
+                for (bucket, tablet) in p.index.tablets.iter().enumerate() {
+                    if buckets.as_ref().is_some_and(|b| !b.contains(&(bucket as u32))) {
+                        continue;
+                    }
+                    let replica = tablet
+                        .replicas
+                        .iter()
+                        .filter(|r| r.version >= p.visible_version)
+                        .find(|r| self.fe.backends.is_alive(r.backend_id))
+                        .ok_or_else(|| {
+                            Error::backend(format!(
+                                "no alive replica of tablet {} at version {}",
+                                tablet.id, p.visible_version
+                            ))
+                        })?;
+                    let backend = catalog.backends.get(&replica.backend_id).ok_or_else(|| {
+                        Error::internal(format!("backend {} is not in the catalog", replica.backend_id))
+                    })?;
+                    ranges.push(TabletScanRange {
+                        tablet_id: tablet.id,
+                        version: p.visible_version,
+                        backend_id: backend.id,
+                        worker_url: backend.worker_url(),
+                    });
+                }
+            }
+        }
+        if ranges.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        let predicate = match conjunction(filters) {
+            Some(expr) => {
+                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+                Some(state.create_physical_expr(expr, &df_schema)?)
+            }
+            None => None,
+        };
+        let target = state.config().target_partitions();
+        let parallel = ranges.len().min(target).max(1);
+        let mut scan = OlapScanExec::new(
+            format!("{}.{}", self.db, self.table.name),
+            self.table.schema.clone(),
+            projection.cloned(),
+            predicate,
+            ranges,
+            parallel,
+        )?;
+        scan.partition_names = names;
+        Ok(Arc::new(scan))
+    }
+}
+
+/// Column references without their table qualifier, to resolve against the table alone.
+fn unqualify(e: &Expr) -> Result<Expr> {
+    e.clone()
+        .transform(|e| match e {
+            Expr::Column(c) if c.relation.is_some() => {
+                Ok(Transformed::yes(Expr::Column(DfColumn::new_unqualified(c.name))))
+            }
+            other => Ok(Transformed::no(other)),
+        })
+        .map(|t| t.data)
+}
+
+/// A literal compared with column `name`: `col op lit` or `lit op col` (flipped).
+fn column_literal<'a>(e: &'a Expr, name: &str) -> Option<(Operator, &'a ScalarValue)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { return None };
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(c), Expr::Literal(v, _)) if c.name == name => Some((*op, v)),
+        (Expr::Literal(v, _), Expr::Column(c)) if c.name == name => Some((op.swap()?, v)),
+        _ => None,
+    }
+}
+
+/// The partition key value of a literal, in the column's type.
+fn key_of(v: &ScalarValue, table: &OlapTable, column: &str) -> Option<KeyValue> {
+    if v.is_null() {
+        return None;
+    }
+    let ty = table.column(column)?.data_type;
+    let text = match v {
+        ScalarValue::Date32(Some(d)) => return Some(KeyValue::Int((*d).into())),
+        ScalarValue::TimestampMicrosecond(Some(t), None) => return Some(KeyValue::Int((*t).into())),
+        other => other.to_string(),
+    };
+    parse_value(&text, &ty).ok().map(|(k, _)| k)
+}
+
+/// Whether partition `p` may hold rows passing every filter (single-column keys;
+/// anything not understood keeps the partition).
+fn partition_may_match(table: &OlapTable, p: &Partition, filters: &[Expr]) -> bool {
+    let cols = table.partition_info.columns();
+    let [col] = cols else { return true };
+    filters.iter().all(|f| {
+        let values: Vec<(Operator, KeyValue)> = match f {
+            Expr::InList(list) if !list.negated && matches!(list.expr.as_ref(), Expr::Column(c) if &c.name == col) => {
+                let keys: Option<Vec<KeyValue>> = list
+                    .list
+                    .iter()
+                    .map(|e| match e {
+                        Expr::Literal(v, _) => key_of(v, table, col),
+                        _ => None,
+                    })
+                    .collect();
+                match keys {
+                    Some(keys) => return keys.iter().any(|k| holds(table, p, Operator::Eq, k)),
+                    None => return true,
+                }
+            }
+            Expr::Between(Between { expr, negated: false, low, high }) => match (expr.as_ref(), low.as_ref(), high.as_ref()) {
+                (Expr::Column(c), Expr::Literal(lo, _), Expr::Literal(hi, _)) if &c.name == col => {
+                    match (key_of(lo, table, col), key_of(hi, table, col)) {
+                        (Some(lo), Some(hi)) => vec![(Operator::GtEq, lo), (Operator::LtEq, hi)],
+                        _ => return true,
+                    }
+                }
+                _ => return true,
+            },
+            other => match column_literal(other, col).and_then(|(op, v)| Some((op, key_of(v, table, col)?))) {
+                Some(pair) => vec![pair],
+                None => return true,
+            },
+        };
+        values.iter().all(|(op, k)| holds(table, p, *op, k))
+    })
+}
+
+/// Whether some key in partition `p` can satisfy `key op k`.
+fn holds(table: &OlapTable, p: &Partition, op: Operator, k: &KeyValue) -> bool {
+    match &table.partition_info {
+        PartitionInfo::Range { .. } => {
+            let Some((lower, upper)) = &p.range else { return true };
+            let (lo, hi) = (&lower.values[0], &upper.values[0]);
+            match op {
+                Operator::Eq => lo <= k && k < hi,
+                Operator::Lt => lo < k,
+                Operator::LtEq => lo <= k,
+                Operator::Gt => k < hi,
+                Operator::GtEq => k < hi,
+                _ => true,
+            }
+        }
+        PartitionInfo::List { .. } => {
+            let vals = p.list_values.iter().map(|v| &v.values[0]);
+            match op {
+                Operator::Eq => vals.into_iter().any(|v| v == k),
+                Operator::Lt => vals.into_iter().any(|v| v < k),
+                Operator::LtEq => vals.into_iter().any(|v| v <= k),
+                Operator::Gt => vals.into_iter().any(|v| v > k),
+                Operator::GtEq => vals.into_iter().any(|v| v >= k),
+                _ => true,
+            }
+        }
+        PartitionInfo::Unpartitioned => true,
+    }
+}
+
+/// The buckets holding rows that pass the filters, when every distribution
+/// column is fixed by `=` or `IN`; `None` means all buckets.
+fn selected_buckets(table: &OlapTable, filters: &[Expr]) -> Option<Vec<u32>> {
+    let DistributionInfo::Hash { columns, buckets } = &table.distribution else { return None };
+    // Candidate literal values of each distribution column.
+    let mut per_column: Vec<Vec<ScalarValue>> = Vec::new();
+    for col in columns {
+        let values = filters.iter().find_map(|f| match f {
+            Expr::InList(l) if !l.negated && matches!(l.expr.as_ref(), Expr::Column(c) if &c.name == col) => l
+                .list
+                .iter()
+                .map(|e| match e {
+                    Expr::Literal(v, _) if !v.is_null() => Some(v.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            other => match column_literal(other, col) {
+                Some((Operator::Eq, v)) if !v.is_null() => Some(vec![v.clone()]),
+                _ => None,
+            },
+        })?;
+        per_column.push(values);
+    }
+    // Every combination of the candidates (bounded: IN lists are short).
+    let mut combos: Vec<Vec<ScalarValue>> = vec![Vec::new()];
+    for values in &per_column {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| values.iter().map(move |v| [c.clone(), vec![v.clone()]].concat()))
+            .collect();
+        if combos.len() > 1024 {
+            return None;
+        }
+    }
+    let mut out = Vec::new();
+    for combo in combos {
+        let arrays: Option<Vec<ArrayRef>> = columns
+            .iter()
+            .zip(&combo)
+            .map(|(col, v)| {
+                let ty = table.column(col)?.data_type.to_arrow();
+                let arr = v.to_array().ok()?;
+                datafusion::arrow::compute::cast(&arr, &ty).ok()
+            })
+            .collect();
+        let bucket = basalt_common::hash::buckets_of(&arrays?, *buckets).ok()?;
+        out.extend(bucket);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}

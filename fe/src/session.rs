@@ -1,0 +1,134 @@
+//! The protocol-neutral session: the MySQL layer (and later HTTP) translate wire
+//! formats and call [`Session::execute`]; statements are executed here.
+
+use crate::sql::ast::Statement;
+use crate::variables::{self, VarValue};
+use crate::Frontend;
+use basalt_common::{Error, ErrorKind, Result};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What one statement returns.
+#[derive(Debug)]
+pub enum QueryResult {
+    Ok { affected_rows: u64, info: String },
+    Rows { schema: SchemaRef, batches: Vec<RecordBatch> },
+}
+
+impl QueryResult {
+    pub fn ok() -> Self {
+        QueryResult::Ok { affected_rows: 0, info: String::new() }
+    }
+}
+
+pub struct Session {
+    pub fe: Arc<Frontend>,
+    pub connection_id: u32,
+    pub user: String,
+    pub client_host: String,
+    pub db: Option<String>,
+    pub vars: BTreeMap<String, VarValue>,
+    pub user_vars: BTreeMap<String, VarValue>,
+    /// (level, code, message) of the last statement, for SHOW WARNINGS.
+    pub warnings: Vec<(String, u16, String)>,
+}
+
+impl Session {
+    pub fn new(fe: Arc<Frontend>, user: String, client_host: String) -> Self {
+        let connection_id = fe.next_connection_id();
+        Self {
+            fe,
+            connection_id,
+            user,
+            client_host,
+            db: None,
+            vars: variables::defaults(),
+            user_vars: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Back to a fresh session's state, keeping the login (COM_RESET_CONNECTION).
+    pub fn reset(&mut self) {
+        self.vars = variables::defaults();
+        self.user_vars.clear();
+        self.warnings.clear();
+    }
+
+    /// `'root'@'127.0.0.1'` as USER() shows it.
+    pub fn user_identity(&self) -> String {
+        format!("'{}'@'{}'", self.user, self.client_host)
+    }
+
+    pub fn use_db(&mut self, db: &str) -> Result<()> {
+        let state = self.fe.catalog.read();
+        let name = crate::planner::resolve_db_name(&state, db).ok_or_else(|| basalt_catalog::unknown_db(db))?;
+        drop(state);
+        self.db = Some(name);
+        Ok(())
+    }
+
+    /// The database a statement means: the one it names, or the current one (1046 otherwise).
+    pub fn db_or_current(&self, db: Option<&String>) -> Result<String> {
+        match db.or(self.db.as_ref()) {
+            Some(d) => {
+                let state = self.fe.catalog.read();
+                Ok(crate::planner::resolve_db_name(&state, d).unwrap_or_else(|| d.clone()))
+            }
+            None => Err(Error::new(ErrorKind::NoDatabaseSelected, "No database selected")),
+        }
+    }
+
+    /// Runs every statement in `sql`; stops at the first error, which is the last item.
+    pub async fn execute(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
+        let statements = match crate::sql::parser::parse(sql) {
+            Ok(s) => s,
+            Err(e) => return vec![Err(e)],
+        };
+        let mut out = Vec::with_capacity(statements.len());
+        for stmt in statements {
+            let r = self.execute_statement(stmt).await;
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    pub async fn execute_statement(&mut self, stmt: Statement) -> Result<QueryResult> {
+        let is_show_warnings = matches!(stmt, Statement::Show(crate::sql::ast::Show::Warnings));
+        if !is_show_warnings {
+            self.warnings.clear();
+        }
+        let result = crate::sql::execute(self, stmt).await;
+        if let Err(e) = &result {
+            self.warnings = vec![("Error".into(), crate::mysql::error_code(e.kind), e.message.clone())];
+        }
+        result
+    }
+
+    pub fn set_var(&mut self, raw_name: &str, value: VarValue) -> Result<()> {
+        let name = raw_name.to_ascii_lowercase();
+        if let Some(user) = name.strip_prefix('@').filter(|n| !n.starts_with('@')) {
+            self.user_vars.insert(user.to_string(), value);
+            return Ok(());
+        }
+        let name = name.trim_start_matches('@');
+        let name = ["session.", "global.", "local."]
+            .iter()
+            .find_map(|p| name.strip_prefix(p))
+            .unwrap_or(name);
+        if !self.vars.contains_key(name) {
+            return Err(Error::new(
+                ErrorKind::UnknownVariable,
+                format!("Unknown system variable '{name}'"),
+            ));
+        }
+        self.vars.insert(name.to_string(), value);
+        Ok(())
+    }
+}

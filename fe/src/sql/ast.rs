@@ -1,0 +1,109 @@
+//! Doris statements that sqlparser does not know, and the statement enum the
+//! session executes. Everything DataFusion can plan stays a sqlparser statement.
+
+use basalt_common::schema::{Column, KeysType};
+use datafusion::sql::sqlparser::ast;
+
+#[derive(Debug, Clone)]
+pub enum Statement {
+    /// A query or other statement planned by DataFusion (SELECT, WITH, EXPLAIN, VALUES).
+    Query(Box<ast::Statement>),
+    CreateDatabase { name: String, if_not_exists: bool },
+    DropDatabase { name: String, if_exists: bool },
+    Use { db: String },
+    CreateTable(Box<CreateTable>),
+    DropTable { name: ObjectName, if_exists: bool },
+    TruncateTable { name: ObjectName },
+    AddPartitions { table: ObjectName, partitions: Vec<PartitionDesc> },
+    DropPartition { table: ObjectName, partition: String, if_exists: bool },
+    AddBackends { hosts: Vec<String> },
+    Insert(Box<Insert>),
+    Show(Show),
+    /// `SET [GLOBAL|SESSION] x = v, ...`; `SET NAMES` sets the character-set variables.
+    Set { assignments: Vec<(String, ast::Expr)> },
+    /// COMMIT / ROLLBACK / BEGIN outside an explicit transaction: nothing to do.
+    TransactionNoop,
+}
+
+/// `[db.]name`
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectName {
+    pub db: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateTable {
+    pub name: ObjectName,
+    pub if_not_exists: bool,
+    pub columns: Vec<Column>,
+    pub keys_type: KeysType,
+    /// The columns of the KEY clause (DUPLICATE by default: a prefix of the columns).
+    pub key_columns: Vec<String>,
+    pub comment: String,
+    pub partition: Option<PartitionClause>,
+    pub distribution: Option<Distribution>,
+    pub properties: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PartitionClause {
+    Range { columns: Vec<String>, partitions: Vec<PartitionDesc> },
+    List { columns: Vec<String>, partitions: Vec<PartitionDesc> },
+}
+
+/// One partition as written in DDL.
+#[derive(Debug, Clone)]
+pub enum PartitionDesc {
+    /// `PARTITION p VALUES LESS THAN (...)`
+    LessThan { name: String, upper: Vec<String> },
+    /// `PARTITION p VALUES [(...), (...))`
+    Fixed { name: String, lower: Vec<String>, upper: Vec<String> },
+    /// `FROM (...) TO (...) INTERVAL n [unit]`
+    Batch { from: Vec<String>, to: Vec<String>, interval: i64, unit: Option<String> },
+    /// `PARTITION p VALUES IN (...)`
+    In { name: String, values: Vec<Vec<String>> },
+}
+
+#[derive(Debug, Clone)]
+pub enum Distribution {
+    Hash { columns: Vec<String>, buckets: Option<u32> },
+    Random { buckets: Option<u32> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Insert {
+    pub table: ObjectName,
+    pub label: Option<String>,
+    pub columns: Vec<String>,
+    pub source: Box<ast::Query>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Filter {
+    None,
+    Like(String),
+    Where(ast::Expr),
+}
+
+#[derive(Debug, Clone)]
+pub enum Show {
+    Databases { filter: Filter },
+    Tables { full: bool, db: Option<String>, filter: Filter },
+    Columns { full: bool, table: ObjectName, filter: Filter },
+    CreateTable { table: ObjectName },
+    CreateDatabase { name: String },
+    Partitions { table: ObjectName },
+    Tablets { table: ObjectName },
+    Variables { global: bool, filter: Filter },
+    Warnings,
+    Errors,
+    Collation { filter: Filter },
+    Charset { filter: Filter },
+    Engines,
+    Backends,
+    Frontends,
+    TableStatus { db: Option<String>, filter: Filter },
+    Index { table: ObjectName },
+    ProcessList,
+}

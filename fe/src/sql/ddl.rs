@@ -1,0 +1,424 @@
+//! DDL: databases, tables, partitions, backends. Tablets are created on their
+//! backends before the edit log records the table, so a logged table always
+//! has its storage.
+
+use super::ast::{self, CreateTable, Distribution, PartitionClause, Statement};
+use crate::backend::now_ms;
+use crate::planner::{resolve_db_name, resolve_table_name};
+use crate::session::{QueryResult, Session};
+use crate::Frontend;
+use basalt_catalog::partition::PartitionKey;
+use basalt_catalog::*;
+use basalt_common::rpc::ControlRequest;
+use basalt_common::schema::{KeysType, TabletSchema};
+use basalt_common::types::DorisType;
+use basalt_common::{Error, ErrorKind, Result};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+mod partitions;
+
+pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResult> {
+    let fe = Arc::clone(&session.fe);
+    match stmt {
+        Statement::CreateDatabase { name, if_not_exists } => {
+            if resolve_db_name(&fe.catalog.read(), &name).is_some() {
+                if if_not_exists {
+                    return Ok(QueryResult::ok());
+                }
+                return Err(Error::new(
+                    ErrorKind::DatabaseExists,
+                    format!("Can't create database '{name}'; database exists"),
+                ));
+            }
+            let id = fe.catalog.alloc_ids(1);
+            fe.catalog.log(EditLogEntry::CreateDatabase { id, name })?;
+        }
+        Statement::DropDatabase { name, if_exists } => {
+            let Some(db) = resolve_db_name(&fe.catalog.read(), &name) else {
+                if if_exists {
+                    return Ok(QueryResult::ok());
+                }
+                return Err(Error::new(
+                    ErrorKind::UnknownDatabase,
+                    format!("Can't drop database '{name}'; database doesn't exist"),
+                ));
+            };
+            let tablets: Vec<(u64, u64)> = {
+                let state = fe.catalog.read();
+                state.db(&db)?.tables.values().flat_map(table_replicas).collect()
+            };
+            fe.catalog.log(EditLogEntry::DropDatabase { name: db.clone() })?;
+            if session.db.as_deref() == Some(db.as_str()) {
+                session.db = None;
+            }
+            drop_tablets(&fe, tablets).await;
+        }
+        Statement::CreateTable(ct) => create_table(session, *ct).await?,
+        Statement::DropTable { name, if_exists } => {
+            let (db, table) = match resolve(session, &name) {
+                Ok(x) => x,
+                Err(e) if if_exists && e.kind == ErrorKind::UnknownTable => return Ok(QueryResult::ok()),
+                Err(e) => return Err(e),
+            };
+            let tablets = table_replicas(fe.catalog.read().table(&db, &table)?);
+            fe.catalog.log(EditLogEntry::DropTable { db, table })?;
+            drop_tablets(&fe, tablets).await;
+        }
+        Statement::TruncateTable { name } => {
+            let (db, table) = resolve(session, &name)?;
+            let t = fe.catalog.read().table(&db, &table)?.clone();
+            let old = table_replicas(&t);
+            let mut fresh = Vec::new();
+            for p in &t.partitions {
+                let mut np = new_partition(&fe, &t, p.name.clone(), p.range.clone(), p.list_values.clone())?;
+                np.id = p.id;
+                fresh.push(np);
+            }
+            create_tablets(&fe, &t.schema, &fresh).await?;
+            fe.catalog.log(EditLogEntry::ReplacePartitions { db, table, partitions: fresh })?;
+            drop_tablets(&fe, old).await;
+        }
+        Statement::AddPartitions { table, partitions } => {
+            let (db, table) = resolve(session, &table)?;
+            let t = fe.catalog.read().table(&db, &table)?.clone();
+            let new = partitions::build(&fe, &t, &partitions, true)?;
+            create_tablets(&fe, &t.schema, &new).await?;
+            fe.catalog.log(EditLogEntry::AddPartitions { db, table, partitions: new })?;
+        }
+        Statement::DropPartition { table, partition, if_exists } => {
+            let (db, table) = resolve(session, &table)?;
+            let t = fe.catalog.read().table(&db, &table)?.clone();
+            let Some(p) = t.partition(&partition) else {
+                if if_exists {
+                    return Ok(QueryResult::ok());
+                }
+                return Err(Error::invalid(format!(
+                    "Error in list of partitions to {table}: partition {partition} does not exist"
+                )));
+            };
+            let tablets = partition_replicas(p);
+            fe.catalog.log(EditLogEntry::DropPartition { db, table, partition })?;
+            drop_tablets(&fe, tablets).await;
+        }
+        Statement::AddBackends { hosts } => {
+            for host in hosts {
+                add_backend(&fe, &host).await?;
+            }
+        }
+        other => return Err(Error::internal(format!("not a DDL statement: {other:?}"))),
+    }
+    Ok(QueryResult::ok())
+}
+
+/// The database and real table name a statement refers to.
+pub fn resolve(session: &Session, name: &ast::ObjectName) -> Result<(String, String)> {
+    let db = session.db_or_current(name.db.as_ref())?;
+    let state = session.fe.catalog.read();
+    if resolve_db_name(&state, &db).is_none() {
+        return Err(unknown_db(&db));
+    }
+    let table = resolve_table_name(&state, &db, &name.name).ok_or_else(|| unknown_table(&db, &name.name))?;
+    Ok((db, table))
+}
+
+/// `ALTER SYSTEM ADD BACKEND "host:heartbeat_port"`: the backend must answer a heartbeat.
+pub async fn add_backend(fe: &Arc<Frontend>, host_port: &str) -> Result<u64> {
+    let (host, port) = host_port
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| Error::invalid(format!("Invalid host port format: {host_port}")))?;
+    if fe.catalog.read().backends.values().any(|b| b.host == host && b.heartbeat_port == port) {
+        return Err(Error::invalid(format!("Same backend already exists[{host}:{port}]")));
+    }
+    let id = fe.catalog.alloc_ids(1);
+    let mut backend = Backend { id, host, heartbeat_port: port, http_port: 0, brpc_port: 0 };
+    let info = fe.backends.heartbeat(&backend, 1).await.map_err(|e| {
+        Error::backend(format!("backend {host_port} did not answer the heartbeat: {}", e.message))
+    })?;
+    backend.http_port = info.http_port;
+    backend.brpc_port = info.brpc_port;
+    fe.catalog.log(EditLogEntry::AddBackend { backend })?;
+    Ok(id)
+}
+
+async fn create_table(session: &mut Session, ct: CreateTable) -> Result<()> {
+    let fe = Arc::clone(&session.fe);
+    let db = session.db_or_current(ct.name.db.as_ref())?;
+    if resolve_db_name(&fe.catalog.read(), &db).is_none() {
+        return Err(unknown_db(&db));
+    }
+    if resolve_table_name(&fe.catalog.read(), &db, &ct.name.name).is_some() {
+        if ct.if_not_exists {
+            return Ok(());
+        }
+        return Err(Error::new(ErrorKind::TableExists, format!("Table '{}' already exists", ct.name.name)));
+    }
+    let table = build_table(&fe, &ct)?;
+    create_tablets(&fe, &table.schema, &table.partitions).await?;
+    fe.catalog.log(EditLogEntry::CreateTable { db, table: Box::new(table) })
+}
+
+/// Validates a CREATE TABLE and builds its metadata, with Doris's defaults.
+fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
+    let mut columns = ct.columns.clone();
+    // Column names are case-insensitive in Doris; Basalt stores them lowercase.
+    for c in &mut columns {
+        c.name = c.name.to_ascii_lowercase();
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|o| o.name == c.name) {
+            return Err(Error::new(ErrorKind::DuplicateColumn, format!("Duplicate column name '{}'", c.name)));
+        }
+    }
+    let mut keys: Vec<String> = ct.key_columns.iter().map(|k| k.to_ascii_lowercase()).collect();
+    if keys.is_empty() {
+        if ct.keys_type != KeysType::DupKeys {
+            return Err(Error::invalid("AGGREGATE and UNIQUE tables need a KEY clause"));
+        }
+        // Doris's default sort key: up to three leading columns, ending at the first string.
+        for c in &columns {
+            if keys.len() == 3 || !c.data_type.can_be_key() {
+                break;
+            }
+            keys.push(c.name.clone());
+            if matches!(c.data_type, DorisType::Varchar { .. } | DorisType::String) {
+                break;
+            }
+        }
+    }
+    for (i, k) in keys.iter().enumerate() {
+        match columns.get(i) {
+            Some(c) if &c.name == k => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "Key columns should be a ordered prefix of the schema. KeyColumns[{i}] (starts from zero) is {k}, but corresponding column is {} in the previous columns declaration.",
+                    columns.get(i).map_or("<none>", |c| c.name.as_str())
+                )))
+            }
+        }
+    }
+    for (i, c) in columns.iter_mut().enumerate() {
+        c.is_key = i < keys.len();
+        if c.is_key && !c.data_type.can_be_key() {
+            return Err(Error::invalid(format!("Float or double can not used as a key, use decimal instead: {}", c.name)));
+        }
+        match (ct.keys_type, c.is_key, c.agg_type) {
+            (KeysType::AggKeys, false, None) => {
+                return Err(Error::invalid(format!("The column {} of AGGREGATE table must have an aggregation type", c.name)))
+            }
+            (_, true, Some(_)) => {
+                return Err(Error::invalid(format!("Key column {} can not set aggregation type", c.name)))
+            }
+            (KeysType::DupKeys | KeysType::UniqueKeys, false, Some(_)) => {
+                return Err(Error::invalid(format!(
+                    "The column {} of {} table can not set aggregation type",
+                    c.name,
+                    ct.keys_type.sql_keyword()
+                )))
+            }
+            _ => {}
+        }
+        if let Some(d) = &c.default_value {
+            check_default(c, d)?;
+        }
+    }
+    let find = |name: &str| columns.iter().find(|c| c.name == name.to_ascii_lowercase()).cloned();
+    let distribution = match &ct.distribution {
+        Some(Distribution::Hash { columns: cols, buckets }) => {
+            let mut out = Vec::new();
+            for col in cols {
+                let c = find(col).ok_or_else(|| Error::invalid(format!("Distribution column[{col}] is not found")))?;
+                if ct.keys_type != KeysType::DupKeys && !c.is_key {
+                    return Err(Error::invalid(format!("Distribution column[{col}] is not key column")));
+                }
+                if matches!(c.data_type, DorisType::Float | DorisType::Double) {
+                    return Err(Error::invalid(format!("Distribution column[{col}] can not be float or double")));
+                }
+                out.push(c.name);
+            }
+            DistributionInfo::Hash { columns: out, buckets: buckets.unwrap_or(1) }
+        }
+        Some(Distribution::Random { buckets }) => {
+            if ct.keys_type == KeysType::UniqueKeys {
+                return Err(Error::invalid("Random distribution for unique key table is unsupported"));
+            }
+            DistributionInfo::Random { buckets: buckets.unwrap_or(1) }
+        }
+        None if ct.keys_type == KeysType::DupKeys => DistributionInfo::Random { buckets: 1 },
+        None => DistributionInfo::Hash { columns: keys.clone(), buckets: 1 },
+    };
+    let mut properties: BTreeMap<String, String> = ct.properties.iter().cloned().collect();
+    let replication = properties.entry("replication_num".into()).or_insert_with(|| "1".into());
+    match replication.parse::<usize>() {
+        Ok(n) if (1..=32).contains(&n) => {}
+        _ => return Err(Error::invalid(format!("Invalid replication_num: {replication}"))),
+    }
+    let (partition_info, descs) = match &ct.partition {
+        None => (PartitionInfo::Unpartitioned, vec![]),
+        Some(PartitionClause::Range { columns: cols, partitions }) => {
+            (PartitionInfo::Range { columns: partition_columns(&columns, cols)? }, partitions.clone())
+        }
+        Some(PartitionClause::List { columns: cols, partitions }) => {
+            (PartitionInfo::List { columns: partition_columns(&columns, cols)? }, partitions.clone())
+        }
+    };
+    let mut table = OlapTable {
+        id: fe.catalog.alloc_ids(1),
+        name: ct.name.name.clone(),
+        schema: TabletSchema { keys_type: ct.keys_type, columns },
+        partition_info,
+        distribution,
+        properties,
+        comment: ct.comment.clone(),
+        partitions: Vec::new(),
+        create_time: now_ms(),
+    };
+    table.partitions = if matches!(table.partition_info, PartitionInfo::Unpartitioned) {
+        vec![new_partition(fe, &table, table.name.clone(), None, Vec::new())?]
+    } else {
+        partitions::build(fe, &table, &descs, false)?
+    };
+    Ok(table)
+}
+
+fn partition_columns(columns: &[basalt_common::schema::Column], names: &[String]) -> Result<Vec<String>> {
+    names
+        .iter()
+        .map(|n| {
+            let c = columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(n))
+                .ok_or_else(|| Error::invalid(format!("partition column {n} does not exist")))?;
+            if !c.is_key {
+                return Err(Error::invalid(format!("The partition column could not be aggregated column: {n}")));
+            }
+            Ok(c.name.clone())
+        })
+        .collect()
+}
+
+/// A default must be a value of the column's type.
+fn check_default(c: &basalt_common::schema::Column, d: &str) -> Result<()> {
+    use datafusion::arrow::array::{Array, StringArray};
+    if d == "NULL" {
+        if !c.nullable {
+            return Err(Error::invalid(format!("Can not set null default value to non nullable column: {}", c.name)));
+        }
+        return Ok(());
+    }
+    if d == "CURRENT_TIMESTAMP" {
+        return match c.data_type {
+            DorisType::DateTime { .. } | DorisType::Date => Ok(()),
+            _ => Err(Error::invalid(format!("Column {} of type {} can not default to CURRENT_TIMESTAMP", c.name, c.data_type))),
+        };
+    }
+    let arr = StringArray::from(vec![d]);
+    let opts = datafusion::arrow::compute::CastOptions { safe: false, ..Default::default() };
+    match datafusion::arrow::compute::cast_with_options(&arr, &c.data_type.to_arrow(), &opts) {
+        Ok(v) if v.null_count() == 0 => Ok(()),
+        _ => Err(Error::invalid(format!("Invalid default value for '{}': {d}", c.name))),
+    }
+}
+
+/// A new, empty partition with one tablet per bucket, replicas placed on alive backends.
+pub fn new_partition(
+    fe: &Arc<Frontend>,
+    table: &OlapTable,
+    name: String,
+    range: Option<(PartitionKey, PartitionKey)>,
+    list_values: Vec<PartitionKey>,
+) -> Result<Partition> {
+    let buckets = table.distribution.buckets();
+    let replication = table.replication_num();
+    let state = fe.catalog.read();
+    let alive: Vec<u64> = state.backends.keys().copied().filter(|id| fe.backends.is_alive(*id)).collect();
+    drop(state);
+    if alive.len() < replication {
+        return Err(Error::invalid(format!(
+            "Failed to find enough backend, please check the replication num,replication tag and storage medium and avail capacity of backends or maybe all be on same host. Create failed replications: {replication}, need: {replication}, alive backends: {}",
+            alive.len()
+        )));
+    }
+    let first = fe.catalog.alloc_ids(2 + buckets as u64 * (1 + replication as u64));
+    let mut next = first + 2;
+    let mut tablets = Vec::with_capacity(buckets as usize);
+    for bucket in 0..buckets as usize {
+        // Spread replicas: each bucket starts one backend further.
+        let tablet_id = next;
+        next += 1;
+        let replicas = (0..replication)
+            .map(|k| {
+                next += 1;
+                Replica { id: next - 1, backend_id: alive[(bucket + k) % alive.len()], version: 1 }
+            })
+            .collect();
+        tablets.push(Tablet { id: tablet_id, replicas });
+    }
+    Ok(Partition {
+        id: first,
+        name,
+        range,
+        list_values,
+        visible_version: 1,
+        next_version: 2,
+        visible_version_time: now_ms(),
+        index: MaterializedIndex { id: first + 1, tablets },
+    })
+}
+
+/// Creates every replica of the partitions' tablets on its backend.
+async fn create_tablets(fe: &Arc<Frontend>, schema: &TabletSchema, partitions: &[Partition]) -> Result<()> {
+    let addrs: BTreeMap<u64, String> =
+        fe.catalog.read().backends.values().map(|b| (b.id, b.heartbeat_addr())).collect();
+    for p in partitions {
+        for t in &p.index.tablets {
+            for r in &t.replicas {
+                let addr = addrs.get(&r.backend_id).ok_or_else(|| Error::internal("replica on unknown backend"))?;
+                let req = ControlRequest::CreateTablet { tablet_id: t.id, schema: schema.clone() };
+                fe.backends.call(addr, &req).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn partition_replicas(p: &Partition) -> Vec<(u64, u64)> {
+    p.index.tablets.iter().flat_map(|t| t.replicas.iter().map(move |r| (r.backend_id, t.id))).collect()
+}
+
+fn table_replicas(t: &OlapTable) -> Vec<(u64, u64)> {
+    t.partitions.iter().flat_map(partition_replicas).collect()
+}
+
+/// Best effort: a backend that misses a drop keeps an orphan tablet, which is harmless.
+async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
+    let addrs: BTreeMap<u64, String> =
+        fe.catalog.read().backends.values().map(|b| (b.id, b.heartbeat_addr())).collect();
+    for (backend, tablet_id) in replicas {
+        if let Some(addr) = addrs.get(&backend) {
+            if let Err(e) = fe.backends.call(addr, &ControlRequest::DropTablet { tablet_id }).await {
+                tracing::warn!("dropping tablet {tablet_id} on backend {backend}: {e}");
+            }
+        }
+    }
+}
+
+/// The standalone binary's embedded BE: registered on first start; on later starts
+/// the entry is re-pointed at the BE's current port (a random port changes).
+pub async fn attach_local_backend(fe: &Arc<Frontend>, host: &str, port: u16) -> Result<()> {
+    let existing: Vec<Backend> = fe.catalog.read().backends.values().cloned().collect();
+    match existing.as_slice() {
+        [] => add_backend(fe, &format!("{host}:{port}")).await.map(|_| ()),
+        [only] => {
+            let mut backend = only.clone();
+            backend.host = host.to_string();
+            backend.heartbeat_port = port;
+            let info = fe.backends.heartbeat(&backend, 1).await?;
+            backend.http_port = info.http_port;
+            backend.brpc_port = info.brpc_port;
+            fe.catalog.log(EditLogEntry::AddBackend { backend })
+        }
+        _ => Err(Error::invalid("the standalone data directory holds more than one backend")),
+    }
+}

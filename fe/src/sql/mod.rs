@@ -1,0 +1,101 @@
+//! Statement execution: dispatch to DDL, SHOW, INSERT, or a DataFusion query.
+
+pub mod ast;
+pub mod ddl;
+pub mod insert;
+pub mod parser;
+pub mod show;
+
+use crate::session::{QueryResult, Session};
+use crate::variables::VarValue;
+use ast::Statement;
+use basalt_common::{Error, ErrorKind, Result};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast as sql;
+
+pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResult> {
+    match stmt {
+        Statement::Query(q) => query(session, *q).await,
+        Statement::Use { db } => {
+            session.use_db(&db)?;
+            Ok(QueryResult::ok())
+        }
+        Statement::Set { assignments } => {
+            for (name, expr) in assignments {
+                let value = eval_constant(session, expr).await?;
+                session.set_var(&name, value)?;
+            }
+            Ok(QueryResult::ok())
+        }
+        Statement::TransactionNoop => Ok(QueryResult::ok()),
+        Statement::Show(show) => show::execute(session, show).await,
+        Statement::Insert(insert) => insert::execute(session, *insert).await,
+        other => ddl::execute(session, other).await,
+    }
+}
+
+/// Plans and runs a query with DataFusion, collecting its rows.
+pub async fn query(session: &Session, stmt: sql::Statement) -> Result<QueryResult> {
+    let ctx = crate::planner::context(session);
+    let plan = ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await.map_err(map_plan_error)?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(map_plan_error)?;
+    let schema = df.schema().inner().clone();
+    let timeout = match session.vars.get("query_timeout") {
+        Some(VarValue::Int(s)) if *s > 0 => std::time::Duration::from_secs(*s as u64),
+        _ => std::time::Duration::from_secs(900),
+    };
+    let batches = tokio::time::timeout(timeout, df.collect())
+        .await
+        .map_err(|_| Error::invalid(format!("Query timed out after {} seconds (query_timeout)", timeout.as_secs())))?
+        .map_err(Error::from)?;
+    Ok(QueryResult::Rows { schema, batches })
+}
+
+/// DataFusion's "table not found" becomes MySQL's 1146.
+fn map_plan_error(e: datafusion::error::DataFusionError) -> Error {
+    let err = Error::from(e);
+    if err.kind == ErrorKind::InvalidInput {
+        if let Some(rest) = err.message.strip_prefix("table '") {
+            if let Some(name) = rest.split('\'').next() {
+                let name = name.strip_prefix("internal.").unwrap_or(name);
+                if name.starts_with("__no_database__.") {
+                    return Error::new(ErrorKind::NoDatabaseSelected, "No database selected");
+                }
+                return Error::new(ErrorKind::UnknownTable, format!("Table '{name}' doesn't exist"));
+            }
+        }
+    }
+    err
+}
+
+/// Evaluates the value of a SET (a literal or a constant expression).
+async fn eval_constant(session: &Session, expr: sql::Expr) -> Result<VarValue> {
+    // `SET autocommit = ON` and `SET x = DEFAULT` use bare words.
+    if let sql::Expr::Identifier(id) = &expr {
+        return Ok(match id.value.to_ascii_uppercase().as_str() {
+            "ON" | "TRUE" => VarValue::Int(1),
+            "OFF" | "FALSE" => VarValue::Int(0),
+            _ => VarValue::Str(id.value.clone()),
+        });
+    }
+    let select = format!("SELECT {expr}");
+    let stmts = parser::parse(&select)?;
+    let Some(Statement::Query(q)) = stmts.into_iter().next() else {
+        return Err(Error::invalid("bad SET value"));
+    };
+    let QueryResult::Rows { batches, .. } = query(session, *q).await? else {
+        return Err(Error::invalid("bad SET value"));
+    };
+    let col = batches.first().filter(|b| b.num_rows() > 0).map(|b| b.column(0).clone());
+    let Some(col) = col else { return Err(Error::invalid("bad SET value")) };
+    let v = datafusion::common::ScalarValue::try_from_array(&col, 0)?;
+    Ok(match v {
+        datafusion::common::ScalarValue::Int64(Some(i)) => VarValue::Int(i),
+        datafusion::common::ScalarValue::Boolean(Some(b)) => VarValue::Int(b.into()),
+        other if other.data_type().is_integer() => {
+            VarValue::Int(other.to_string().parse().unwrap_or_default())
+        }
+        other if other.is_null() => VarValue::Str(String::new()),
+        other => VarValue::Str(other.to_string()),
+    })
+}

@@ -28,9 +28,9 @@ pub fn text_cols(names: &[&'static str]) -> Vec<Col> {
     names.iter().map(|n| (*n, DataType::Utf8)).collect()
 }
 
-pub fn build(columns: &[Col], rows: Vec<Vec<ScalarValue>>) -> Result<(SchemaRef, RecordBatch)> {
+pub fn build<N: AsRef<str>>(columns: &[(N, DataType)], rows: Vec<Vec<ScalarValue>>) -> Result<(SchemaRef, RecordBatch)> {
     let schema = Arc::new(Schema::new(
-        columns.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>(),
+        columns.iter().map(|(n, t)| Field::new(n.as_ref(), t.clone(), true)).collect::<Vec<_>>(),
     ));
     let mut arrays = Vec::with_capacity(columns.len());
     for (idx, (_, ty)) in columns.iter().enumerate() {

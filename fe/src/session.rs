@@ -85,7 +85,10 @@ impl Session {
     pub async fn execute(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
         let statements = match crate::sql::parser::parse(sql) {
             Ok(s) => s,
-            Err(e) => return vec![Err(e)],
+            Err(e) => {
+                self.warnings = vec![warning_of(&e)];
+                return vec![Err(e)];
+            }
         };
         let mut out = Vec::with_capacity(statements.len());
         for stmt in statements {
@@ -106,7 +109,7 @@ impl Session {
         }
         let result = crate::sql::execute(self, stmt).await;
         if let Err(e) = &result {
-            self.warnings = vec![("Error".into(), crate::mysql::error_code(e.kind), e.message.clone())];
+            self.warnings = vec![warning_of(e)];
         }
         result
     }
@@ -131,4 +134,9 @@ impl Session {
         self.vars.insert(name.to_string(), value);
         Ok(())
     }
+}
+
+/// SHOW WARNINGS' row for a failed statement.
+fn warning_of(e: &Error) -> (String, u16, String) {
+    ("Error".into(), crate::mysql::error_code(e.kind), e.message.clone())
 }

@@ -62,6 +62,21 @@ pub fn defaults() -> BTreeMap<String, VarValue> {
         ("version", s(basalt_common::MYSQL_SERVER_VERSION)),
         ("version_comment", Str(basalt_common::version_comment())),
         ("wait_timeout", Int(28800)),
+        ("socket", s("")),
+        ("hostname", s("localhost")),
+        ("have_ssl", s("DISABLED")),
+        ("have_openssl", s("DISABLED")),
+        ("protocol_version", Int(10)),
+        ("version_compile_os", s("Linux")),
+        ("version_compile_machine", s(std::env::consts::ARCH)),
+        ("read_only", Int(0)),
+        ("default_storage_engine", s("olap")),
+        ("div_precision_increment", Int(4)),
+        ("group_concat_max_len", Int(1024)),
+        ("max_execution_time", Int(0)),
+        ("net_read_timeout", Int(60)),
+        ("sql_safe_updates", Int(0)),
+        ("explicit_defaults_for_timestamp", Int(1)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -1,1 +1,8 @@
+//! Integration tests: one binary (to save link time) that starts real Basalt
+//! processes and drives them with real clients.
 
+mod clients;
+mod durability;
+mod robustness;
+mod slt_files;
+mod two_process;

@@ -168,7 +168,10 @@ impl Connection {
         p.put_lenenc_int(0);
         p.extend(self.status(more).to_le_bytes());
         p.extend(0u16.to_le_bytes());
-        p.extend(info.as_bytes());
+        // MySQL servers write the info length-prefixed, and libmariadb reads it so.
+        if !info.is_empty() {
+            p.put_lenenc_str(info.as_bytes());
+        }
         self.conn.write_packet(&p)
     }
 
@@ -320,7 +323,8 @@ async fn handshake(fe: &Arc<Frontend>, conn: &mut Conn, host: String) -> IoResul
         server_version.as_bytes(),
         session.connection_id,
         salt[..8].try_into().unwrap_or([0; 8]),
-        Some(&salt[8..]),
+        // The second part is NUL-terminated on the wire; clients read 13 bytes.
+        Some([&salt[8..], &[0u8][..]].concat()),
         SERVER_CAPABILITIES,
         DEFAULT_COLLATION,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,

@@ -83,9 +83,15 @@ pub fn text_rows(batch: &RecordBatch, mut emit: impl FnMut(&[u8])) -> Result<(),
         for (c, f) in cols.iter().zip(&fmts) {
             if c.is_null(r) {
                 row.push(0xfb);
-            } else {
-                row.put_lenenc_str(f.value(r).to_string().as_bytes());
+                continue;
             }
+            // MySQL prints doubles without a trailing `.0` (`4`, not `4.0`).
+            let text = match c.data_type() {
+                DataType::Float64 => c.as_primitive::<Float64Type>().value(r).to_string(),
+                DataType::Float32 => c.as_primitive::<Float32Type>().value(r).to_string(),
+                _ => f.value(r).to_string(),
+            };
+            row.put_lenenc_str(text.as_bytes());
         }
         emit(&row);
     }

@@ -1,6 +1,6 @@
 //! `information_schema` in MySQL's column layout, built from the catalog on each read.
 
-use crate::rows::{build, i, s, Col, NULL_INT, NULL_STR};
+use crate::rows::{build, i, s, NULL_INT, NULL_STR};
 use crate::Frontend;
 use async_trait::async_trait;
 use basalt_catalog::CatalogState;
@@ -36,8 +36,10 @@ impl SchemaProvider for InformationSchema {
     }
 }
 
-fn cols(spec: &[(&'static str, bool)]) -> Vec<Col> {
-    spec.iter().map(|(n, int)| (*n, if *int { DataType::Int64 } else { DataType::Utf8 })).collect()
+/// Column names are lowercase because unquoted identifiers reach DataFusion
+/// lowercased; a query that names `TABLE_NAME` still gets that header back.
+fn cols(spec: &[(&'static str, bool)]) -> Vec<(String, DataType)> {
+    spec.iter().map(|(n, int)| (n.to_ascii_lowercase(), if *int { DataType::Int64 } else { DataType::Utf8 })).collect()
 }
 
 /// (name, description, default collation, max length)
@@ -83,7 +85,7 @@ pub fn data_type_word(t: &DorisType) -> &'static str {
     }
 }
 
-fn contents(state: &CatalogState, table: &str) -> Option<(Vec<Col>, Vec<Vec<ScalarValue>>)> {
+fn contents(state: &CatalogState, table: &str) -> Option<(Vec<(String, DataType)>, Vec<Vec<ScalarValue>>)> {
     let dbs = || state.databases.values();
     Some(match table {
         "schemata" => (

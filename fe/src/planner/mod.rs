@@ -51,7 +51,9 @@ pub fn context(session: &Session) -> SessionContext {
         .with_default_catalog_and_schema(INTERNAL_CATALOG, session.db.as_deref().unwrap_or(NO_DATABASE))
         .with_information_schema(false)
         .with_target_partitions(target_partitions)
-        .set_str("datafusion.sql_parser.dialect", "MySQL");
+        .set_str("datafusion.sql_parser.dialect", "MySQL")
+        // MySQL and Doris sort NULL first in ascending order.
+        .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
     let builder = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()

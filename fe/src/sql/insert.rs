@@ -275,7 +275,8 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
         for t in d.tables.values().filter(|t| t.id == txn.table_id) {
             for p in &t.partitions {
                 let Some(v) = versions.get(&p.id) else { continue };
-                for tablet in p.index.tablets.iter().filter(|x| txn.tablets.contains(&x.id)) {
+                // Every tablet of the partition moves to the new version, written to or not.
+                for tablet in &p.index.tablets {
                     for r in &tablet.replicas {
                         per_backend.entry(r.backend_id).or_default().push((tablet.id, *v));
                     }

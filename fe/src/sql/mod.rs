@@ -4,6 +4,7 @@ pub mod ast;
 pub mod ddl;
 pub mod insert;
 pub mod parser;
+pub mod rewrite;
 pub mod show;
 
 use crate::session::{QueryResult, Session};
@@ -35,11 +36,18 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
 }
 
 /// Plans and runs a query with DataFusion, collecting its rows.
-pub async fn query(session: &Session, stmt: sql::Statement) -> Result<QueryResult> {
+pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryResult> {
+    let names = rewrite::column_names(&stmt);
+    rewrite::rewrite(&mut stmt);
     let ctx = crate::planner::context(session);
-    let plan = ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await.map_err(map_plan_error)?;
-    let df = ctx.execute_logical_plan(plan).await.map_err(map_plan_error)?;
-    let schema = df.schema().inner().clone();
+    let plan = ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await.map_err(|e| map_plan_error(session, e))?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(|e| map_plan_error(session, e))?;
+    let mut schema = df.schema().inner().clone();
+    // MySQL names an unaliased column after the expression as written.
+    if let Some(names) = names.filter(|n| n.len() == schema.fields().len()) {
+        let fields: Vec<_> = schema.fields().iter().zip(names).map(|(f, n)| f.as_ref().clone().with_name(n)).collect();
+        schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+    }
     let timeout = match session.vars.get("query_timeout") {
         Some(VarValue::Int(s)) if *s > 0 => std::time::Duration::from_secs(*s as u64),
         _ => std::time::Duration::from_secs(900),
@@ -48,11 +56,16 @@ pub async fn query(session: &Session, stmt: sql::Statement) -> Result<QueryResul
         .await
         .map_err(|_| Error::invalid(format!("Query timed out after {} seconds (query_timeout)", timeout.as_secs())))?
         .map_err(Error::from)?;
+    let batches = batches
+        .into_iter()
+        .map(|b| datafusion::arrow::record_batch::RecordBatch::try_new(std::sync::Arc::clone(&schema), b.columns().to_vec()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::internal(e.to_string()))?;
     Ok(QueryResult::Rows { schema, batches })
 }
 
-/// DataFusion's "table not found" becomes MySQL's 1146.
-fn map_plan_error(e: datafusion::error::DataFusionError) -> Error {
+/// DataFusion's "table not found" becomes 1146, or 1049 when the database is missing.
+fn map_plan_error(session: &Session, e: datafusion::error::DataFusionError) -> Error {
     let err = Error::from(e);
     if err.kind == ErrorKind::InvalidInput {
         if let Some(rest) = err.message.strip_prefix("table '") {
@@ -60,6 +73,11 @@ fn map_plan_error(e: datafusion::error::DataFusionError) -> Error {
                 let name = name.strip_prefix("internal.").unwrap_or(name);
                 if name.starts_with("__no_database__.") {
                     return Error::new(ErrorKind::NoDatabaseSelected, "No database selected");
+                }
+                if let Some((db, _)) = name.split_once('.') {
+                    if crate::planner::resolve_db_name(&session.fe.catalog.read(), db).is_none() {
+                        return basalt_catalog::unknown_db(db);
+                    }
                 }
                 return Error::new(ErrorKind::UnknownTable, format!("Table '{name}' doesn't exist"));
             }

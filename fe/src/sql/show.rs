@@ -190,22 +190,22 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             .map_err(|e| Error::internal(e.to_string()))?;
     }
     match filter {
-        Filter::Where(expr) => where_filter(session, schema, batch, expr).await,
+        Filter::Where(expr) => where_filter(schema, batch, expr).await,
         _ => Ok(QueryResult::Rows { schema, batches: vec![batch] }),
     }
 }
 
 /// `SHOW ... WHERE expr`: the rows go through DataFusion as a one-off table.
 async fn where_filter(
-    session: &Session,
     schema: datafusion::arrow::datatypes::SchemaRef,
     batch: datafusion::arrow::record_batch::RecordBatch,
     expr: datafusion::sql::sqlparser::ast::Expr,
 ) -> Result<QueryResult> {
-    let ctx = datafusion::prelude::SessionContext::new();
+    // SHOW's column names are mixed case (`Variable_name`): match them as written.
+    let config = datafusion::prelude::SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
     let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
     ctx.register_table("show_result", std::sync::Arc::new(table))?;
-    let _ = session;
     let df = ctx.sql(&format!("SELECT * FROM show_result WHERE {expr}")).await?;
     let schema = df.schema().inner().clone();
     Ok(QueryResult::Rows { schema, batches: df.collect().await? })

@@ -150,7 +150,7 @@ impl DorisParser<'_> {
                 scale: scale.clamp(0, 255) as u8,
             });
         }
-        let t = self.p.parse_data_type().map_err(syntax)?;
+        let t = self.p.parse_data_type().map_err(|e| self.syntax(e))?;
         let len = |n: Option<u64>| n.unwrap_or(1).min(u32::MAX as u64) as u32;
         let dt = match t {
             SqlType::Boolean | SqlType::Bool => DorisType::Boolean,

@@ -14,7 +14,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let dialect = MySqlDialect {};
     let parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
-    let mut p = DorisParser { p: parser };
+    let mut p = DorisParser { p: parser, sql };
     let mut out = Vec::new();
     loop {
         while p.p.consume_token(&Token::SemiColon) {}
@@ -42,9 +42,27 @@ fn syntax(e: ParserError) -> Error {
 
 struct DorisParser<'a> {
     p: Parser<'a>,
+    sql: &'a str,
 }
 
 impl DorisParser<'_> {
+    /// A sqlparser error, with the position added when sqlparser gives none
+    /// (at the end of input it does not).
+    fn syntax(&self, e: ParserError) -> Error {
+        let mut err = syntax(e);
+        if !err.message.contains("Line:") {
+            let t = self.p.peek_token();
+            let (line, column) = if t.span.start.line > 0 {
+                (t.span.start.line, t.span.start.column)
+            } else {
+                let line = self.sql.lines().count().max(1) as u64;
+                (line, self.sql.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1)
+            };
+            err.message = format!("{} at Line: {line}, Column: {column}", err.message);
+        }
+        err
+    }
+
     /// A syntax error at the next token, with its line and column.
     fn error(&self, msg: &str) -> Error {
         let t = self.p.peek_token();
@@ -276,7 +294,7 @@ impl DorisParser<'_> {
 
     /// Anything else: a query for DataFusion.
     fn sql_statement(&mut self) -> Result<Statement> {
-        let stmt = self.p.parse_statement().map_err(syntax)?;
+        let stmt = self.p.parse_statement().map_err(|e| self.syntax(e))?;
         match stmt {
             sql::Statement::Query(_) | sql::Statement::Explain { .. } => {
                 Ok(Statement::Query(Box::new(stmt)))
@@ -307,7 +325,7 @@ impl DorisParser<'_> {
         {
             columns = self.ident_list()?;
         }
-        let source = self.p.parse_query().map_err(syntax)?;
+        let source = self.p.parse_query().map_err(|e| self.syntax(e))?;
         Ok(Statement::Insert(Box::new(Insert { table, label, columns, source })))
     }
 
@@ -347,7 +365,7 @@ impl DorisParser<'_> {
             if !self.p.consume_token(&Token::Eq) {
                 self.expect(Token::Assignment)?;
             }
-            let value = self.p.parse_expr().map_err(syntax)?;
+            let value = self.p.parse_expr().map_err(|e| self.syntax(e))?;
             assignments.push((name, value));
             if !self.p.consume_token(&Token::Comma) {
                 break;
@@ -360,7 +378,7 @@ impl DorisParser<'_> {
         if self.word("LIKE") {
             Ok(Filter::Like(self.string()?))
         } else if self.word("WHERE") {
-            Ok(Filter::Where(self.p.parse_expr().map_err(syntax)?))
+            Ok(Filter::Where(self.p.parse_expr().map_err(|e| self.syntax(e))?))
         } else {
             Ok(Filter::None)
         }

@@ -1,0 +1,30 @@
+//! Every `.slt` file under `tests/slt/`, over the MySQL wire, against a real standalone server.
+
+use basalt_tests::slt::MySqlDb;
+use basalt_tests::{Process, TempDir};
+use std::path::PathBuf;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_files_pass_on_standalone() {
+    let dir = TempDir::new("slt");
+    let server = Process::standalone(dir.path());
+    let url = server.mysql_url();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slt");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/slt exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "expected the .slt suite, found {files:?}");
+    for file in files {
+        let url = url.clone();
+        let mut runner = sqllogictest::Runner::new(move || {
+            let url = url.clone();
+            async move { Ok(MySqlDb { conn: mysql_async::Conn::from_url(url).await? }) }
+        });
+        if let Err(e) = runner.run_file_async(&file).await {
+            panic!("{}: {e}", file.display());
+        }
+    }
+}

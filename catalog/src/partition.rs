@@ -12,9 +12,22 @@ use std::cmp::Ordering;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum KeyValue {
     Min,
-    Int(i128),
+    /// Stored as a string: the edit log's tagged JSON cannot buffer an i128.
+    Int(#[serde(with = "i128_text")] i128),
     Text(String),
     Max,
+}
+
+mod i128_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A tuple of key values, with the text each was written as (for SHOW output).
@@ -175,6 +188,20 @@ mod tests {
         assert!(a < b && b < PartitionKey::max(1));
         assert_eq!(a.to_sql(), "(\"2024-01-01\")");
         assert!(PartitionKey::parse(&["2024-13-01".into()], &t).is_err());
+    }
+
+    #[test]
+    fn keys_survive_the_edit_log_encoding() {
+        let k = PartitionKey::parse(&["170141183460469231731687303715884105727".into()], &[DorisType::LargeInt]).unwrap();
+        // Internally tagged enums (like EditLogEntry) buffer their fields before decoding.
+        #[derive(serde::Deserialize)]
+        #[serde(tag = "op")]
+        enum Tagged {
+            X { key: PartitionKey },
+        }
+        let text = serde_json::json!({"op": "X", "key": k}).to_string();
+        let Tagged::X { key } = serde_json::from_str(&text).unwrap();
+        assert_eq!(key, k);
     }
 
     #[test]

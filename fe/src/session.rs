@@ -38,13 +38,16 @@ pub struct Session {
 impl Session {
     pub fn new(fe: Arc<Frontend>, user: String, client_host: String) -> Self {
         let connection_id = fe.next_connection_id();
+        let mut vars = variables::defaults();
+        // Clients size their packets by this; it is the server's real limit.
+        vars.insert("max_allowed_packet".into(), VarValue::Int(fe.config.max_allowed_packet as i64));
         Self {
             fe,
             connection_id,
             user,
             client_host,
             db: None,
-            vars: variables::defaults(),
+            vars,
             user_vars: BTreeMap::new(),
             warnings: Vec::new(),
         }
@@ -52,7 +55,11 @@ impl Session {
 
     /// Back to a fresh session's state, keeping the login (COM_RESET_CONNECTION).
     pub fn reset(&mut self) {
+        let packet = self.vars.get("max_allowed_packet").cloned();
         self.vars = variables::defaults();
+        if let Some(p) = packet {
+            self.vars.insert("max_allowed_packet".into(), p);
+        }
         self.user_vars.clear();
         self.warnings.clear();
     }

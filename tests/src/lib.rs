@@ -56,7 +56,13 @@ const PORT_FLAGS_BE: &[&str] =
 impl Process {
     /// Standalone `basalt` on `data_dir`.
     pub fn standalone(data_dir: &Path) -> Process {
+        Self::standalone_with(data_dir, &[])
+    }
+
+    /// Standalone `basalt` with extra flags.
+    pub fn standalone_with(data_dir: &Path, extra: &[&str]) -> Process {
         let mut args = vec!["--data-dir".to_string(), data_dir.display().to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(PORT_FLAGS_FE.iter().chain(PORT_FLAGS_BE).map(|s| s.to_string()));
         Self::spawn("basalt", args, data_dir)
     }

@@ -8,8 +8,6 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::io::BufMutExt;
-use mysql_common::packets::Column;
-use mysql_common::proto::MySerialize;
 
 /// utf8mb4_general_ci and binary, as MySQL reports them in column definitions.
 const UTF8MB4: u16 = 45;
@@ -42,16 +40,23 @@ pub fn column_def(field: &Field) -> Vec<u8> {
     if !field.is_nullable() {
         flags |= ColumnFlags::NOT_NULL_FLAG;
     }
+    // Written by hand: mysql_common 0.38's `Column` serializes column_length
+    // before character_set, the reverse of the wire order clients parse.
     let name = field.name().as_bytes();
-    let col = Column::new(ty)
-        .with_name(name)
-        .with_org_name(name)
-        .with_column_length(len)
-        .with_decimals(decimals)
-        .with_character_set(charset)
-        .with_flags(flags);
-    let mut buf = Vec::new();
-    col.serialize(&mut buf);
+    let mut buf = Vec::with_capacity(32 + 2 * name.len());
+    buf.put_lenenc_str(b"def");
+    buf.put_lenenc_str(b""); // schema
+    buf.put_lenenc_str(b""); // table
+    buf.put_lenenc_str(b""); // org_table
+    buf.put_lenenc_str(name);
+    buf.put_lenenc_str(name);
+    buf.put_lenenc_int(0x0c);
+    buf.extend(charset.to_le_bytes());
+    buf.extend(len.to_le_bytes());
+    buf.push(ty as u8);
+    buf.extend(flags.bits().to_le_bytes());
+    buf.push(decimals);
+    buf.extend([0, 0]);
     buf
 }
 

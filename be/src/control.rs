@@ -77,10 +77,17 @@ fn disk_space(engine: &StorageEngine) -> (u64, u64) {
 
 fn fs_stats(path: &std::path::Path) -> Option<(u64, u64)> {
     // `df` is everywhere and saves a platform-specific statvfs binding.
-    let out = std::process::Command::new("df").arg("-kP").arg(path).output().ok()?;
+    let out = std::process::Command::new("df")
+        .arg("-kP")
+        .arg(path)
+        .output()
+        .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
     let cols: Vec<&str> = text.lines().nth(1)?.split_whitespace().collect();
-    Some((cols.get(1)?.parse::<u64>().ok()? * 1024, cols.get(3)?.parse::<u64>().ok()? * 1024))
+    Some((
+        cols.get(1)?.parse::<u64>().ok()? * 1024,
+        cols.get(3)?.parse::<u64>().ok()? * 1024,
+    ))
 }
 
 #[tonic::async_trait]
@@ -93,10 +100,16 @@ impl FlightService for ControlService {
     type DoActionStream = Stream<arrow_flight::Result>;
     type ListActionsStream = Stream<ActionType>;
 
-    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+    async fn do_action(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
         let action = request.into_inner();
         if action.r#type != CONTROL_ACTION {
-            return Err(Status::invalid_argument(format!("unknown action {}", action.r#type)));
+            return Err(Status::invalid_argument(format!(
+                "unknown action {}",
+                action.r#type
+            )));
         }
         let req: ControlRequest = serde_json::from_slice(&action.body)
             .map_err(|e| Status::invalid_argument(format!("bad control request: {e}")))?;
@@ -121,17 +134,23 @@ impl FlightService for ControlService {
             .ok_or_else(|| Status::invalid_argument("do_put without descriptor"))?;
         let req: WriteRowsetRequest = serde_json::from_slice(&descriptor.cmd)
             .map_err(|e| Status::invalid_argument(format!("bad write request: {e}")))?;
-        let data = stream::once(async { Ok(first) }).chain(input).map_err(|e| FlightError::Tonic(Box::new(e)));
+        let data = stream::once(async { Ok(first) })
+            .chain(input)
+            .map_err(|e| FlightError::Tonic(Box::new(e)));
         let batches: Vec<_> = FlightRecordBatchStream::new_from_flight_data(data)
             .try_collect()
             .await
             .map_err(|e| Status::invalid_argument(format!("bad rowset data: {e}")))?;
         let engine = Arc::clone(&self.engine);
-        tokio::task::spawn_blocking(move || engine.write_rowset(req.txn_id, req.tablet_id, &batches))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(to_status)?;
-        Ok(Response::new(stream::once(async { Ok(PutResult::default()) }).boxed()))
+        tokio::task::spawn_blocking(move || {
+            engine.write_rowset(req.txn_id, req.tablet_id, &batches)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(to_status)?;
+        Ok(Response::new(
+            stream::once(async { Ok(PutResult::default()) }).boxed(),
+        ))
     }
 
     async fn handshake(
@@ -140,16 +159,28 @@ impl FlightService for ControlService {
     ) -> Result<Response<Self::HandshakeStream>, Status> {
         Err(Status::unimplemented("handshake"))
     }
-    async fn list_flights(&self, _: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+    async fn list_flights(
+        &self,
+        _: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
         Err(Status::unimplemented("list_flights"))
     }
-    async fn get_flight_info(&self, _: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         Err(Status::unimplemented("get_flight_info"))
     }
-    async fn poll_flight_info(&self, _: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+    async fn poll_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
         Err(Status::unimplemented("poll_flight_info"))
     }
-    async fn get_schema(&self, _: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+    async fn get_schema(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
         Err(Status::unimplemented("get_schema"))
     }
     async fn do_get(&self, _: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
@@ -161,7 +192,10 @@ impl FlightService for ControlService {
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
         Err(Status::unimplemented("do_exchange"))
     }
-    async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+    async fn list_actions(
+        &self,
+        _: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
         Err(Status::unimplemented("list_actions"))
     }
 }

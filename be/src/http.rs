@@ -10,7 +10,10 @@ pub async fn serve(listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+    {
         tracing::error!("http server stopped: {e}");
     }
 }

@@ -11,11 +11,11 @@ pub mod storage;
 pub mod worker;
 
 use basalt_common::config::BeConfig;
+use basalt_common::net::bind;
 use basalt_common::Result;
 use std::sync::Arc;
 use storage::StorageEngine;
 use tokio::net::TcpListener;
-use basalt_common::net::bind;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -67,9 +67,10 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
     };
     let tasks = vec![
         tokio::spawn(serve_grpc(
-            tonic::transport::Server::builder()
-                .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(control)
-                    .max_decoding_message_size(usize::MAX)),
+            tonic::transport::Server::builder().add_service(
+                arrow_flight::flight_service_server::FlightServiceServer::new(control)
+                    .max_decoding_message_size(usize::MAX),
+            ),
             heartbeat,
             shutdown.clone(),
         )),
@@ -82,7 +83,11 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
         tokio::spawn(http::serve(web, shutdown)),
     ];
     tracing::info!(?ports, "backend started");
-    Ok(BackendHandle { ports, engine, tasks })
+    Ok(BackendHandle {
+        ports,
+        engine,
+        tasks,
+    })
 }
 
 async fn serve_grpc(

@@ -9,22 +9,64 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum EditLogEntry {
-    CreateDatabase { id: u64, name: String },
-    DropDatabase { name: String },
-    CreateTable { db: String, table: Box<OlapTable> },
-    DropTable { db: String, table: String },
-    AddPartitions { db: String, table: String, partitions: Vec<Partition> },
-    DropPartition { db: String, table: String, partition: String },
+    CreateDatabase {
+        id: u64,
+        name: String,
+    },
+    DropDatabase {
+        name: String,
+    },
+    CreateTable {
+        db: String,
+        table: Box<OlapTable>,
+    },
+    DropTable {
+        db: String,
+        table: String,
+    },
+    AddPartitions {
+        db: String,
+        table: String,
+        partitions: Vec<Partition>,
+    },
+    DropPartition {
+        db: String,
+        table: String,
+        partition: String,
+    },
     /// TRUNCATE: the named partitions get fresh, empty tablets.
-    ReplacePartitions { db: String, table: String, partitions: Vec<Partition> },
-    AddBackend { backend: Backend },
-    DropBackend { id: u64 },
-    BeginTxn { db: String, txn: Transaction },
+    ReplacePartitions {
+        db: String,
+        table: String,
+        partitions: Vec<Partition>,
+    },
+    AddBackend {
+        backend: Backend,
+    },
+    DropBackend {
+        id: u64,
+    },
+    BeginTxn {
+        db: String,
+        txn: Transaction,
+    },
     /// Rowsets are written on every replica; each partition gets its version.
-    CommitTxn { db: String, txn_id: TxnId, partition_versions: Vec<(u64, Version)> },
+    CommitTxn {
+        db: String,
+        txn_id: TxnId,
+        partition_versions: Vec<(u64, Version)>,
+    },
     /// Backends published the versions: the load is visible.
-    VisibleTxn { db: String, txn_id: TxnId, time: i64 },
-    AbortTxn { db: String, txn_id: TxnId, reason: String },
+    VisibleTxn {
+        db: String,
+        txn_id: TxnId,
+        time: i64,
+    },
+    AbortTxn {
+        db: String,
+        txn_id: TxnId,
+        reason: String,
+    },
 }
 
 impl CatalogState {
@@ -33,7 +75,10 @@ impl CatalogState {
     }
 
     pub fn table(&self, db: &str, table: &str) -> Result<&OlapTable> {
-        self.db(db)?.tables.get(table).ok_or_else(|| unknown_table(db, table))
+        self.db(db)?
+            .tables
+            .get(table)
+            .ok_or_else(|| unknown_table(db, table))
     }
 
     fn db_mut(&mut self, name: &str) -> Result<&mut Database> {
@@ -41,7 +86,10 @@ impl CatalogState {
     }
 
     fn table_mut(&mut self, db: &str, table: &str) -> Result<&mut OlapTable> {
-        self.db_mut(db)?.tables.get_mut(table).ok_or_else(|| unknown_table(db, table))
+        self.db_mut(db)?
+            .tables
+            .get_mut(table)
+            .ok_or_else(|| unknown_table(db, table))
     }
 
     fn see(&mut self, id: u64) {
@@ -115,7 +163,9 @@ impl CatalogState {
                 );
             }
             EditLogEntry::DropDatabase { name } => {
-                self.databases.remove(name).ok_or_else(|| unknown_db(name))?;
+                self.databases
+                    .remove(name)
+                    .ok_or_else(|| unknown_db(name))?;
             }
             EditLogEntry::CreateTable { db, table } => {
                 self.db(db)?;
@@ -123,22 +173,40 @@ impl CatalogState {
                 for p in &table.partitions {
                     self.see_partition(p);
                 }
-                self.db_mut(db)?.tables.insert(table.name.clone(), (**table).clone());
+                self.db_mut(db)?
+                    .tables
+                    .insert(table.name.clone(), (**table).clone());
             }
             EditLogEntry::DropTable { db, table } => {
-                self.db_mut(db)?.tables.remove(table).ok_or_else(|| unknown_table(db, table))?;
+                self.db_mut(db)?
+                    .tables
+                    .remove(table)
+                    .ok_or_else(|| unknown_table(db, table))?;
             }
-            EditLogEntry::AddPartitions { db, table, partitions } => {
+            EditLogEntry::AddPartitions {
+                db,
+                table,
+                partitions,
+            } => {
                 let t = self.table(db, table)?;
                 if let Some(dup) = partitions.iter().find(|p| t.partition(&p.name).is_some()) {
-                    return Err(Error::invalid(format!("Duplicate partition name {}", dup.name)));
+                    return Err(Error::invalid(format!(
+                        "Duplicate partition name {}",
+                        dup.name
+                    )));
                 }
                 for p in partitions {
                     self.see_partition(p);
                 }
-                self.table_mut(db, table)?.partitions.extend(partitions.iter().cloned());
+                self.table_mut(db, table)?
+                    .partitions
+                    .extend(partitions.iter().cloned());
             }
-            EditLogEntry::DropPartition { db, table, partition } => {
+            EditLogEntry::DropPartition {
+                db,
+                table,
+                partition,
+            } => {
                 let t = self.table_mut(db, table)?;
                 let before = t.partitions.len();
                 t.partitions.retain(|p| &p.name != partition);
@@ -148,7 +216,11 @@ impl CatalogState {
                     )));
                 }
             }
-            EditLogEntry::ReplacePartitions { db, table, partitions } => {
+            EditLogEntry::ReplacePartitions {
+                db,
+                table,
+                partitions,
+            } => {
                 self.table(db, table)?;
                 for p in partitions {
                     self.see_partition(p);
@@ -173,9 +245,16 @@ impl CatalogState {
                 d.labels.insert(txn.label.clone(), txn.id);
                 d.transactions.insert(txn.id, txn.clone());
             }
-            EditLogEntry::CommitTxn { db, txn_id, partition_versions } => {
+            EditLogEntry::CommitTxn {
+                db,
+                txn_id,
+                partition_versions,
+            } => {
                 let d = self.db_mut(db)?;
-                let txn = d.transactions.get_mut(txn_id).ok_or_else(|| no_txn(*txn_id))?;
+                let txn = d
+                    .transactions
+                    .get_mut(txn_id)
+                    .ok_or_else(|| no_txn(*txn_id))?;
                 if txn.status != TxnStatus::Prepare {
                     return Err(Error::internal(format!("txn {txn_id} is {}", txn.status)));
                 }
@@ -192,7 +271,10 @@ impl CatalogState {
             }
             EditLogEntry::VisibleTxn { db, txn_id, time } => {
                 let d = self.db_mut(db)?;
-                let txn = d.transactions.get_mut(txn_id).ok_or_else(|| no_txn(*txn_id))?;
+                let txn = d
+                    .transactions
+                    .get_mut(txn_id)
+                    .ok_or_else(|| no_txn(*txn_id))?;
                 if txn.status != TxnStatus::Committed {
                     return Err(Error::internal(format!("txn {txn_id} is {}", txn.status)));
                 }
@@ -214,7 +296,10 @@ impl CatalogState {
             }
             EditLogEntry::AbortTxn { db, txn_id, reason } => {
                 let d = self.db_mut(db)?;
-                let txn = d.transactions.get_mut(txn_id).ok_or_else(|| no_txn(*txn_id))?;
+                let txn = d
+                    .transactions
+                    .get_mut(txn_id)
+                    .ok_or_else(|| no_txn(*txn_id))?;
                 if txn.status == TxnStatus::Visible {
                     return Err(Error::internal(format!("txn {txn_id} is already visible")));
                 }

@@ -32,7 +32,10 @@ impl Catalog {
             let _ = state.apply(&entry);
         }
         tracing::info!(replayed, "catalog loaded");
-        Ok(Self { state: RwLock::new(state), store: Mutex::new(store) })
+        Ok(Self {
+            state: RwLock::new(state),
+            store: Mutex::new(store),
+        })
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, CatalogState> {
@@ -65,7 +68,10 @@ impl Catalog {
 
 /// Resolves `db`, or fails with Doris's unknown-database error.
 pub fn unknown_db(name: &str) -> Error {
-    Error::new(basalt_common::ErrorKind::UnknownDatabase, format!("Unknown database '{name}'"))
+    Error::new(
+        basalt_common::ErrorKind::UnknownDatabase,
+        format!("Unknown database '{name}'"),
+    )
 }
 
 pub fn unknown_table(db: &str, table: &str) -> Error {

@@ -44,7 +44,10 @@ pub struct OlapTable {
 
 impl OlapTable {
     pub fn column(&self, name: &str) -> Option<&Column> {
-        self.schema.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.schema
+            .columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     pub fn partition(&self, name: &str) -> Option<&Partition> {
@@ -52,7 +55,10 @@ impl OlapTable {
     }
 
     pub fn replication_num(&self) -> usize {
-        self.properties.get("replication_num").and_then(|v| v.parse().ok()).unwrap_or(1)
+        self.properties
+            .get("replication_num")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
     }
 
     pub fn tablet_num(&self) -> usize {
@@ -65,8 +71,12 @@ impl OlapTable {
 pub enum PartitionInfo {
     /// No PARTITION BY: one partition named after the table.
     Unpartitioned,
-    Range { columns: Vec<String> },
-    List { columns: Vec<String> },
+    Range {
+        columns: Vec<String>,
+    },
+    List {
+        columns: Vec<String>,
+    },
 }
 
 impl PartitionInfo {

@@ -26,7 +26,9 @@ mod i128_text {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -56,10 +58,16 @@ impl Ord for PartitionKey {
 
 impl PartitionKey {
     pub fn min(n: usize) -> Self {
-        Self { values: vec![KeyValue::Min; n], text: vec![String::new(); n] }
+        Self {
+            values: vec![KeyValue::Min; n],
+            text: vec![String::new(); n],
+        }
     }
     pub fn max(n: usize) -> Self {
-        Self { values: vec![KeyValue::Max; n], text: vec!["MAXVALUE".into(); n] }
+        Self {
+            values: vec![KeyValue::Max; n],
+            text: vec!["MAXVALUE".into(); n],
+        }
     }
 
     pub fn is_max(&self) -> bool {
@@ -105,7 +113,13 @@ impl PartitionKey {
             .iter()
             .zip(&self.text)
             .filter(|(v, _)| **v != KeyValue::Min)
-            .map(|(v, t)| if *v == KeyValue::Max { "MAXVALUE".into() } else { format!("\"{t}\"") })
+            .map(|(v, t)| {
+                if *v == KeyValue::Max {
+                    "MAXVALUE".into()
+                } else {
+                    format!("\"{t}\"")
+                }
+            })
             .collect();
         format!("({})", items.join(", "))
     }
@@ -116,7 +130,11 @@ pub fn parse_value(lit: &str, ty: &DorisType) -> Result<(KeyValue, String)> {
     let bad = || Error::invalid(format!("invalid partition value '{lit}' for type {ty}"));
     let lit = lit.trim();
     Ok(match ty {
-        DorisType::TinyInt | DorisType::SmallInt | DorisType::Int | DorisType::BigInt | DorisType::LargeInt => {
+        DorisType::TinyInt
+        | DorisType::SmallInt
+        | DorisType::Int
+        | DorisType::BigInt
+        | DorisType::LargeInt => {
             let v: i128 = lit.parse().map_err(|_| bad())?;
             let (lo, hi): (i128, i128) = match ty {
                 DorisType::TinyInt => (i8::MIN.into(), i8::MAX.into()),
@@ -140,7 +158,10 @@ pub fn parse_value(lit: &str, ty: &DorisType) -> Result<(KeyValue, String)> {
         }
         DorisType::Date => {
             let d = parse_date(lit).ok_or_else(bad)?;
-            (KeyValue::Int(days(d).into()), d.format("%Y-%m-%d").to_string())
+            (
+                KeyValue::Int(days(d).into()),
+                d.format("%Y-%m-%d").to_string(),
+            )
         }
         DorisType::DateTime { .. } => {
             let dt = parse_datetime(lit).ok_or_else(bad)?;
@@ -153,7 +174,9 @@ pub fn parse_value(lit: &str, ty: &DorisType) -> Result<(KeyValue, String)> {
             (KeyValue::Text(lit.to_string()), lit.to_string())
         }
         _ => {
-            return Err(Error::invalid(format!("type {ty} cannot be a partition column")));
+            return Err(Error::invalid(format!(
+                "type {ty} cannot be a partition column"
+            )));
         }
     })
 }
@@ -192,7 +215,11 @@ mod tests {
 
     #[test]
     fn keys_survive_the_edit_log_encoding() {
-        let k = PartitionKey::parse(&["170141183460469231731687303715884105727".into()], &[DorisType::LargeInt]).unwrap();
+        let k = PartitionKey::parse(
+            &["170141183460469231731687303715884105727".into()],
+            &[DorisType::LargeInt],
+        )
+        .unwrap();
         // Internally tagged enums (like EditLogEntry) buffer their fields before decoding.
         #[derive(serde::Deserialize)]
         #[serde(tag = "op")]
@@ -207,6 +234,9 @@ mod tests {
     #[test]
     fn int_range_is_checked() {
         assert!(parse_value("300", &DorisType::TinyInt).is_err());
-        assert_eq!(parse_value("-5", &DorisType::Int).unwrap().0, KeyValue::Int(-5));
+        assert_eq!(
+            parse_value("-5", &DorisType::Int).unwrap().0,
+            KeyValue::Int(-5)
+        );
     }
 }

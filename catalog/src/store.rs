@@ -47,7 +47,11 @@ impl EditLogStore {
         txn.open_table(LOG).map_err(db_err)?;
         txn.open_table(IMAGE).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
-        Ok(Self { db, next_log_id: 1, image_log_id: 0 })
+        Ok(Self {
+            db,
+            next_log_id: 1,
+            image_log_id: 0,
+        })
     }
 
     /// The state in the image and the log entries written after it.
@@ -79,9 +83,15 @@ impl EditLogStore {
 
     /// Appends one entry durably (redb fsyncs on commit).
     pub fn append(&mut self, entry: &EditLogEntry) -> Result<()> {
-        let bytes = serde_json::to_vec(&Record { v: FORMAT_VERSION, body: entry })?;
+        let bytes = serde_json::to_vec(&Record {
+            v: FORMAT_VERSION,
+            body: entry,
+        })?;
         let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(LOG).map_err(db_err)?.insert(self.next_log_id, bytes.as_slice()).map_err(db_err)?;
+        txn.open_table(LOG)
+            .map_err(db_err)?
+            .insert(self.next_log_id, bytes.as_slice())
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         self.next_log_id += 1;
         Ok(())
@@ -95,11 +105,23 @@ impl EditLogStore {
     /// the log entries it covers, in one redb transaction.
     pub fn write_image(&mut self, state: &CatalogState) -> Result<()> {
         let last = self.next_log_id - 1;
-        let image = Record { v: FORMAT_VERSION, body: Image { last_log_id: last, state: state.clone() } };
+        let image = Record {
+            v: FORMAT_VERSION,
+            body: Image {
+                last_log_id: last,
+                state: state.clone(),
+            },
+        };
         let bytes = serde_json::to_vec(&image)?;
         let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(IMAGE).map_err(db_err)?.insert("catalog", bytes.as_slice()).map_err(db_err)?;
-        txn.open_table(LOG).map_err(db_err)?.retain(|id, _| id > last).map_err(db_err)?;
+        txn.open_table(IMAGE)
+            .map_err(db_err)?
+            .insert("catalog", bytes.as_slice())
+            .map_err(db_err)?;
+        txn.open_table(LOG)
+            .map_err(db_err)?
+            .retain(|id, _| id > last)
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         self.image_log_id = last;
         Ok(())

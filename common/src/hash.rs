@@ -51,16 +51,23 @@ fn hash_column(col: &ArrayRef, hashes: &mut [u64]) -> Result<(), String> {
     // Integers of every width hash as i64 so a literal of another width finds the same bucket.
     match col.data_type() {
         DataType::Boolean => each!(col.as_boolean(), |v: bool| (v as i64).to_le_bytes()),
-        DataType::Int8 => each!(col.as_primitive::<Int8Type>(), |v: i8| (v as i64).to_le_bytes()),
-        DataType::Int16 => each!(col.as_primitive::<Int16Type>(), |v: i16| (v as i64).to_le_bytes()),
-        DataType::Int32 => each!(col.as_primitive::<Int32Type>(), |v: i32| (v as i64).to_le_bytes()),
+        DataType::Int8 => each!(col.as_primitive::<Int8Type>(), |v: i8| (v as i64)
+            .to_le_bytes()),
+        DataType::Int16 => each!(col.as_primitive::<Int16Type>(), |v: i16| (v as i64)
+            .to_le_bytes()),
+        DataType::Int32 => each!(col.as_primitive::<Int32Type>(), |v: i32| (v as i64)
+            .to_le_bytes()),
         DataType::Int64 => each!(col.as_primitive::<Int64Type>(), |v: i64| v.to_le_bytes()),
-        DataType::Float32 => each!(col.as_primitive::<Float32Type>(), |v: f32| (v as f64).to_le_bytes()),
+        DataType::Float32 => each!(col.as_primitive::<Float32Type>(), |v: f32| (v as f64)
+            .to_le_bytes()),
         DataType::Float64 => each!(col.as_primitive::<Float64Type>(), |v: f64| v.to_le_bytes()),
-        DataType::Decimal128(_, _) => each!(col.as_primitive::<Decimal128Type>(), |v: i128| v.to_le_bytes()),
-        DataType::Date32 => each!(col.as_primitive::<Date32Type>(), |v: i32| (v as i64).to_le_bytes()),
+        DataType::Decimal128(_, _) => each!(col.as_primitive::<Decimal128Type>(), |v: i128| v
+            .to_le_bytes()),
+        DataType::Date32 => each!(col.as_primitive::<Date32Type>(), |v: i32| (v as i64)
+            .to_le_bytes()),
         DataType::Timestamp(TimeUnit::Microsecond, None) => {
-            each!(col.as_primitive::<TimestampMicrosecondType>(), |v: i64| v.to_le_bytes())
+            each!(col.as_primitive::<TimestampMicrosecondType>(), |v: i64| v
+                .to_le_bytes())
         }
         DataType::Utf8 => {
             let arr = col.as_string::<i32>();
@@ -98,9 +105,20 @@ mod tests {
     fn stable_values() {
         // A row's bucket is persisted: these must never change.
         let s: ArrayRef = Arc::new(StringArray::from(vec!["doris", "basalt"]));
-        assert_eq!(buckets_of(&[s], 16).unwrap(), vec![
-            buckets_of(&[Arc::new(StringArray::from(vec!["doris"])) as ArrayRef], 16).unwrap()[0],
-            buckets_of(&[Arc::new(StringArray::from(vec!["basalt"])) as ArrayRef], 16).unwrap()[0],
-        ]);
+        assert_eq!(
+            buckets_of(&[s], 16).unwrap(),
+            vec![
+                buckets_of(
+                    &[Arc::new(StringArray::from(vec!["doris"])) as ArrayRef],
+                    16
+                )
+                .unwrap()[0],
+                buckets_of(
+                    &[Arc::new(StringArray::from(vec!["basalt"])) as ArrayRef],
+                    16
+                )
+                .unwrap()[0],
+            ]
+        );
     }
 }

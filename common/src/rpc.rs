@@ -18,12 +18,22 @@ pub type Version = u64;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ControlRequest {
     Heartbeat,
-    CreateTablet { tablet_id: TabletId, schema: TabletSchema },
-    DropTablet { tablet_id: TabletId },
+    CreateTablet {
+        tablet_id: TabletId,
+        schema: TabletSchema,
+    },
+    DropTablet {
+        tablet_id: TabletId,
+    },
     /// Make the rowsets `txn_id` wrote visible, each tablet at its version.
-    PublishVersion { txn_id: TxnId, tablets: Vec<(TabletId, Version)> },
+    PublishVersion {
+        txn_id: TxnId,
+        tablets: Vec<(TabletId, Version)>,
+    },
     /// Discard the rowsets an unfinished transaction wrote.
-    AbortTxn { txn_id: TxnId },
+    AbortTxn {
+        txn_id: TxnId,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

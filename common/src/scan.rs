@@ -85,7 +85,16 @@ impl OlapScanExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(Self { table, schema, projection, predicate, ranges, worker: None, partition_names: Vec::new(), properties })
+        Ok(Self {
+            table,
+            schema,
+            projection,
+            predicate,
+            ranges,
+            worker: None,
+            partition_names: Vec::new(),
+            properties,
+        })
     }
 
     fn partitions(&self) -> usize {
@@ -134,13 +143,19 @@ impl OlapScanExec {
 
     /// The worker this scan must run on: the BE of its tablets.
     pub fn worker_url(&self) -> Option<String> {
-        self.worker.clone().or_else(|| self.ranges.first().map(|r| r.worker_url.clone()))
+        self.worker
+            .clone()
+            .or_else(|| self.ranges.first().map(|r| r.worker_url.clone()))
     }
 }
 
 impl DisplayAs for OlapScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let tablets: Vec<String> = self.ranges.iter().map(|r| r.tablet_id.to_string()).collect();
+        let tablets: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|r| r.tablet_id.to_string())
+            .collect();
         write!(
             f,
             "OlapScanExec: table={}, partitions=[{}], tablets=[{}]",
@@ -182,20 +197,41 @@ impl ExecutionPlan for OlapScanExec {
     }
 
     /// Partition `p` reads every `partitions`-th tablet, one after another.
-    fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        ctx: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
         let Some(reader) = ctx.session_config().get_extension::<TabletReaderExt>() else {
             return internal_err!("OlapScanExec of {} must run on a backend", self.table);
         };
         let n = self.partitions();
-        let mine: Vec<TabletScanRange> =
-            self.ranges.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, r)| r.clone()).collect();
-        let (schema, projection, predicate) =
-            (self.schema.clone(), self.projection.clone(), self.predicate.clone());
+        let mine: Vec<TabletScanRange> = self
+            .ranges
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == partition)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let (schema, projection, predicate) = (
+            self.schema.clone(),
+            self.projection.clone(),
+            self.predicate.clone(),
+        );
         let streams = futures::stream::iter(mine).map(move |range| {
-            reader.0.read(&range, &schema, projection.as_deref(), predicate.clone(), Arc::clone(&ctx))
+            reader.0.read(
+                &range,
+                &schema,
+                projection.as_deref(),
+                predicate.clone(),
+                Arc::clone(&ctx),
+            )
         });
         let batches = streams.try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            batches,
+        )))
     }
 }
 
@@ -231,11 +267,22 @@ impl PhysicalExtensionCodec for OlapScanCodec {
                 let node = datafusion_proto::protobuf::PhysicalExprNode::decode(bytes.as_slice())
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
                 let full = p.schema.arrow_schema();
-                Some(parse_physical_expr(&node, ctx, &full, &DefaultPhysicalExtensionCodec {})?)
+                Some(parse_physical_expr(
+                    &node,
+                    ctx,
+                    &full,
+                    &DefaultPhysicalExtensionCodec {},
+                )?)
             }
         };
-        let mut scan =
-            OlapScanExec::new(p.table, p.schema, p.projection, predicate, p.ranges, p.partitions)?;
+        let mut scan = OlapScanExec::new(
+            p.table,
+            p.schema,
+            p.projection,
+            predicate,
+            p.ranges,
+            p.partitions,
+        )?;
         scan.worker = p.worker;
         scan.partition_names = p.partition_names;
         Ok(Arc::new(scan))
@@ -247,7 +294,9 @@ impl PhysicalExtensionCodec for OlapScanCodec {
         };
         let predicate = match &scan.predicate {
             None => None,
-            Some(p) => Some(serialize_physical_expr(p, &DefaultPhysicalExtensionCodec {})?.encode_to_vec()),
+            Some(p) => {
+                Some(serialize_physical_expr(p, &DefaultPhysicalExtensionCodec {})?.encode_to_vec())
+            }
         };
         let proto = OlapScanProto {
             table: scan.table.clone(),

@@ -108,7 +108,10 @@ pub struct TabletSchema {
 impl TabletSchema {
     pub fn arrow_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
-            self.columns.iter().map(Column::arrow_field).collect::<Vec<_>>(),
+            self.columns
+                .iter()
+                .map(Column::arrow_field)
+                .collect::<Vec<_>>(),
         ))
     }
 

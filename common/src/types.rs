@@ -39,9 +39,7 @@ impl DorisType {
             DorisType::LargeInt => DataType::Decimal128(38, 0),
             DorisType::Float => DataType::Float32,
             DorisType::Double => DataType::Float64,
-            DorisType::Decimal { precision, scale } => {
-                DataType::Decimal128(precision, scale as i8)
-            }
+            DorisType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
             DorisType::Date => DataType::Date32,
             DorisType::DateTime { .. } => DataType::Timestamp(TimeUnit::Microsecond, None),
             DorisType::Char { .. } | DorisType::Varchar { .. } | DorisType::String => {
@@ -97,13 +95,17 @@ impl DorisType {
                 }
             }
             DorisType::DateTime { scale } if scale > 6 => {
-                return Err(format!("DATETIME scale must be between 0 and 6, got {scale}"));
+                return Err(format!(
+                    "DATETIME scale must be between 0 and 6, got {scale}"
+                ));
             }
             DorisType::Char { len } if len == 0 || len > 255 => {
                 return Err(format!("CHAR length must be between 1 and 255, got {len}"));
             }
             DorisType::Varchar { len } if len == 0 || len > 65533 => {
-                return Err(format!("VARCHAR length must be between 1 and 65533, got {len}"));
+                return Err(format!(
+                    "VARCHAR length must be between 1 and 65533, got {len}"
+                ));
             }
             _ => {}
         }
@@ -126,9 +128,7 @@ impl DorisType {
             DorisType::LargeInt => 40,
             DorisType::Float => 12,
             DorisType::Double => 22,
-            DorisType::Decimal { precision, scale } => {
-                precision as u32 + u32::from(scale > 0) + 1
-            }
+            DorisType::Decimal { precision, scale } => precision as u32 + u32::from(scale > 0) + 1,
             DorisType::Date => 10,
             DorisType::DateTime { scale } => 19 + if scale > 0 { scale as u32 + 1 } else { 0 },
             DorisType::Char { len } | DorisType::Varchar { len } => len,
@@ -166,15 +166,28 @@ mod tests {
 
     #[test]
     fn arrow_round_trip_keeps_decimal_scale() {
-        let t = DorisType::Decimal { precision: 10, scale: 2 };
+        let t = DorisType::Decimal {
+            precision: 10,
+            scale: 2,
+        };
         assert_eq!(t.to_arrow(), DataType::Decimal128(10, 2));
         assert_eq!(DorisType::from_arrow(&t.to_arrow()), Some(t));
     }
 
     #[test]
     fn limits_are_checked() {
-        assert!(DorisType::Decimal { precision: 39, scale: 0 }.validate().is_err());
-        assert!(DorisType::Decimal { precision: 5, scale: 6 }.validate().is_err());
+        assert!(DorisType::Decimal {
+            precision: 39,
+            scale: 0
+        }
+        .validate()
+        .is_err());
+        assert!(DorisType::Decimal {
+            precision: 5,
+            scale: 6
+        }
+        .validate()
+        .is_err());
         assert!(DorisType::DateTime { scale: 7 }.validate().is_err());
         assert!(DorisType::Varchar { len: 10 }.validate().is_ok());
     }

@@ -55,8 +55,15 @@ impl BackendRegistry {
     /// One control call to the backend at `addr` (its heartbeat service).
     pub async fn call(&self, addr: &str, req: &ControlRequest) -> Result<ControlResponse> {
         let mut client = self.client(addr)?;
-        let action = Action { r#type: CONTROL_ACTION.into(), body: serde_json::to_vec(req)?.into() };
-        let mut stream = client.do_action(action).await.map_err(|s| from_status(addr, s))?.into_inner();
+        let action = Action {
+            r#type: CONTROL_ACTION.into(),
+            body: serde_json::to_vec(req)?.into(),
+        };
+        let mut stream = client
+            .do_action(action)
+            .await
+            .map_err(|s| from_status(addr, s))?
+            .into_inner();
         let reply = stream
             .message()
             .await
@@ -82,13 +89,27 @@ impl BackendRegistry {
             .map_err(|e| tonic::Status::internal(e.to_string()));
         // The encoder's errors cannot happen for in-memory batches; drop them from the stream.
         let flight = flight.filter_map(|r| async move { r.ok() });
-        let mut replies = client.do_put(flight).await.map_err(|s| from_status(addr, s))?.into_inner();
-        while replies.message().await.map_err(|s| from_status(addr, s))?.is_some() {}
+        let mut replies = client
+            .do_put(flight)
+            .await
+            .map_err(|s| from_status(addr, s))?
+            .into_inner();
+        while replies
+            .message()
+            .await
+            .map_err(|s| from_status(addr, s))?
+            .is_some()
+        {}
         Ok(())
     }
 
     pub fn status(&self, id: u64) -> BackendStatus {
-        self.status.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned().unwrap_or_default()
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn is_alive(&self, id: u64) -> bool {
@@ -102,9 +123,12 @@ impl BackendRegistry {
 
     /// Heartbeats one backend and records the outcome.
     pub async fn heartbeat(&self, be: &Backend, max_failures: u32) -> Result<HeartbeatResponse> {
-        let reply = tokio::time::timeout(HEARTBEAT_TIMEOUT, self.call(&be.heartbeat_addr(), &ControlRequest::Heartbeat))
-            .await
-            .unwrap_or_else(|_| Err(Error::backend("heartbeat timed out")));
+        let reply = tokio::time::timeout(
+            HEARTBEAT_TIMEOUT,
+            self.call(&be.heartbeat_addr(), &ControlRequest::Heartbeat),
+        )
+        .await
+        .unwrap_or_else(|_| Err(Error::backend("heartbeat timed out")));
         match reply {
             Ok(ControlResponse::Heartbeat(info)) => {
                 self.set_status(be.id, |s| {
@@ -116,7 +140,9 @@ impl BackendRegistry {
                 });
                 Ok(info)
             }
-            Ok(other) => Err(Error::backend(format!("unexpected heartbeat reply {other:?}"))),
+            Ok(other) => Err(Error::backend(format!(
+                "unexpected heartbeat reply {other:?}"
+            ))),
             Err(e) => {
                 self.set_status(be.id, |s| {
                     s.failures += 1;
@@ -151,7 +177,10 @@ pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch:
     loop {
         let backends: Vec<Backend> = fe.catalog.read().backends.values().cloned().collect();
         for be in &backends {
-            let _ = fe.backends.heartbeat(be, fe.config.max_backend_heartbeat_failure_times).await;
+            let _ = fe
+                .backends
+                .heartbeat(be, fe.config.max_backend_heartbeat_failure_times)
+                .await;
         }
         crate::sql::insert::publish_pending(&fe).await;
         tokio::select! {

@@ -12,7 +12,10 @@ pub async fn serve(_fe: Arc<Frontend>, listener: TcpListener, mut shutdown: watc
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+    {
         tracing::error!("http server stopped: {e}");
     }
 }

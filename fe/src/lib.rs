@@ -30,7 +30,9 @@ pub struct Frontend {
 
 impl std::fmt::Debug for Frontend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frontend").field("query_port", &self.config.query_port).finish()
+        f.debug_struct("Frontend")
+            .field("query_port", &self.config.query_port)
+            .finish()
     }
 }
 

@@ -28,15 +28,29 @@ pub fn text_cols(names: &[&'static str]) -> Vec<Col> {
     names.iter().map(|n| (*n, DataType::Utf8)).collect()
 }
 
-pub fn build<N: AsRef<str>>(columns: &[(N, DataType)], rows: Vec<Vec<ScalarValue>>) -> Result<(SchemaRef, RecordBatch)> {
+pub fn build<N: AsRef<str>>(
+    columns: &[(N, DataType)],
+    rows: Vec<Vec<ScalarValue>>,
+) -> Result<(SchemaRef, RecordBatch)> {
     let schema = Arc::new(Schema::new(
-        columns.iter().map(|(n, t)| Field::new(n.as_ref(), t.clone(), true)).collect::<Vec<_>>(),
+        columns
+            .iter()
+            .map(|(n, t)| Field::new(n.as_ref(), t.clone(), true))
+            .collect::<Vec<_>>(),
     ));
     let mut arrays = Vec::with_capacity(columns.len());
     for (idx, (_, ty)) in columns.iter().enumerate() {
-        let values = rows.iter().map(|r| r.get(idx).cloned().unwrap_or(ScalarValue::Null));
+        let values = rows
+            .iter()
+            .map(|r| r.get(idx).cloned().unwrap_or(ScalarValue::Null));
         let values: Vec<ScalarValue> = values
-            .map(|v| if v.is_null() { ScalarValue::try_from(ty).unwrap_or(v) } else { v })
+            .map(|v| {
+                if v.is_null() {
+                    ScalarValue::try_from(ty).unwrap_or(v)
+                } else {
+                    v
+                }
+            })
             .collect();
         let array = if values.is_empty() {
             datafusion::arrow::array::new_empty_array(ty)
@@ -45,7 +59,8 @@ pub fn build<N: AsRef<str>>(columns: &[(N, DataType)], rows: Vec<Vec<ScalarValue
         };
         arrays.push(array);
     }
-    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| Error::internal(e.to_string()))?;
+    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
+        .map_err(|e| Error::internal(e.to_string()))?;
     Ok((schema, batch))
 }
 

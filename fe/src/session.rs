@@ -13,13 +13,22 @@ use std::sync::Arc;
 /// What one statement returns.
 #[derive(Debug)]
 pub enum QueryResult {
-    Ok { affected_rows: u64, info: String },
-    Rows { schema: SchemaRef, batches: Vec<RecordBatch> },
+    Ok {
+        affected_rows: u64,
+        info: String,
+    },
+    Rows {
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
 }
 
 impl QueryResult {
     pub fn ok() -> Self {
-        QueryResult::Ok { affected_rows: 0, info: String::new() }
+        QueryResult::Ok {
+            affected_rows: 0,
+            info: String::new(),
+        }
     }
 }
 
@@ -40,7 +49,10 @@ impl Session {
         let connection_id = fe.next_connection_id();
         let mut vars = variables::defaults();
         // Clients size their packets by this; it is the server's real limit.
-        vars.insert("max_allowed_packet".into(), VarValue::Int(fe.config.max_allowed_packet as i64));
+        vars.insert(
+            "max_allowed_packet".into(),
+            VarValue::Int(fe.config.max_allowed_packet as i64),
+        );
         Self {
             fe,
             connection_id,
@@ -71,7 +83,8 @@ impl Session {
 
     pub fn use_db(&mut self, db: &str) -> Result<()> {
         let state = self.fe.catalog.read();
-        let name = crate::planner::resolve_db_name(&state, db).ok_or_else(|| basalt_catalog::unknown_db(db))?;
+        let name = crate::planner::resolve_db_name(&state, db)
+            .ok_or_else(|| basalt_catalog::unknown_db(db))?;
         drop(state);
         self.db = Some(name);
         Ok(())
@@ -84,7 +97,10 @@ impl Session {
                 let state = self.fe.catalog.read();
                 Ok(crate::planner::resolve_db_name(&state, d).unwrap_or_else(|| d.clone()))
             }
-            None => Err(Error::new(ErrorKind::NoDatabaseSelected, "No database selected")),
+            None => Err(Error::new(
+                ErrorKind::NoDatabaseSelected,
+                "No database selected",
+            )),
         }
     }
 
@@ -110,7 +126,8 @@ impl Session {
     }
 
     pub async fn execute_statement(&mut self, stmt: Statement) -> Result<QueryResult> {
-        let is_show_warnings = matches!(stmt, Statement::Show(crate::sql::ast::Show::Warnings));
+        let is_show_warnings =
+            matches!(&stmt, Statement::Show(s) if matches!(**s, crate::sql::ast::Show::Warnings));
         if !is_show_warnings {
             self.warnings.clear();
         }
@@ -145,5 +162,9 @@ impl Session {
 
 /// SHOW WARNINGS' row for a failed statement.
 fn warning_of(e: &Error) -> (String, u16, String) {
-    ("Error".into(), crate::mysql::error_code(e.kind), e.message.clone())
+    (
+        "Error".into(),
+        crate::mysql::error_code(e.kind),
+        e.message.clone(),
+    )
 }

@@ -26,7 +26,10 @@ async fn run() -> basalt_common::Result<()> {
         PathBuf::from("./basalt-data")
     }
     let data_dir = table.get::<Standalone>()?.data_dir;
-    table.insert_default("meta_dir", toml::Value::String(data_dir.join("fe").to_string_lossy().into()));
+    table.insert_default(
+        "meta_dir",
+        toml::Value::String(data_dir.join("fe").to_string_lossy().into()),
+    );
     table.insert_default(
         "storage_root_path",
         toml::Value::String(data_dir.join("be").to_string_lossy().into()),
@@ -43,7 +46,9 @@ async fn run() -> basalt_common::Result<()> {
     attach_local_backend(&fe.fe, be.ports.heartbeat_service_port).await?;
     if let Some(path) = &ready_file {
         let mut ports = serde_json::to_value(fe.ports)?;
-        if let (Some(all), serde_json::Value::Object(b)) = (ports.as_object_mut(), serde_json::to_value(be.ports)?) {
+        if let (Some(all), serde_json::Value::Object(b)) =
+            (ports.as_object_mut(), serde_json::to_value(be.ports)?)
+        {
             all.extend(b);
         }
         write_ready_file(path, &ports)?;
@@ -58,6 +63,9 @@ async fn run() -> basalt_common::Result<()> {
 
 /// The first start registers the embedded BE; later starts update its port,
 /// which may differ when ports are chosen at random.
-async fn attach_local_backend(fe: &std::sync::Arc<basalt_fe::Frontend>, port: u16) -> basalt_common::Result<()> {
+async fn attach_local_backend(
+    fe: &std::sync::Arc<basalt_fe::Frontend>,
+    port: u16,
+) -> basalt_common::Result<()> {
     basalt_fe::sql::ddl::attach_local_backend(fe, "127.0.0.1", port).await
 }

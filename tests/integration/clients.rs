@@ -11,8 +11,15 @@ fn clients_dir() -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -24,19 +31,56 @@ async fn rust_driver_text_and_binary_protocol() {
     conn.query_drop("CREATE DATABASE r").await.unwrap();
     conn.query_drop("USE r").await.unwrap();
     conn.query_drop("CREATE TABLE t (id INT, price DECIMAL(10,2), at DATETIME, name VARCHAR(10)) DISTRIBUTED BY HASH(id) BUCKETS 2").await.unwrap();
-    let insert = conn.prep("INSERT INTO t VALUES (?, ?, ?, ?)").await.unwrap();
-    conn.exec_drop(&insert, (1, "9.99", "2024-01-02 03:04:05", "it's")).await.unwrap();
-    conn.exec_drop(&insert, (2, "0.01", mysql_async::Value::NULL, mysql_async::Value::NULL)).await.unwrap();
+    let insert = conn
+        .prep("INSERT INTO t VALUES (?, ?, ?, ?)")
+        .await
+        .unwrap();
+    conn.exec_drop(&insert, (1, "9.99", "2024-01-02 03:04:05", "it's"))
+        .await
+        .unwrap();
+    conn.exec_drop(
+        &insert,
+        (
+            2,
+            "0.01",
+            mysql_async::Value::NULL,
+            mysql_async::Value::NULL,
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(conn.affected_rows(), 1);
 
     // Binary protocol: typed values and column metadata.
-    let result: Vec<(i32, String, mysql_async::Value, Option<String>)> =
-        conn.exec("SELECT id, price, at, name FROM t WHERE id >= ? ORDER BY id", (1,)).await.unwrap();
-    assert_eq!(result[0], (1, "9.99".into(), mysql_async::Value::Date(2024, 1, 2, 3, 4, 5, 0), Some("it's".into())));
-    assert_eq!(result[1], (2, "0.01".into(), mysql_async::Value::NULL, None));
-    let mut q = conn.exec_iter("SELECT price FROM t WHERE id = ?", (1,)).await.unwrap();
+    let result: Vec<(i32, String, mysql_async::Value, Option<String>)> = conn
+        .exec(
+            "SELECT id, price, at, name FROM t WHERE id >= ? ORDER BY id",
+            (1,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        result[0],
+        (
+            1,
+            "9.99".into(),
+            mysql_async::Value::Date(2024, 1, 2, 3, 4, 5, 0),
+            Some("it's".into())
+        )
+    );
+    assert_eq!(
+        result[1],
+        (2, "0.01".into(), mysql_async::Value::NULL, None)
+    );
+    let q = conn
+        .exec_iter("SELECT price FROM t WHERE id = ?", (1,))
+        .await
+        .unwrap();
     let col = q.columns().unwrap()[0].clone();
-    assert_eq!(col.column_type(), mysql_async::consts::ColumnType::MYSQL_TYPE_NEWDECIMAL);
+    assert_eq!(
+        col.column_type(),
+        mysql_async::consts::ColumnType::MYSQL_TYPE_NEWDECIMAL
+    );
     assert_eq!(col.decimals(), 2);
     q.drop_result().await.unwrap();
 
@@ -44,7 +88,10 @@ async fn rust_driver_text_and_binary_protocol() {
     conn.ping().await.unwrap();
     conn.query_drop("SET @x = 5").await.unwrap();
     conn.reset().await.unwrap();
-    assert_eq!(rows(&mut conn, "SELECT @x").await, vec![vec!["NULL".to_string()]]);
+    assert_eq!(
+        rows(&mut conn, "SELECT @x").await,
+        vec![vec!["NULL".to_string()]]
+    );
 
     // A 17 MiB query (split into several packets) and a 17 MiB row coming back.
     let big = "x".repeat(17 << 20);
@@ -59,7 +106,10 @@ async fn wrong_password_and_unknown_user_are_refused() {
     let dir = TempDir::new("auth");
     let server = Process::standalone(dir.path());
     let port = server.port("query_port");
-    for url in [format!("mysql://root:secret@127.0.0.1:{port}"), format!("mysql://nobody@127.0.0.1:{port}")] {
+    for url in [
+        format!("mysql://root:secret@127.0.0.1:{port}"),
+        format!("mysql://nobody@127.0.0.1:{port}"),
+    ] {
         match mysql_async::Conn::from_url(url.as_str()).await {
             Err(mysql_async::Error::Server(e)) => assert_eq!(e.code, 1045, "{url}: {e}"),
             other => panic!("{url}: expected access denied, got {other:?}"),
@@ -72,7 +122,10 @@ async fn wrong_password_and_unknown_user_are_refused() {
     // Every connection has its own id.
     let mut a = server.connect().await;
     let mut b = server.connect().await;
-    assert_ne!(rows(&mut a, "SELECT CONNECTION_ID()").await, rows(&mut b, "SELECT CONNECTION_ID()").await);
+    assert_ne!(
+        rows(&mut a, "SELECT CONNECTION_ID()").await,
+        rows(&mut b, "SELECT CONNECTION_ID()").await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +137,17 @@ async fn mysql_command_line_client() {
                CREATE TABLE t (k INT, v VARCHAR(8)) DISTRIBUTED BY HASH(k) BUCKETS 2; \
                INSERT INTO t VALUES (1, 'one'), (2, NULL); \
                SELECT k, v FROM t ORDER BY k; SELECT DATABASE();";
-    let out = run(Command::new("mysql").args(["-h", "127.0.0.1", "-P", &port, "-u", "root", "--batch", "-e", sql]));
+    let out = run(Command::new("mysql").args([
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        "root",
+        "--batch",
+        "-e",
+        sql,
+    ]));
     assert_eq!(out, "k\tv\n1\tone\n2\tNULL\nDATABASE()\ncli\n");
 }
 
@@ -94,7 +157,9 @@ async fn python_pymysql() {
     let server = Process::standalone(dir.path());
     let python = std::env::var("BASALT_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = clients_dir().join("pymysql_smoke.py");
-    let out = run(Command::new(python).arg(script).arg(server.port("query_port").to_string()));
+    let out = run(Command::new(python)
+        .arg(script)
+        .arg(server.port("query_port").to_string()));
     assert_eq!(
         out,
         "inserted 2\n\
@@ -109,7 +174,8 @@ async fn python_pymysql() {
 async fn jdbc_mariadb_connector() {
     let dir = TempDir::new("jdbc");
     let server = Process::standalone(dir.path());
-    let jar = std::env::var("BASALT_JDBC_JAR").unwrap_or_else(|_| "/usr/share/java/mariadb-java-client.jar".into());
+    let jar = std::env::var("BASALT_JDBC_JAR")
+        .unwrap_or_else(|_| "/usr/share/java/mariadb-java-client.jar".into());
     let out = run(Command::new("java")
         .args(["-cp", &jar])
         .arg(clients_dir().join("JdbcSmoke.java"))

@@ -2,6 +2,7 @@
 //! processes and drives them with real clients.
 
 mod clients;
+mod ddl;
 mod durability;
 mod robustness;
 mod slt_files;

@@ -60,8 +60,14 @@ fn closed(s: &mut TcpStream) -> bool {
 
 async fn still_serves(server: &Process) {
     let mut conn = server.connect().await;
-    assert_eq!(rows(&mut conn, "SELECT 1 + 1").await, vec![vec!["2".to_string()]]);
-    assert_eq!(rows(&mut conn, "SELECT COUNT(*) FROM rb.t").await, vec![vec!["3".to_string()]]);
+    assert_eq!(
+        rows(&mut conn, "SELECT 1 + 1").await,
+        vec![vec!["2".to_string()]]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM rb.t").await,
+        vec![vec!["3".to_string()]]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,13 +77,19 @@ async fn bad_packets_close_only_their_connection() {
     let port = server.port("query_port");
     let mut conn = server.connect().await;
     conn.query_drop("CREATE DATABASE rb").await.unwrap();
-    conn.query_drop("CREATE TABLE rb.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1").await.unwrap();
-    conn.query_drop("INSERT INTO rb.t VALUES (1), (2), (3)").await.unwrap();
+    conn.query_drop("CREATE TABLE rb.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO rb.t VALUES (1), (2), (3)")
+        .await
+        .unwrap();
 
     // Garbage instead of a handshake response.
     let mut s = raw(port);
     read_packet(&mut s).unwrap();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let _ = s.write_all(&garbage);
     assert!(closed(&mut s));
     still_serves(&server).await;

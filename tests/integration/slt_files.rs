@@ -21,7 +21,11 @@ async fn slt_files_pass_on_standalone() {
         let url = url.clone();
         let mut runner = sqllogictest::Runner::new(move || {
             let url = url.clone();
-            async move { Ok(MySqlDb { conn: mysql_async::Conn::from_url(url).await? }) }
+            async move {
+                Ok(MySqlDb {
+                    conn: mysql_async::Conn::from_url(url).await?,
+                })
+            }
         });
         if let Err(e) = runner.run_file_async(&file).await {
             panic!("{}: {e}", file.display());

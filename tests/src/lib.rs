@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/debug/deps/<test> -> target/debug
-    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
 }
 
 /// A fresh, empty directory under the system temp dir, removed on drop.
@@ -49,9 +52,22 @@ pub struct Process {
     ready: PathBuf,
 }
 
-const PORT_FLAGS_FE: &[&str] = &["--query-port", "0", "--http-port", "0", "--edit-log-port", "0"];
-const PORT_FLAGS_BE: &[&str] =
-    &["--webserver-port", "0", "--heartbeat-service-port", "0", "--brpc-port", "0"];
+const PORT_FLAGS_FE: &[&str] = &[
+    "--query-port",
+    "0",
+    "--http-port",
+    "0",
+    "--edit-log-port",
+    "0",
+];
+const PORT_FLAGS_BE: &[&str] = &[
+    "--webserver-port",
+    "0",
+    "--heartbeat-service-port",
+    "0",
+    "--brpc-port",
+    "0",
+];
 
 impl Process {
     /// Standalone `basalt` on `data_dir`.
@@ -63,7 +79,12 @@ impl Process {
     pub fn standalone_with(data_dir: &Path, extra: &[&str]) -> Process {
         let mut args = vec!["--data-dir".to_string(), data_dir.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        args.extend(PORT_FLAGS_FE.iter().chain(PORT_FLAGS_BE).map(|s| s.to_string()));
+        args.extend(
+            PORT_FLAGS_FE
+                .iter()
+                .chain(PORT_FLAGS_BE)
+                .map(|s| s.to_string()),
+        );
         Self::spawn("basalt", args, data_dir)
     }
 
@@ -96,7 +117,13 @@ impl Process {
         let ready = dir.join(format!("{binary}.ready.json"));
         args.push("--ready-file".into());
         args.push(ready.display().to_string());
-        let mut p = Process { child: None, ports: serde_json::Value::Null, binary: binary.into(), args, ready };
+        let mut p = Process {
+            child: None,
+            ports: serde_json::Value::Null,
+            binary: binary.into(),
+            args,
+            ready,
+        };
         p.start();
         p
     }
@@ -121,17 +148,31 @@ impl Process {
                     return;
                 }
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                let log = std::fs::read_to_string(self.ready.with_extension("log")).unwrap_or_default();
-                panic!("{} exited with {status} before it was ready:\n{log}", self.binary);
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let log =
+                    std::fs::read_to_string(self.ready.with_extension("log")).unwrap_or_default();
+                panic!(
+                    "{} exited with {status} before it was ready:\n{log}",
+                    self.binary
+                );
             }
-            assert!(Instant::now() < deadline, "{} did not become ready", self.binary);
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become ready",
+                self.binary
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     pub fn port(&self, name: &str) -> u16 {
-        self.ports[name].as_u64().unwrap_or_else(|| panic!("no port {name} in {}", self.ports)) as u16
+        self.ports[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no port {name} in {}", self.ports)) as u16
     }
 
     pub fn mysql_url(&self) -> String {
@@ -139,17 +180,26 @@ impl Process {
     }
 
     pub async fn connect(&self) -> mysql_async::Conn {
-        mysql_async::Conn::from_url(self.mysql_url()).await.expect("connect over MySQL")
+        mysql_async::Conn::from_url(self.mysql_url())
+            .await
+            .expect("connect over MySQL")
     }
 
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 if let Ok(Some(status)) = child.try_wait() {
-                    assert!(status.success(), "{} exited with {status} after SIGTERM", self.binary);
+                    assert!(
+                        status.success(),
+                        "{} exited with {status} after SIGTERM",
+                        self.binary
+                    );
                     return;
                 }
                 if Instant::now() > deadline {
@@ -178,8 +228,10 @@ impl Drop for Process {
 
 /// Runs `sql` and returns every row as strings (`NULL` for nulls).
 pub async fn rows(conn: &mut mysql_async::Conn, sql: &str) -> Vec<Vec<String>> {
-    let rows: Vec<mysql_async::Row> =
-        conn.query(sql).await.unwrap_or_else(|e| panic!("query failed: {sql}: {e}"));
+    let rows: Vec<mysql_async::Row> = conn
+        .query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("query failed: {sql}: {e}"));
     rows.into_iter().map(|r| slt::row_strings(&r)).collect()
 }
 

@@ -12,7 +12,11 @@ pub fn value_string(v: &mysql_async::Value) -> String {
         mysql_async::Value::NULL => "NULL".into(),
         mysql_async::Value::Bytes(b) => {
             let s = String::from_utf8_lossy(b).to_string();
-            if s.is_empty() { "(empty)".into() } else { s }
+            if s.is_empty() {
+                "(empty)".into()
+            } else {
+                s
+            }
         }
         mysql_async::Value::Int(i) => i.to_string(),
         mysql_async::Value::UInt(u) => u.to_string(),
@@ -23,7 +27,9 @@ pub fn value_string(v: &mysql_async::Value) -> String {
 }
 
 pub fn row_strings(row: &mysql_async::Row) -> Vec<String> {
-    (0..row.len()).map(|i| row.as_ref(i).map(value_string).unwrap_or_default()).collect()
+    (0..row.len())
+        .map(|i| row.as_ref(i).map(value_string).unwrap_or_default())
+        .collect()
 }
 
 #[async_trait::async_trait]

@@ -64,7 +64,10 @@ impl MetaStore {
             let (_, bytes) = item.map_err(db_err)?;
             let rec: Record = serde_json::from_slice(bytes.value())?;
             if rec.v > FORMAT_VERSION {
-                return Err(db_err(format!("record format {} is newer than this build", rec.v)));
+                return Err(db_err(format!(
+                    "record format {} is newer than this build",
+                    rec.v
+                )));
             }
             out.insert(rec.tablet.tablet_id, rec.tablet);
         }
@@ -77,8 +80,13 @@ impl MetaStore {
         {
             let mut table = txn.open_table(TABLETS).map_err(db_err)?;
             for t in tablets {
-                let bytes = serde_json::to_vec(&Record { v: FORMAT_VERSION, tablet: t.clone() })?;
-                table.insert(t.tablet_id, bytes.as_slice()).map_err(db_err)?;
+                let bytes = serde_json::to_vec(&Record {
+                    v: FORMAT_VERSION,
+                    tablet: t.clone(),
+                })?;
+                table
+                    .insert(t.tablet_id, bytes.as_slice())
+                    .map_err(db_err)?;
             }
         }
         txn.commit().map_err(db_err)
@@ -86,7 +94,10 @@ impl MetaStore {
 
     pub fn delete(&self, tablet_id: TabletId) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(TABLETS).map_err(db_err)?.remove(tablet_id).map_err(db_err)?;
+        txn.open_table(TABLETS)
+            .map_err(db_err)?
+            .remove(tablet_id)
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)
     }
 }

@@ -27,7 +27,9 @@ pub struct StorageEngine {
 
 impl std::fmt::Debug for StorageEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageEngine").field("root", &self.root).finish()
+        f.debug_struct("StorageEngine")
+            .field("root", &self.root)
+            .finish()
     }
 }
 
@@ -76,11 +78,19 @@ impl StorageEngine {
 
     pub fn data_size(&self) -> u64 {
         let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
-        tablets.values().flat_map(|t| &t.rowsets).map(|r| r.data_size).sum()
+        tablets
+            .values()
+            .flat_map(|t| &t.rowsets)
+            .map(|r| r.data_size)
+            .sum()
     }
 
     /// Applies `change` to the tablets it names and persists them atomically.
-    fn update(&self, ids: &[TabletId], mut change: impl FnMut(&mut TabletMeta) -> Result<()>) -> Result<()> {
+    fn update(
+        &self,
+        ids: &[TabletId],
+        mut change: impl FnMut(&mut TabletMeta) -> Result<()>,
+    ) -> Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut changed = Vec::with_capacity(ids.len());
         for id in ids {
@@ -99,24 +109,42 @@ impl StorageEngine {
     /// Idempotent: creating an existing tablet with the same schema succeeds.
     pub fn create_tablet(&self, tablet_id: TabletId, schema: TabletSchema) -> Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = self.tablets.read().unwrap_or_else(|e| e.into_inner()).get(&tablet_id) {
+        if let Some(t) = self
+            .tablets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tablet_id)
+        {
             return if t.schema == schema {
                 Ok(())
             } else {
-                Err(Error::backend(format!("tablet {tablet_id} exists with another schema")))
+                Err(Error::backend(format!(
+                    "tablet {tablet_id} exists with another schema"
+                )))
             };
         }
         std::fs::create_dir_all(self.tablet_dir(tablet_id))?;
-        let t = TabletMeta { tablet_id, schema, rowsets: Vec::new(), visible_version: 1 };
+        let t = TabletMeta {
+            tablet_id,
+            schema,
+            rowsets: Vec::new(),
+            visible_version: 1,
+        };
         self.meta.put(std::slice::from_ref(&t))?;
-        self.tablets.write().unwrap_or_else(|e| e.into_inner()).insert(tablet_id, t);
+        self.tablets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tablet_id, t);
         Ok(())
     }
 
     pub fn drop_tablet(&self, tablet_id: TabletId) -> Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.meta.delete(tablet_id)?;
-        self.tablets.write().unwrap_or_else(|e| e.into_inner()).remove(&tablet_id);
+        self.tablets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tablet_id);
         let dir = self.tablet_dir(tablet_id);
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;
@@ -126,7 +154,12 @@ impl StorageEngine {
 
     /// Writes `batches` as a pending rowset of `txn_id`: the segment is durable and
     /// named in the meta before this returns, but invisible until published.
-    pub fn write_rowset(&self, txn_id: TxnId, tablet_id: TabletId, batches: &[RecordBatch]) -> Result<()> {
+    pub fn write_rowset(
+        &self,
+        txn_id: TxnId,
+        tablet_id: TabletId,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
         let tablet = self.tablet(tablet_id)?;
         let rowset_id = self.next_rowset_id.fetch_add(1, Ordering::Relaxed);
         let dir = self.tablet_dir(tablet_id);
@@ -152,7 +185,11 @@ impl StorageEngine {
         let ids: Vec<TabletId> = versions.keys().copied().collect();
         self.update(&ids, |t| {
             let v = versions[&t.tablet_id];
-            for r in t.rowsets.iter_mut().filter(|r| r.txn_id == txn_id && r.version.is_none()) {
+            for r in t
+                .rowsets
+                .iter_mut()
+                .filter(|r| r.txn_id == txn_id && r.version.is_none())
+            {
                 r.version = Some(v);
             }
             t.visible_version = t.visible_version.max(v);
@@ -166,7 +203,11 @@ impl StorageEngine {
             let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
             tablets
                 .values()
-                .filter(|t| t.rowsets.iter().any(|r| r.txn_id == txn_id && r.version.is_none()))
+                .filter(|t| {
+                    t.rowsets
+                        .iter()
+                        .any(|r| r.txn_id == txn_id && r.version.is_none())
+                })
                 .map(|t| t.tablet_id)
                 .collect()
         };
@@ -175,7 +216,11 @@ impl StorageEngine {
             t.rowsets.retain(|r| {
                 let drop = r.txn_id == txn_id && r.version.is_none();
                 if drop {
-                    doomed.extend(r.segments.iter().map(|s| self.tablet_dir(t.tablet_id).join(s)));
+                    doomed.extend(
+                        r.segments
+                            .iter()
+                            .map(|s| self.tablet_dir(t.tablet_id).join(s)),
+                    );
                 }
                 !drop
             });

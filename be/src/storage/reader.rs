@@ -44,7 +44,10 @@ impl TabletReader for EngineReader {
                 for seg in &rowset.segments {
                     let path = dir.join(seg);
                     let size = std::fs::metadata(&path)?.len();
-                    files.push(PartitionedFile::new(path.to_string_lossy().to_string(), size));
+                    files.push(PartitionedFile::new(
+                        path.to_string_lossy().to_string(),
+                        size,
+                    ));
                 }
             }
         }
@@ -61,10 +64,11 @@ impl TabletReader for EngineReader {
         if let Some(p) = predicate {
             source = source.with_predicate(p);
         }
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-            .with_file_group(FileGroup::new(files))
-            .with_projection_indices(projection.map(|p| p.to_vec()))?
-            .build();
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                .with_file_group(FileGroup::new(files))
+                .with_projection_indices(projection.map(|p| p.to_vec()))?
+                .build();
         DataSourceExec::from_data_source(config).execute(0, ctx)
     }
 }

@@ -5,7 +5,9 @@ use super::meta::TabletMeta;
 use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
-use datafusion::arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+use datafusion::arrow::compute::{
+    concat_batches, lexsort_to_indices, take_record_batch, SortColumn,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -34,8 +36,16 @@ pub fn write_segment(
         if b.schema().fields() != arrow_schema.fields() {
             return Err(Error::invalid(format!(
                 "rows do not match the tablet schema: expected {:?}, got {:?}",
-                arrow_schema.fields().iter().map(|f| f.data_type()).collect::<Vec<_>>(),
-                b.schema().fields().iter().map(|f| f.data_type()).collect::<Vec<_>>()
+                arrow_schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.data_type())
+                    .collect::<Vec<_>>(),
+                b.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.data_type())
+                    .collect::<Vec<_>>()
             )));
         }
     }
@@ -44,7 +54,10 @@ pub fn write_segment(
         return Ok(Vec::new());
     }
     let keys: Vec<SortColumn> = (0..schema.num_key_columns())
-        .map(|i| SortColumn { values: all.column(i).clone(), options: None })
+        .map(|i| SortColumn {
+            values: all.column(i).clone(),
+            options: None,
+        })
         .collect();
     let sorted = if keys.is_empty() {
         all
@@ -63,14 +76,22 @@ pub fn write_segment(
     let file = File::create(&tmp)?;
     let mut writer = ArrowWriter::try_new(file, arrow_schema, Some(props))
         .map_err(|e| Error::internal(format!("parquet writer: {e}")))?;
-    writer.write(&sorted).map_err(|e| Error::internal(format!("parquet write: {e}")))?;
-    let file = writer.into_inner().map_err(|e| Error::internal(format!("parquet close: {e}")))?;
+    writer
+        .write(&sorted)
+        .map_err(|e| Error::internal(format!("parquet write: {e}")))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| Error::internal(format!("parquet close: {e}")))?;
     file.sync_all()?;
     let bytes = file.metadata()?.len();
     drop(file);
     std::fs::rename(&tmp, dir.join(&name))?;
     File::open(dir)?.sync_all()?;
-    Ok(vec![SegmentInfo { file: name, rows: sorted.num_rows() as u64, bytes }])
+    Ok(vec![SegmentInfo {
+        file: name,
+        rows: sorted.num_rows() as u64,
+        bytes,
+    }])
 }
 
 /// Deletes files that no tablet meta names: leftovers of writes cut short by a crash,
@@ -78,15 +99,22 @@ pub fn write_segment(
 pub fn remove_orphans(data_dir: &Path, tablets: &HashMap<TabletId, TabletMeta>) -> Result<()> {
     for entry in std::fs::read_dir(data_dir)? {
         let entry = entry?;
-        let Some(tablet) = entry.file_name().to_str().and_then(|n| n.parse::<TabletId>().ok()) else {
+        let Some(tablet) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<TabletId>().ok())
+        else {
             continue;
         };
         let Some(meta) = tablets.get(&tablet) else {
             std::fs::remove_dir_all(entry.path())?;
             continue;
         };
-        let named: HashSet<&str> =
-            meta.rowsets.iter().flat_map(|r| r.segments.iter().map(String::as_str)).collect();
+        let named: HashSet<&str> = meta
+            .rowsets
+            .iter()
+            .flat_map(|r| r.segments.iter().map(String::as_str))
+            .collect();
         for f in std::fs::read_dir(entry.path())? {
             let f = f?;
             let keep = f.file_name().to_str().is_some_and(|n| named.contains(n));

@@ -18,7 +18,12 @@ impl Conn {
     pub fn new(stream: TcpStream, max_allowed_packet: usize) -> Self {
         let mut codec = PacketCodec::default();
         codec.max_allowed_packet = max_allowed_packet;
-        Self { stream, codec, inbuf: BytesMut::with_capacity(8192), outbuf: BytesMut::with_capacity(8192) }
+        Self {
+            stream,
+            codec,
+            inbuf: BytesMut::with_capacity(8192),
+            outbuf: BytesMut::with_capacity(8192),
+        }
     }
 
     /// A new command starts a new sequence.
@@ -40,7 +45,10 @@ impl Conn {
                 return if self.inbuf.is_empty() && packet.is_empty() {
                     Ok(None)
                 } else {
-                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated packet"))
+                    Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "truncated packet",
+                    ))
                 };
             }
         }

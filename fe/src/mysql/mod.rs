@@ -99,10 +99,17 @@ impl Connection {
         let Some((session, caps)) = handshake(&fe, &mut conn, host).await? else {
             return Ok(());
         };
-        let mut c = Connection { conn, session, caps, statements: Default::default() };
+        let mut c = Connection {
+            conn,
+            session,
+            caps,
+            statements: Default::default(),
+        };
         loop {
             c.conn.reset_seq();
-            let Some(packet) = c.conn.read_packet().await? else { return Ok(()) };
+            let Some(packet) = c.conn.read_packet().await? else {
+                return Ok(());
+            };
             if !c.command(&packet).await? {
                 return Ok(());
             }
@@ -162,7 +169,13 @@ impl Connection {
         self.ok_with_header(0x00, affected, info, more)
     }
 
-    fn ok_with_header(&mut self, header: u8, affected: u64, info: &str, more: bool) -> IoResult<()> {
+    fn ok_with_header(
+        &mut self,
+        header: u8,
+        affected: u64,
+        info: &str,
+        more: bool,
+    ) -> IoResult<()> {
         let mut p = vec![header];
         p.put_lenenc_int(affected);
         p.put_lenenc_int(0);
@@ -205,20 +218,35 @@ impl Connection {
         self.conn.write_packet(&p)
     }
 
-    async fn send_results(&mut self, results: Vec<basalt_common::Result<QueryResult>>, binary: bool) -> IoResult<()> {
+    async fn send_results(
+        &mut self,
+        results: Vec<basalt_common::Result<QueryResult>>,
+        binary: bool,
+    ) -> IoResult<()> {
         let n = results.len();
         for (i, r) in results.into_iter().enumerate() {
             let more = i + 1 < n;
             match r {
-                Ok(QueryResult::Ok { affected_rows, info }) => self.ok(affected_rows, &info, more)?,
-                Ok(QueryResult::Rows { schema, batches }) => self.result_set(schema, batches, binary, more)?,
+                Ok(QueryResult::Ok {
+                    affected_rows,
+                    info,
+                }) => self.ok(affected_rows, &info, more)?,
+                Ok(QueryResult::Rows { schema, batches }) => {
+                    self.result_set(schema, batches, binary, more)?
+                }
                 Err(e) => self.error(&e)?,
             }
         }
         Ok(())
     }
 
-    fn result_set(&mut self, schema: SchemaRef, batches: Vec<RecordBatch>, binary: bool, more: bool) -> IoResult<()> {
+    fn result_set(
+        &mut self,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        binary: bool,
+        more: bool,
+    ) -> IoResult<()> {
         let (schema, batches) = match wire_form(schema, batches) {
             Ok(x) => x,
             Err(e) => return self.error(&e),
@@ -252,9 +280,20 @@ impl Connection {
     /// COM_FIELD_LIST: the column definitions of a table.
     fn field_list(&mut self, body: &[u8]) -> IoResult<()> {
         let table = body.split(|b| *b == 0).next().unwrap_or_default();
-        let name = crate::sql::ast::ObjectName { db: None, name: String::from_utf8_lossy(table).to_string() };
-        let resolved = crate::sql::ddl::resolve(&self.session, &name)
-            .and_then(|(db, t)| Ok(self.session.fe.catalog.read().table(&db, &t)?.schema.arrow_schema()));
+        let name = crate::sql::ast::ObjectName {
+            db: None,
+            name: String::from_utf8_lossy(table).to_string(),
+        };
+        let resolved = crate::sql::ddl::resolve(&self.session, &name).and_then(|(db, t)| {
+            Ok(self
+                .session
+                .fe
+                .catalog
+                .read()
+                .table(&db, &t)?
+                .schema
+                .arrow_schema())
+        });
         match resolved {
             Ok(schema) => {
                 for f in schema.fields() {
@@ -268,19 +307,28 @@ impl Connection {
 }
 
 /// Types every client understands: timestamps as microseconds, dates as Date32, views as plain strings.
-fn wire_form(schema: SchemaRef, batches: Vec<RecordBatch>) -> basalt_common::Result<(SchemaRef, Vec<RecordBatch>)> {
+fn wire_form(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> basalt_common::Result<(SchemaRef, Vec<RecordBatch>)> {
     let target = |t: &DataType| -> Option<DataType> {
         match t {
             DataType::Timestamp(TimeUnit::Microsecond, None) => None,
             DataType::Timestamp(_, _) => Some(DataType::Timestamp(TimeUnit::Microsecond, None)),
             DataType::Date64 => Some(DataType::Date32),
             DataType::Float16 => Some(DataType::Float32),
-            DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => Some(DataType::Utf8),
+            DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => {
+                Some(DataType::Utf8)
+            }
             DataType::Null => Some(DataType::Utf8),
             _ => None,
         }
     };
-    if !schema.fields().iter().any(|f| target(f.data_type()).is_some()) {
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| target(f.data_type()).is_some())
+    {
         return Ok((schema, batches));
     }
     let fields: Vec<Field> = schema
@@ -310,14 +358,22 @@ fn wire_form(schema: SchemaRef, batches: Vec<RecordBatch>) -> basalt_common::Res
 
 /// Handshake v10 with a fresh salt, then mysql_native_password verification.
 /// `None` when the client went away or was refused (the error is already sent).
-async fn handshake(fe: &Arc<Frontend>, conn: &mut Conn, host: String) -> IoResult<Option<(Session, CapabilityFlags)>> {
+async fn handshake(
+    fe: &Arc<Frontend>,
+    conn: &mut Conn,
+    host: String,
+) -> IoResult<Option<(Session, CapabilityFlags)>> {
     let mut salt = [0u8; 20];
     for b in &mut salt {
         // Printable, non-zero bytes: some clients treat the salt as a C string.
         *b = rand::random_range(0x21u8..0x7f);
     }
     let session = Session::new(Arc::clone(fe), String::new(), host);
-    let server_version = format!("{}-{}", basalt_common::MYSQL_SERVER_VERSION, basalt_common::version_comment());
+    let server_version = format!(
+        "{}-{}",
+        basalt_common::MYSQL_SERVER_VERSION,
+        basalt_common::version_comment()
+    );
     let hs = HandshakePacket::new(
         10,
         server_version.as_bytes(),
@@ -334,7 +390,9 @@ async fn handshake(fe: &Arc<Frontend>, conn: &mut Conn, host: String) -> IoResul
     mysql_common::proto::MySerialize::serialize(&hs, &mut p);
     conn.write_packet(&p)?;
     conn.flush().await?;
-    let Some(reply) = conn.read_packet().await? else { return Ok(None) };
+    let Some(reply) = conn.read_packet().await? else {
+        return Ok(None);
+    };
     let resp: HandshakeResponse = match ParseBuf(&reply).parse(()) {
         Ok(r) => r,
         Err(_) => {
@@ -343,9 +401,14 @@ async fn handshake(fe: &Arc<Frontend>, conn: &mut Conn, host: String) -> IoResul
     };
     let caps = resp.capabilities() & SERVER_CAPABILITIES;
     let user = String::from_utf8_lossy(resp.user()).to_string();
-    let db = resp.db_name().map(|d| String::from_utf8_lossy(d).to_string()).filter(|d| !d.is_empty());
+    let db = resp
+        .db_name()
+        .map(|d| String::from_utf8_lossy(d).to_string())
+        .filter(|d| !d.is_empty());
     let mut scramble = resp.scramble_buf().to_vec();
-    let plugin_ok = resp.auth_plugin().is_none_or(|p| p.as_bytes() == NATIVE_PASSWORD);
+    let plugin_ok = resp
+        .auth_plugin()
+        .is_none_or(|p| p.as_bytes() == NATIVE_PASSWORD);
     if !plugin_ok {
         // Ask the client to switch to mysql_native_password with the same salt.
         let mut sw = vec![0xfe];
@@ -355,7 +418,9 @@ async fn handshake(fe: &Arc<Frontend>, conn: &mut Conn, host: String) -> IoResul
         sw.push(0);
         conn.write_packet(&sw)?;
         conn.flush().await?;
-        let Some(again) = conn.read_packet().await? else { return Ok(None) };
+        let Some(again) = conn.read_packet().await? else {
+            return Ok(None);
+        };
         scramble = again;
     }
     if !check_password(&user, &salt, &scramble) {
@@ -399,7 +464,9 @@ fn password_of(user: &str) -> Option<&'static str> {
 }
 
 fn check_password(user: &str, salt: &[u8], scramble: &[u8]) -> bool {
-    let Some(password) = password_of(user) else { return false };
+    let Some(password) = password_of(user) else {
+        return false;
+    };
     if password.is_empty() {
         return scramble.is_empty();
     }

@@ -69,7 +69,14 @@ pub fn prepare(c: &mut Connection, body: &[u8]) -> IoResult<()> {
     let params = pieces.len() - 1;
     c.statements.next_id += 1;
     let id = c.statements.next_id;
-    c.statements.map.insert(id, Prepared { pieces, types: Vec::new(), long_data: HashMap::new() });
+    c.statements.map.insert(
+        id,
+        Prepared {
+            pieces,
+            types: Vec::new(),
+            long_data: HashMap::new(),
+        },
+    );
     let mut p = vec![0x00];
     p.extend(id.to_le_bytes());
     p.extend(0u16.to_le_bytes()); // result columns are described at EXECUTE
@@ -78,11 +85,18 @@ pub fn prepare(c: &mut Connection, body: &[u8]) -> IoResult<()> {
     p.extend(0u16.to_le_bytes());
     c.conn.write_packet(&p)?;
     if params > 0 {
-        let field = datafusion::arrow::datatypes::Field::new("?", datafusion::arrow::datatypes::DataType::Utf8, true);
+        let field = datafusion::arrow::datatypes::Field::new(
+            "?",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            true,
+        );
         for _ in 0..params {
             c.conn.write_packet(&super::resultset::column_def(&field))?;
         }
-        if !c.caps.contains(mysql_common::constants::CapabilityFlags::CLIENT_DEPRECATE_EOF) {
+        if !c
+            .caps
+            .contains(mysql_common::constants::CapabilityFlags::CLIENT_DEPRECATE_EOF)
+        {
             c.eof(false)?;
         }
     }
@@ -106,11 +120,11 @@ pub async fn execute(c: &mut Connection, body: &[u8]) -> IoResult<()> {
 fn bind(c: &mut Connection, body: &[u8]) -> basalt_common::Result<String> {
     let bad = || Error::invalid("malformed COM_STMT_EXECUTE packet");
     let id = stmt_id(body).ok_or_else(bad)?;
-    let stmt = c
-        .statements
-        .map
-        .get_mut(&id)
-        .ok_or_else(|| Error::invalid(format!("Unknown prepared statement handler ({id}) given to mysqld_stmt_execute")))?;
+    let stmt = c.statements.map.get_mut(&id).ok_or_else(|| {
+        Error::invalid(format!(
+            "Unknown prepared statement handler ({id}) given to mysqld_stmt_execute"
+        ))
+    })?;
     let params = stmt.pieces.len() - 1;
     let mut pos = 4 + 1 + 4; // id, flags, iteration count
     let mut values = Vec::with_capacity(params);
@@ -130,7 +144,9 @@ fn bind(c: &mut Connection, body: &[u8]) -> basalt_common::Result<String> {
             pos += 2 * params;
         }
         if stmt.types.len() != params {
-            return Err(Error::invalid("prepared statement parameters were never bound"));
+            return Err(Error::invalid(
+                "prepared statement parameters were never bound",
+            ));
         }
         for i in 0..params {
             if bitmap[i / 8] & (1 << (i % 8)) != 0 {
@@ -182,29 +198,59 @@ fn literal(body: &[u8], pos: &mut usize, ty: u8, unsigned: bool) -> Option<Strin
     Some(match t {
         ColumnType::MYSQL_TYPE_TINY => {
             let b = take(1)?[0];
-            if unsigned { b.to_string() } else { (b as i8).to_string() }
+            if unsigned {
+                b.to_string()
+            } else {
+                (b as i8).to_string()
+            }
         }
         ColumnType::MYSQL_TYPE_SHORT | ColumnType::MYSQL_TYPE_YEAR => {
             let v = take(2)?;
             let raw = u16::from_le_bytes([v[0], v[1]]);
-            if unsigned { raw.to_string() } else { (raw as i16).to_string() }
+            if unsigned {
+                raw.to_string()
+            } else {
+                (raw as i16).to_string()
+            }
         }
         ColumnType::MYSQL_TYPE_LONG | ColumnType::MYSQL_TYPE_INT24 => {
             let raw = u32::from_le_bytes(take(4)?.try_into().ok()?);
-            if unsigned { raw.to_string() } else { (raw as i32).to_string() }
+            if unsigned {
+                raw.to_string()
+            } else {
+                (raw as i32).to_string()
+            }
         }
         ColumnType::MYSQL_TYPE_LONGLONG => {
             let raw = u64::from_le_bytes(take(8)?.try_into().ok()?);
-            if unsigned { raw.to_string() } else { (raw as i64).to_string() }
+            if unsigned {
+                raw.to_string()
+            } else {
+                (raw as i64).to_string()
+            }
         }
         ColumnType::MYSQL_TYPE_FLOAT => f32::from_le_bytes(take(4)?.try_into().ok()?).to_string(),
         ColumnType::MYSQL_TYPE_DOUBLE => f64::from_le_bytes(take(8)?.try_into().ok()?).to_string(),
-        ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_TIMESTAMP => {
+        ColumnType::MYSQL_TYPE_DATE
+        | ColumnType::MYSQL_TYPE_DATETIME
+        | ColumnType::MYSQL_TYPE_TIMESTAMP => {
             let len = take(1)?[0] as usize;
             let v = take(len)?;
-            let (y, mo, d) = if len >= 4 { (u16::from_le_bytes([v[0], v[1]]), v[2], v[3]) } else { (0, 0, 0) };
-            let (h, mi, s) = if len >= 7 { (v[4], v[5], v[6]) } else { (0, 0, 0) };
-            let us = if len >= 11 { u32::from_le_bytes(v[7..11].try_into().ok()?) } else { 0 };
+            let (y, mo, d) = if len >= 4 {
+                (u16::from_le_bytes([v[0], v[1]]), v[2], v[3])
+            } else {
+                (0, 0, 0)
+            };
+            let (h, mi, s) = if len >= 7 {
+                (v[4], v[5], v[6])
+            } else {
+                (0, 0, 0)
+            };
+            let us = if len >= 11 {
+                u32::from_le_bytes(v[7..11].try_into().ok()?)
+            } else {
+                0
+            };
             if t == ColumnType::MYSQL_TYPE_DATE {
                 format!("'{y:04}-{mo:02}-{d:02}'")
             } else {
@@ -217,7 +263,12 @@ fn literal(body: &[u8], pos: &mut usize, ty: u8, unsigned: bool) -> Option<Strin
             if len >= 8 {
                 let days = u32::from_le_bytes(v[1..5].try_into().ok()?);
                 let sign = if v[0] == 1 { "-" } else { "" };
-                format!("'{sign}{:02}:{:02}:{:02}'", days * 24 + v[5] as u32, v[6], v[7])
+                format!(
+                    "'{sign}{:02}:{:02}:{:02}'",
+                    days * 24 + v[5] as u32,
+                    v[6],
+                    v[7]
+                )
             } else {
                 "'00:00:00'".into()
             }
@@ -227,7 +278,8 @@ fn literal(body: &[u8], pos: &mut usize, ty: u8, unsigned: bool) -> Option<Strin
             // Strings, decimals, blobs: length-encoded bytes.
             let mut buf = mysql_common::io::ParseBuf(body.get(*pos..)?);
             let before = buf.0.len();
-            let s: mysql_common::misc::raw::RawBytes<'_, mysql_common::misc::raw::bytes::LenEnc> = buf.parse(()).ok()?;
+            let s: mysql_common::misc::raw::RawBytes<'_, mysql_common::misc::raw::bytes::LenEnc> =
+                buf.parse(()).ok()?;
             let text = String::from_utf8_lossy(s.as_bytes()).to_string();
             *pos += before - buf.0.len();
             if t == ColumnType::MYSQL_TYPE_NEWDECIMAL || t == ColumnType::MYSQL_TYPE_DECIMAL {
@@ -243,10 +295,15 @@ fn literal(body: &[u8], pos: &mut usize, ty: u8, unsigned: bool) -> Option<Strin
 }
 
 pub fn send_long_data(c: &mut Connection, body: &[u8]) {
-    let (Some(id), Some(param)) = (stmt_id(body), body.get(4..6)) else { return };
+    let (Some(id), Some(param)) = (stmt_id(body), body.get(4..6)) else {
+        return;
+    };
     let param = u16::from_le_bytes([param[0], param[1]]);
     if let Some(stmt) = c.statements.map.get_mut(&id) {
-        stmt.long_data.entry(param).or_default().extend_from_slice(&body[6..]);
+        stmt.long_data
+            .entry(param)
+            .or_default()
+            .extend_from_slice(&body[6..]);
     }
 }
 
@@ -262,7 +319,9 @@ pub fn reset(c: &mut Connection, body: &[u8]) -> IoResult<()> {
             stmt.long_data.clear();
             c.ok(0, "", false)
         }
-        None => c.error(&Error::invalid("Unknown prepared statement handler given to mysqld_stmt_reset")),
+        None => c.error(&Error::invalid(
+            "Unknown prepared statement handler given to mysqld_stmt_reset",
+        )),
     }
 }
 

@@ -15,27 +15,124 @@ const BINARY: u16 = 63;
 
 pub fn column_def(field: &Field) -> Vec<u8> {
     let (ty, len, decimals, charset, mut flags) = match field.data_type() {
-        DataType::Boolean => (ColumnType::MYSQL_TYPE_TINY, 1, 0, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::Int8 => (ColumnType::MYSQL_TYPE_TINY, 4, 0, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::Int16 => (ColumnType::MYSQL_TYPE_SHORT, 6, 0, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::Int32 => (ColumnType::MYSQL_TYPE_LONG, 11, 0, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::Int64 => (ColumnType::MYSQL_TYPE_LONGLONG, 20, 0, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::UInt8 => (ColumnType::MYSQL_TYPE_TINY, 3, 0, BINARY, ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG),
-        DataType::UInt16 => (ColumnType::MYSQL_TYPE_SHORT, 5, 0, BINARY, ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG),
-        DataType::UInt32 => (ColumnType::MYSQL_TYPE_LONG, 10, 0, BINARY, ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG),
-        DataType::UInt64 => (ColumnType::MYSQL_TYPE_LONGLONG, 20, 0, BINARY, ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG),
-        DataType::Float16 | DataType::Float32 => (ColumnType::MYSQL_TYPE_FLOAT, 12, 31, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::Float64 => (ColumnType::MYSQL_TYPE_DOUBLE, 22, 31, BINARY, ColumnFlags::NUM_FLAG),
-        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
+        DataType::Boolean => (
+            ColumnType::MYSQL_TYPE_TINY,
+            1,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::Int8 => (
+            ColumnType::MYSQL_TYPE_TINY,
+            4,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::Int16 => (
+            ColumnType::MYSQL_TYPE_SHORT,
+            6,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::Int32 => (
+            ColumnType::MYSQL_TYPE_LONG,
+            11,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::Int64 => (
+            ColumnType::MYSQL_TYPE_LONGLONG,
+            20,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::UInt8 => (
+            ColumnType::MYSQL_TYPE_TINY,
+            3,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG,
+        ),
+        DataType::UInt16 => (
+            ColumnType::MYSQL_TYPE_SHORT,
+            5,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG,
+        ),
+        DataType::UInt32 => (
+            ColumnType::MYSQL_TYPE_LONG,
+            10,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG,
+        ),
+        DataType::UInt64 => (
+            ColumnType::MYSQL_TYPE_LONGLONG,
+            20,
+            0,
+            BINARY,
+            ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG,
+        ),
+        DataType::Float16 | DataType::Float32 => (
+            ColumnType::MYSQL_TYPE_FLOAT,
+            12,
+            31,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::Float64 => (
+            ColumnType::MYSQL_TYPE_DOUBLE,
+            22,
+            31,
+            BINARY,
+            ColumnFlags::NUM_FLAG,
+        ),
+        DataType::Decimal32(p, s)
+        | DataType::Decimal64(p, s)
+        | DataType::Decimal128(p, s)
+        | DataType::Decimal256(p, s) => {
             let s = (*s).max(0) as u8;
-            (ColumnType::MYSQL_TYPE_NEWDECIMAL, *p as u32 + u32::from(s > 0) + 1, s, BINARY, ColumnFlags::NUM_FLAG)
+            (
+                ColumnType::MYSQL_TYPE_NEWDECIMAL,
+                *p as u32 + u32::from(s > 0) + 1,
+                s,
+                BINARY,
+                ColumnFlags::NUM_FLAG,
+            )
         }
-        DataType::Date32 | DataType::Date64 => (ColumnType::MYSQL_TYPE_DATE, 10, 0, BINARY, ColumnFlags::BINARY_FLAG),
-        DataType::Timestamp(_, _) => (ColumnType::MYSQL_TYPE_DATETIME, 26, 6, BINARY, ColumnFlags::BINARY_FLAG),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
-            (ColumnType::MYSQL_TYPE_BLOB, 65535, 0, BINARY, ColumnFlags::BINARY_FLAG | ColumnFlags::BLOB_FLAG)
-        }
-        _ => (ColumnType::MYSQL_TYPE_VAR_STRING, 65533 * 4, 0, UTF8MB4, ColumnFlags::empty()),
+        DataType::Date32 | DataType::Date64 => (
+            ColumnType::MYSQL_TYPE_DATE,
+            10,
+            0,
+            BINARY,
+            ColumnFlags::BINARY_FLAG,
+        ),
+        DataType::Timestamp(_, _) => (
+            ColumnType::MYSQL_TYPE_DATETIME,
+            26,
+            6,
+            BINARY,
+            ColumnFlags::BINARY_FLAG,
+        ),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => (
+            ColumnType::MYSQL_TYPE_BLOB,
+            65535,
+            0,
+            BINARY,
+            ColumnFlags::BINARY_FLAG | ColumnFlags::BLOB_FLAG,
+        ),
+        _ => (
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            65533 * 4,
+            0,
+            UTF8MB4,
+            ColumnFlags::empty(),
+        ),
     };
     if !field.is_nullable() {
         flags |= ColumnFlags::NOT_NULL_FLAG;
@@ -80,8 +177,11 @@ fn displayable(col: &ArrayRef) -> ArrayRef {
 pub fn text_rows(batch: &RecordBatch, mut emit: impl FnMut(&[u8])) -> Result<(), String> {
     let opts = formatter_options();
     let cols: Vec<ArrayRef> = batch.columns().iter().map(displayable).collect();
-    let fmts: Vec<ArrayFormatter> =
-        cols.iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let fmts: Vec<ArrayFormatter> = cols
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     let mut row = Vec::new();
     for r in 0..batch.num_rows() {
         row.clear();
@@ -147,7 +247,8 @@ fn binary_value(col: &ArrayRef, r: usize, fmt: &ArrayFormatter, out: &mut Vec<u8
         DataType::Float64 => out.extend(col.as_primitive::<Float64Type>().value(r).to_le_bytes()),
         DataType::Date32 => {
             let days = col.as_primitive::<Date32Type>().value(r);
-            let d = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap_or_default();
+            let d =
+                chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap_or_default();
             out.push(4);
             out.extend((d.format("%Y").to_string().parse::<u16>().unwrap_or(0)).to_le_bytes());
             out.push(d.format("%m").to_string().parse().unwrap_or(1));
@@ -155,11 +256,19 @@ fn binary_value(col: &ArrayRef, r: usize, fmt: &ArrayFormatter, out: &mut Vec<u8
         }
         DataType::Timestamp(TimeUnit::Microsecond, None) => {
             let us = col.as_primitive::<TimestampMicrosecondType>().value(r);
-            let t = chrono::DateTime::from_timestamp_micros(us).unwrap_or_default().naive_utc();
+            let t = chrono::DateTime::from_timestamp_micros(us)
+                .unwrap_or_default()
+                .naive_utc();
             use chrono::{Datelike, Timelike};
             out.push(11);
             out.extend((t.year() as u16).to_le_bytes());
-            out.extend([t.month() as u8, t.day() as u8, t.hour() as u8, t.minute() as u8, t.second() as u8]);
+            out.extend([
+                t.month() as u8,
+                t.day() as u8,
+                t.hour() as u8,
+                t.minute() as u8,
+                t.second() as u8,
+            ]);
             out.extend((t.nanosecond() / 1000).to_le_bytes());
         }
         _ => out.put_lenenc_str(fmt.value(r).to_string().as_bytes()),

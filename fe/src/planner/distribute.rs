@@ -59,7 +59,11 @@ impl WorkerResolver for BackendWorkers {
 struct PushFragmentsToBackends;
 
 impl PhysicalOptimizerRule for PushFragmentsToBackends {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = cut(plan)?;
         // The coordinator's root must produce one partition.
         if plan.output_partitioning().partition_count() > 1 {
@@ -81,8 +85,11 @@ fn cut(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
     if let Some(tasks) = backend_tasks(&plan) {
         return Ok(Arc::new(NetworkCoalesceExec::try_new(plan, tasks, 1)?));
     }
-    let children: Vec<Arc<dyn ExecutionPlan>> =
-        plan.children().into_iter().map(|c| cut(Arc::clone(c))).collect::<Result<_>>()?;
+    let children: Vec<Arc<dyn ExecutionPlan>> = plan
+        .children()
+        .into_iter()
+        .map(|c| cut(Arc::clone(c)))
+        .collect::<Result<_>>()?;
     if children.is_empty() {
         return Ok(plan);
     }
@@ -117,7 +124,9 @@ fn backend_tasks(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
 fn split_scan(ev: ScaleUpLeafNodeEvent) -> Option<Result<ScaleUpLeafNodeEventResponse>> {
     let scan = ev.plan.downcast_ref::<OlapScanExec>()?;
     let result = scan.split_by_backend(ev.task_count).and_then(|parts| {
-        let parts = parts.into_iter().map(|p| Arc::new(p) as Arc<dyn ExecutionPlan>);
+        let parts = parts
+            .into_iter()
+            .map(|p| Arc::new(p) as Arc<dyn ExecutionPlan>);
         let leaf = DistributedLeafExec::try_new(Arc::clone(ev.plan), parts)?;
         Ok(ScaleUpLeafNodeEventResponse::new(Arc::new(leaf)))
     });
@@ -133,7 +142,11 @@ fn route_to_tablets(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventRespons
                 urls = leaf
                     .variants()
                     .iter()
-                    .map(|v| v.downcast_ref::<OlapScanExec>()?.worker_url().and_then(|u| Url::parse(&u).ok()))
+                    .map(|v| {
+                        v.downcast_ref::<OlapScanExec>()?
+                            .worker_url()
+                            .and_then(|u| Url::parse(&u).ok())
+                    })
                     .collect();
                 return Ok(TreeNodeRecursion::Stop);
             }

@@ -13,10 +13,22 @@ pub fn register(ctx: &SessionContext, session: &Session) {
         ("database", ScalarValue::Utf8(session.db.clone())),
         ("schema", ScalarValue::Utf8(session.db.clone())),
         ("user", ScalarValue::Utf8(Some(session.user_identity()))),
-        ("current_user", ScalarValue::Utf8(Some(session.user_identity()))),
-        ("session_user", ScalarValue::Utf8(Some(session.user_identity()))),
-        ("connection_id", ScalarValue::Int64(Some(session.connection_id.into()))),
-        ("version", ScalarValue::Utf8(Some(basalt_common::MYSQL_SERVER_VERSION.into()))),
+        (
+            "current_user",
+            ScalarValue::Utf8(Some(session.user_identity())),
+        ),
+        (
+            "session_user",
+            ScalarValue::Utf8(Some(session.user_identity())),
+        ),
+        (
+            "connection_id",
+            ScalarValue::Int64(Some(session.connection_id.into())),
+        ),
+        (
+            "version",
+            ScalarValue::Utf8(Some(basalt_common::MYSQL_SERVER_VERSION.into())),
+        ),
         ("last_insert_id", ScalarValue::Int64(Some(0))),
     ];
     for (name, value) in constants {

@@ -31,7 +31,11 @@ pub fn resolve_db_name(state: &CatalogState, name: &str) -> Option<String> {
     if state.databases.contains_key(name) {
         return Some(name.to_string());
     }
-    state.databases.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+    state
+        .databases
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .cloned()
 }
 
 /// Finds a table by exact name, then ignoring case.
@@ -40,7 +44,10 @@ pub fn resolve_table_name(state: &CatalogState, db: &str, name: &str) -> Option<
     if tables.contains_key(name) {
         return Some(name.to_string());
     }
-    tables.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+    tables
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .cloned()
 }
 
 /// A DataFusion context for one statement of `session`.
@@ -48,7 +55,10 @@ pub fn context(session: &Session) -> SessionContext {
     let fe = &session.fe;
     let target_partitions = std::thread::available_parallelism().map_or(2, |n| n.get());
     let config = SessionConfig::new()
-        .with_default_catalog_and_schema(INTERNAL_CATALOG, session.db.as_deref().unwrap_or(NO_DATABASE))
+        .with_default_catalog_and_schema(
+            INTERNAL_CATALOG,
+            session.db.as_deref().unwrap_or(NO_DATABASE),
+        )
         .with_information_schema(false)
         .with_target_partitions(target_partitions)
         .set_str("datafusion.sql_parser.dialect", "MySQL")
@@ -61,7 +71,10 @@ pub fn context(session: &Session) -> SessionContext {
     let state = distribute::with_distribution(builder, Arc::clone(fe)).build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_variable(VarType::System, Arc::new(SessionVars(session.vars.clone())));
-    ctx.register_variable(VarType::UserDefined, Arc::new(UserVars(session.user_vars.clone())));
+    ctx.register_variable(
+        VarType::UserDefined,
+        Arc::new(UserVars(session.user_vars.clone())),
+    );
     functions::register(&ctx, session);
     ctx
 }
@@ -70,7 +83,11 @@ pub fn context(session: &Session) -> SessionContext {
 struct Catalogs(Arc<Frontend>);
 
 impl CatalogProviderList for Catalogs {
-    fn register_catalog(&self, _: String, _: Arc<dyn CatalogProvider>) -> Option<Arc<dyn CatalogProvider>> {
+    fn register_catalog(
+        &self,
+        _: String,
+        _: Arc<dyn CatalogProvider>,
+    ) -> Option<Arc<dyn CatalogProvider>> {
         None
     }
     fn catalog_names(&self) -> Vec<String> {
@@ -94,9 +111,14 @@ impl CatalogProvider for InternalCatalog {
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         let db = resolve_db_name(&self.0.catalog.read(), name)?;
         if db == INFORMATION_SCHEMA {
-            return Some(Arc::new(information_schema::InformationSchema(Arc::clone(&self.0))));
+            return Some(Arc::new(information_schema::InformationSchema(Arc::clone(
+                &self.0,
+            ))));
         }
-        Some(Arc::new(DatabaseSchema { fe: Arc::clone(&self.0), db }))
+        Some(Arc::new(DatabaseSchema {
+            fe: Arc::clone(&self.0),
+            db,
+        }))
     }
 }
 
@@ -110,7 +132,11 @@ struct DatabaseSchema {
 impl SchemaProvider for DatabaseSchema {
     fn table_names(&self) -> Vec<String> {
         let state = self.fe.catalog.read();
-        state.databases.get(&self.db).map(|d| d.tables.keys().cloned().collect()).unwrap_or_default()
+        state
+            .databases
+            .get(&self.db)
+            .map(|d| d.tables.keys().cloned().collect())
+            .unwrap_or_default()
     }
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let state = self.fe.catalog.read();
@@ -119,7 +145,11 @@ impl SchemaProvider for DatabaseSchema {
         };
         let table = state.table(&self.db, &name)?.clone();
         drop(state);
-        Ok(Some(Arc::new(provider::OlapTableProvider::new(Arc::clone(&self.fe), self.db.clone(), table))))
+        Ok(Some(Arc::new(provider::OlapTableProvider::new(
+            Arc::clone(&self.fe),
+            self.db.clone(),
+            table,
+        ))))
     }
     fn table_exist(&self, name: &str) -> bool {
         resolve_table_name(&self.fe.catalog.read(), &self.db, name).is_some()

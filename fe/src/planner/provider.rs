@@ -15,7 +15,9 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column as DfColumn, DFSchema, Result, ScalarValue};
 use datafusion::datasource::TableType;
-use datafusion::logical_expr::{utils::conjunction, Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::logical_expr::{
+    utils::conjunction, Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown,
+};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 use std::sync::Arc;
@@ -31,13 +33,17 @@ pub struct OlapTableProvider {
 impl OlapTableProvider {
     pub fn new(fe: Arc<Frontend>, db: String, table: OlapTable) -> Self {
         let schema = table.schema.arrow_schema();
-        Self { fe, db, table, schema }
+        Self {
+            fe,
+            db,
+            table,
+            schema,
+        }
     }
 }
 
 #[async_trait]
 impl TableProvider for OlapTableProvider {
-
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
@@ -47,7 +53,10 @@ impl TableProvider for OlapTableProvider {
     }
 
     /// Filters are used for pruning and zone maps; DataFusion still applies them.
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -63,8 +72,12 @@ impl TableProvider for OlapTableProvider {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => Arc::clone(&self.schema),
         };
-        let partitions: Vec<&Partition> =
-            self.table.partitions.iter().filter(|p| partition_may_match(&self.table, p, &filters)).collect();
+        let partitions: Vec<&Partition> = self
+            .table
+            .partitions
+            .iter()
+            .filter(|p| partition_may_match(&self.table, p, &filters))
+            .collect();
         let buckets = selected_buckets(&self.table, &filters);
         let mut ranges = Vec::new();
         let mut names = Vec::new();
@@ -77,7 +90,10 @@ impl TableProvider for OlapTableProvider {
                     continue;
                 }
                 for (bucket, tablet) in p.index.tablets.iter().enumerate() {
-                    if buckets.as_ref().is_some_and(|b| !b.contains(&(bucket as u32))) {
+                    if buckets
+                        .as_ref()
+                        .is_some_and(|b| !b.contains(&(bucket as u32)))
+                    {
                         continue;
                     }
                     let replica = tablet
@@ -92,7 +108,10 @@ impl TableProvider for OlapTableProvider {
                             ))
                         })?;
                     let backend = catalog.backends.get(&replica.backend_id).ok_or_else(|| {
-                        Error::internal(format!("backend {} is not in the catalog", replica.backend_id))
+                        Error::internal(format!(
+                            "backend {} is not in the catalog",
+                            replica.backend_id
+                        ))
                     })?;
                     ranges.push(TabletScanRange {
                         tablet_id: tablet.id,
@@ -132,9 +151,9 @@ impl TableProvider for OlapTableProvider {
 fn unqualify(e: &Expr) -> Result<Expr> {
     e.clone()
         .transform(|e| match e {
-            Expr::Column(c) if c.relation.is_some() => {
-                Ok(Transformed::yes(Expr::Column(DfColumn::new_unqualified(c.name))))
-            }
+            Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(
+                DfColumn::new_unqualified(c.name),
+            ))),
             other => Ok(Transformed::no(other)),
         })
         .map(|t| t.data)
@@ -142,7 +161,9 @@ fn unqualify(e: &Expr) -> Result<Expr> {
 
 /// A literal compared with column `name`: `col op lit` or `lit op col` (flipped).
 fn column_literal<'a>(e: &'a Expr, name: &str) -> Option<(Operator, &'a ScalarValue)> {
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { return None };
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return None;
+    };
     match (left.as_ref(), right.as_ref()) {
         (Expr::Column(c), Expr::Literal(v, _)) if c.name == name => Some((*op, v)),
         (Expr::Literal(v, _), Expr::Column(c)) if c.name == name => Some((op.swap()?, v)),
@@ -158,7 +179,9 @@ fn key_of(v: &ScalarValue, table: &OlapTable, column: &str) -> Option<KeyValue> 
     let ty = table.column(column)?.data_type;
     let text = match v {
         ScalarValue::Date32(Some(d)) => return Some(KeyValue::Int((*d).into())),
-        ScalarValue::TimestampMicrosecond(Some(t), None) => return Some(KeyValue::Int((*t).into())),
+        ScalarValue::TimestampMicrosecond(Some(t), None) => {
+            return Some(KeyValue::Int((*t).into()))
+        }
         other => other.to_string(),
     };
     parse_value(&text, &ty).ok().map(|(k, _)| k)
@@ -171,7 +194,10 @@ fn partition_may_match(table: &OlapTable, p: &Partition, filters: &[Expr]) -> bo
     let [col] = cols else { return true };
     filters.iter().all(|f| {
         let values: Vec<(Operator, KeyValue)> = match f {
-            Expr::InList(list) if !list.negated && matches!(list.expr.as_ref(), Expr::Column(c) if &c.name == col) => {
+            Expr::InList(list)
+                if !list.negated
+                    && matches!(list.expr.as_ref(), Expr::Column(c) if &c.name == col) =>
+            {
                 let keys: Option<Vec<KeyValue>> = list
                     .list
                     .iter()
@@ -185,7 +211,12 @@ fn partition_may_match(table: &OlapTable, p: &Partition, filters: &[Expr]) -> bo
                     None => return true,
                 }
             }
-            Expr::Between(Between { expr, negated: false, low, high }) => match (expr.as_ref(), low.as_ref(), high.as_ref()) {
+            Expr::Between(Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            }) => match (expr.as_ref(), low.as_ref(), high.as_ref()) {
                 (Expr::Column(c), Expr::Literal(lo, _), Expr::Literal(hi, _)) if &c.name == col => {
                     match (key_of(lo, table, col), key_of(hi, table, col)) {
                         (Some(lo), Some(hi)) => vec![(Operator::GtEq, lo), (Operator::LtEq, hi)],
@@ -194,7 +225,9 @@ fn partition_may_match(table: &OlapTable, p: &Partition, filters: &[Expr]) -> bo
                 }
                 _ => return true,
             },
-            other => match column_literal(other, col).and_then(|(op, v)| Some((op, key_of(v, table, col)?))) {
+            other => match column_literal(other, col)
+                .and_then(|(op, v)| Some((op, key_of(v, table, col)?)))
+            {
                 Some(pair) => vec![pair],
                 None => return true,
             },
@@ -207,7 +240,9 @@ fn partition_may_match(table: &OlapTable, p: &Partition, filters: &[Expr]) -> bo
 fn holds(table: &OlapTable, p: &Partition, op: Operator, k: &KeyValue) -> bool {
     match &table.partition_info {
         PartitionInfo::Range { .. } => {
-            let Some((lower, upper)) = &p.range else { return true };
+            let Some((lower, upper)) = &p.range else {
+                return true;
+            };
             let (lo, hi) = (&lower.values[0], &upper.values[0]);
             match op {
                 Operator::Eq => lo <= k && k < hi,
@@ -236,19 +271,24 @@ fn holds(table: &OlapTable, p: &Partition, op: Operator, k: &KeyValue) -> bool {
 /// The buckets holding rows that pass the filters, when every distribution
 /// column is fixed by `=` or `IN`; `None` means all buckets.
 fn selected_buckets(table: &OlapTable, filters: &[Expr]) -> Option<Vec<u32>> {
-    let DistributionInfo::Hash { columns, buckets } = &table.distribution else { return None };
+    let DistributionInfo::Hash { columns, buckets } = &table.distribution else {
+        return None;
+    };
     // Candidate literal values of each distribution column.
     let mut per_column: Vec<Vec<ScalarValue>> = Vec::new();
     for col in columns {
         let values = filters.iter().find_map(|f| match f {
-            Expr::InList(l) if !l.negated && matches!(l.expr.as_ref(), Expr::Column(c) if &c.name == col) => l
-                .list
-                .iter()
-                .map(|e| match e {
-                    Expr::Literal(v, _) if !v.is_null() => Some(v.clone()),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>(),
+            Expr::InList(l)
+                if !l.negated && matches!(l.expr.as_ref(), Expr::Column(c) if &c.name == col) =>
+            {
+                l.list
+                    .iter()
+                    .map(|e| match e {
+                        Expr::Literal(v, _) if !v.is_null() => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+            }
             other => match column_literal(other, col) {
                 Some((Operator::Eq, v)) if !v.is_null() => Some(vec![v.clone()]),
                 _ => None,
@@ -261,7 +301,11 @@ fn selected_buckets(table: &OlapTable, filters: &[Expr]) -> Option<Vec<u32>> {
     for values in &per_column {
         combos = combos
             .into_iter()
-            .flat_map(|c| values.iter().map(move |v| [c.clone(), vec![v.clone()]].concat()))
+            .flat_map(|c| {
+                values
+                    .iter()
+                    .map(move |v| [c.clone(), vec![v.clone()]].concat())
+            })
             .collect();
         if combos.len() > 1024 {
             return None;

@@ -8,19 +8,43 @@ use datafusion::sql::sqlparser::ast;
 pub enum Statement {
     /// A query or other statement planned by DataFusion (SELECT, WITH, EXPLAIN, VALUES).
     Query(Box<ast::Statement>),
-    CreateDatabase { name: String, if_not_exists: bool },
-    DropDatabase { name: String, if_exists: bool },
-    Use { db: String },
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+    },
+    Use {
+        db: String,
+    },
     CreateTable(Box<CreateTable>),
-    DropTable { name: ObjectName, if_exists: bool },
-    TruncateTable { name: ObjectName },
-    AddPartitions { table: ObjectName, partitions: Vec<PartitionDesc> },
-    DropPartition { table: ObjectName, partition: String, if_exists: bool },
-    AddBackends { hosts: Vec<String> },
+    DropTable {
+        name: ObjectName,
+        if_exists: bool,
+    },
+    TruncateTable {
+        name: ObjectName,
+    },
+    AddPartitions {
+        table: ObjectName,
+        partitions: Vec<PartitionDesc>,
+    },
+    DropPartition {
+        table: ObjectName,
+        partition: String,
+        if_exists: bool,
+    },
+    AddBackends {
+        hosts: Vec<String>,
+    },
     Insert(Box<Insert>),
-    Show(Show),
+    Show(Box<Show>),
     /// `SET [GLOBAL|SESSION] x = v, ...`; `SET NAMES` sets the character-set variables.
-    Set { assignments: Vec<(String, ast::Expr)> },
+    Set {
+        assignments: Vec<(String, ast::Expr)>,
+    },
     /// COMMIT / ROLLBACK / BEGIN outside an explicit transaction: nothing to do.
     TransactionNoop,
 }
@@ -48,8 +72,14 @@ pub struct CreateTable {
 
 #[derive(Debug, Clone)]
 pub enum PartitionClause {
-    Range { columns: Vec<String>, partitions: Vec<PartitionDesc> },
-    List { columns: Vec<String>, partitions: Vec<PartitionDesc> },
+    Range {
+        columns: Vec<String>,
+        partitions: Vec<PartitionDesc>,
+    },
+    List {
+        columns: Vec<String>,
+        partitions: Vec<PartitionDesc>,
+    },
 }
 
 /// One partition as written in DDL.
@@ -58,17 +88,34 @@ pub enum PartitionDesc {
     /// `PARTITION p VALUES LESS THAN (...)`
     LessThan { name: String, upper: Vec<String> },
     /// `PARTITION p VALUES [(...), (...))`
-    Fixed { name: String, lower: Vec<String>, upper: Vec<String> },
+    Fixed {
+        name: String,
+        lower: Vec<String>,
+        upper: Vec<String>,
+    },
     /// `FROM (...) TO (...) INTERVAL n [unit]`
-    Batch { from: Vec<String>, to: Vec<String>, interval: i64, unit: Option<String> },
+    Batch {
+        from: Vec<String>,
+        to: Vec<String>,
+        interval: i64,
+        unit: Option<String>,
+    },
     /// `PARTITION p VALUES IN (...)`
-    In { name: String, values: Vec<Vec<String>> },
+    In {
+        name: String,
+        values: Vec<Vec<String>>,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub enum Distribution {
-    Hash { columns: Vec<String>, buckets: Option<u32> },
-    Random { buckets: Option<u32> },
+    Hash {
+        columns: Vec<String>,
+        buckets: Option<u32>,
+    },
+    Random {
+        buckets: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -83,27 +130,57 @@ pub struct Insert {
 pub enum Filter {
     None,
     Like(String),
-    Where(ast::Expr),
+    Where(Box<ast::Expr>),
 }
 
 #[derive(Debug, Clone)]
 pub enum Show {
-    Databases { filter: Filter },
-    Tables { full: bool, db: Option<String>, filter: Filter },
-    Columns { full: bool, table: ObjectName, filter: Filter },
-    CreateTable { table: ObjectName },
-    CreateDatabase { name: String },
-    Partitions { table: ObjectName },
-    Tablets { table: ObjectName },
-    Variables { global: bool, filter: Filter },
+    Databases {
+        filter: Filter,
+    },
+    Tables {
+        full: bool,
+        db: Option<String>,
+        filter: Filter,
+    },
+    Columns {
+        full: bool,
+        table: ObjectName,
+        filter: Filter,
+    },
+    CreateTable {
+        table: ObjectName,
+    },
+    CreateDatabase {
+        name: String,
+    },
+    Partitions {
+        table: ObjectName,
+    },
+    Tablets {
+        table: ObjectName,
+    },
+    Variables {
+        global: bool,
+        filter: Filter,
+    },
     Warnings,
     Errors,
-    Collation { filter: Filter },
-    Charset { filter: Filter },
+    Collation {
+        filter: Filter,
+    },
+    Charset {
+        filter: Filter,
+    },
     Engines,
     Backends,
     Frontends,
-    TableStatus { db: Option<String>, filter: Filter },
-    Index { table: ObjectName },
+    TableStatus {
+        db: Option<String>,
+        filter: Filter,
+    },
+    Index {
+        table: ObjectName,
+    },
     ProcessList,
 }

@@ -21,7 +21,10 @@ mod partitions;
 pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResult> {
     let fe = Arc::clone(&session.fe);
     match stmt {
-        Statement::CreateDatabase { name, if_not_exists } => {
+        Statement::CreateDatabase {
+            name,
+            if_not_exists,
+        } => {
             if resolve_db_name(&fe.catalog.read(), &name).is_some() {
                 if if_not_exists {
                     return Ok(QueryResult::ok());
@@ -46,9 +49,15 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             };
             let tablets: Vec<(u64, u64)> = {
                 let state = fe.catalog.read();
-                state.db(&db)?.tables.values().flat_map(table_replicas).collect()
+                state
+                    .db(&db)?
+                    .tables
+                    .values()
+                    .flat_map(table_replicas)
+                    .collect()
             };
-            fe.catalog.log(EditLogEntry::DropDatabase { name: db.clone() })?;
+            fe.catalog
+                .log(EditLogEntry::DropDatabase { name: db.clone() })?;
             if session.db.as_deref() == Some(db.as_str()) {
                 session.db = None;
             }
@@ -58,7 +67,9 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
         Statement::DropTable { name, if_exists } => {
             let (db, table) = match resolve(session, &name) {
                 Ok(x) => x,
-                Err(e) if if_exists && e.kind == ErrorKind::UnknownTable => return Ok(QueryResult::ok()),
+                Err(e) if if_exists && e.kind == ErrorKind::UnknownTable => {
+                    return Ok(QueryResult::ok())
+                }
                 Err(e) => return Err(e),
             };
             let tablets = table_replicas(fe.catalog.read().table(&db, &table)?);
@@ -71,12 +82,22 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             let old = table_replicas(&t);
             let mut fresh = Vec::new();
             for p in &t.partitions {
-                let mut np = new_partition(&fe, &t, p.name.clone(), p.range.clone(), p.list_values.clone())?;
+                let mut np = new_partition(
+                    &fe,
+                    &t,
+                    p.name.clone(),
+                    p.range.clone(),
+                    p.list_values.clone(),
+                )?;
                 np.id = p.id;
                 fresh.push(np);
             }
             create_tablets(&fe, &t.schema, &fresh).await?;
-            fe.catalog.log(EditLogEntry::ReplacePartitions { db, table, partitions: fresh })?;
+            fe.catalog.log(EditLogEntry::ReplacePartitions {
+                db,
+                table,
+                partitions: fresh,
+            })?;
             drop_tablets(&fe, old).await;
         }
         Statement::AddPartitions { table, partitions } => {
@@ -84,9 +105,17 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             let t = fe.catalog.read().table(&db, &table)?.clone();
             let new = partitions::build(&fe, &t, &partitions, true)?;
             create_tablets(&fe, &t.schema, &new).await?;
-            fe.catalog.log(EditLogEntry::AddPartitions { db, table, partitions: new })?;
+            fe.catalog.log(EditLogEntry::AddPartitions {
+                db,
+                table,
+                partitions: new,
+            })?;
         }
-        Statement::DropPartition { table, partition, if_exists } => {
+        Statement::DropPartition {
+            table,
+            partition,
+            if_exists,
+        } => {
             let (db, table) = resolve(session, &table)?;
             let t = fe.catalog.read().table(&db, &table)?.clone();
             let Some(p) = t.partition(&partition) else {
@@ -98,7 +127,11 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
                 )));
             };
             let tablets = partition_replicas(p);
-            fe.catalog.log(EditLogEntry::DropPartition { db, table, partition })?;
+            fe.catalog.log(EditLogEntry::DropPartition {
+                db,
+                table,
+                partition,
+            })?;
             drop_tablets(&fe, tablets).await;
         }
         Statement::AddBackends { hosts } => {
@@ -118,7 +151,8 @@ pub fn resolve(session: &Session, name: &ast::ObjectName) -> Result<(String, Str
     if resolve_db_name(&state, &db).is_none() {
         return Err(unknown_db(&db));
     }
-    let table = resolve_table_name(&state, &db, &name.name).ok_or_else(|| unknown_table(&db, &name.name))?;
+    let table = resolve_table_name(&state, &db, &name.name)
+        .ok_or_else(|| unknown_table(&db, &name.name))?;
     Ok((db, table))
 }
 
@@ -128,13 +162,30 @@ pub async fn add_backend(fe: &Arc<Frontend>, host_port: &str) -> Result<u64> {
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
         .ok_or_else(|| Error::invalid(format!("Invalid host port format: {host_port}")))?;
-    if fe.catalog.read().backends.values().any(|b| b.host == host && b.heartbeat_port == port) {
-        return Err(Error::invalid(format!("Same backend already exists[{host}:{port}]")));
+    if fe
+        .catalog
+        .read()
+        .backends
+        .values()
+        .any(|b| b.host == host && b.heartbeat_port == port)
+    {
+        return Err(Error::invalid(format!(
+            "Same backend already exists[{host}:{port}]"
+        )));
     }
     let id = fe.catalog.alloc_ids(1);
-    let mut backend = Backend { id, host, heartbeat_port: port, http_port: 0, brpc_port: 0 };
+    let mut backend = Backend {
+        id,
+        host,
+        heartbeat_port: port,
+        http_port: 0,
+        brpc_port: 0,
+    };
     let info = fe.backends.heartbeat(&backend, 1).await.map_err(|e| {
-        Error::backend(format!("backend {host_port} did not answer the heartbeat: {}", e.message))
+        Error::backend(format!(
+            "backend {host_port} did not answer the heartbeat: {}",
+            e.message
+        ))
     })?;
     backend.http_port = info.http_port;
     backend.brpc_port = info.brpc_port;
@@ -152,11 +203,17 @@ async fn create_table(session: &mut Session, ct: CreateTable) -> Result<()> {
         if ct.if_not_exists {
             return Ok(());
         }
-        return Err(Error::new(ErrorKind::TableExists, format!("Table '{}' already exists", ct.name.name)));
+        return Err(Error::new(
+            ErrorKind::TableExists,
+            format!("Table '{}' already exists", ct.name.name),
+        ));
     }
     let table = build_table(&fe, &ct)?;
     create_tablets(&fe, &table.schema, &table.partitions).await?;
-    fe.catalog.log(EditLogEntry::CreateTable { db, table: Box::new(table) })
+    fe.catalog.log(EditLogEntry::CreateTable {
+        db,
+        table: Box::new(table),
+    })
 }
 
 /// Validates a CREATE TABLE and builds its metadata, with Doris's defaults.
@@ -168,13 +225,22 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
     }
     for (i, c) in columns.iter().enumerate() {
         if columns[..i].iter().any(|o| o.name == c.name) {
-            return Err(Error::new(ErrorKind::DuplicateColumn, format!("Duplicate column name '{}'", c.name)));
+            return Err(Error::new(
+                ErrorKind::DuplicateColumn,
+                format!("Duplicate column name '{}'", c.name),
+            ));
         }
     }
-    let mut keys: Vec<String> = ct.key_columns.iter().map(|k| k.to_ascii_lowercase()).collect();
+    let mut keys: Vec<String> = ct
+        .key_columns
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
     if keys.is_empty() {
         if ct.keys_type != KeysType::DupKeys {
-            return Err(Error::invalid("AGGREGATE and UNIQUE tables need a KEY clause"));
+            return Err(Error::invalid(
+                "AGGREGATE and UNIQUE tables need a KEY clause",
+            ));
         }
         // Doris's default sort key: up to three leading columns, ending at the first string.
         for c in &columns {
@@ -201,14 +267,23 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
     for (i, c) in columns.iter_mut().enumerate() {
         c.is_key = i < keys.len();
         if c.is_key && !c.data_type.can_be_key() {
-            return Err(Error::invalid(format!("Float or double can not used as a key, use decimal instead: {}", c.name)));
+            return Err(Error::invalid(format!(
+                "Float or double can not used as a key, use decimal instead: {}",
+                c.name
+            )));
         }
         match (ct.keys_type, c.is_key, c.agg_type) {
             (KeysType::AggKeys, false, None) => {
-                return Err(Error::invalid(format!("The column {} of AGGREGATE table must have an aggregation type", c.name)))
+                return Err(Error::invalid(format!(
+                    "The column {} of AGGREGATE table must have an aggregation type",
+                    c.name
+                )))
             }
             (_, true, Some(_)) => {
-                return Err(Error::invalid(format!("Key column {} can not set aggregation type", c.name)))
+                return Err(Error::invalid(format!(
+                    "Key column {} can not set aggregation type",
+                    c.name
+                )))
             }
             (KeysType::DupKeys | KeysType::UniqueKeys, false, Some(_)) => {
                 return Err(Error::invalid(format!(
@@ -223,50 +298,95 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             check_default(c, d)?;
         }
     }
-    let find = |name: &str| columns.iter().find(|c| c.name == name.to_ascii_lowercase()).cloned();
+    let find = |name: &str| {
+        columns
+            .iter()
+            .find(|c| c.name == name.to_ascii_lowercase())
+            .cloned()
+    };
     let distribution = match &ct.distribution {
-        Some(Distribution::Hash { columns: cols, buckets }) => {
+        Some(Distribution::Hash {
+            columns: cols,
+            buckets,
+        }) => {
             let mut out = Vec::new();
             for col in cols {
-                let c = find(col).ok_or_else(|| Error::invalid(format!("Distribution column[{col}] is not found")))?;
+                let c = find(col).ok_or_else(|| {
+                    Error::invalid(format!("Distribution column[{col}] is not found"))
+                })?;
                 if ct.keys_type != KeysType::DupKeys && !c.is_key {
-                    return Err(Error::invalid(format!("Distribution column[{col}] is not key column")));
+                    return Err(Error::invalid(format!(
+                        "Distribution column[{col}] is not key column"
+                    )));
                 }
                 if matches!(c.data_type, DorisType::Float | DorisType::Double) {
-                    return Err(Error::invalid(format!("Distribution column[{col}] can not be float or double")));
+                    return Err(Error::invalid(format!(
+                        "Distribution column[{col}] can not be float or double"
+                    )));
                 }
                 out.push(c.name);
             }
-            DistributionInfo::Hash { columns: out, buckets: buckets.unwrap_or(1) }
+            DistributionInfo::Hash {
+                columns: out,
+                buckets: buckets.unwrap_or(1),
+            }
         }
         Some(Distribution::Random { buckets }) => {
             if ct.keys_type == KeysType::UniqueKeys {
-                return Err(Error::invalid("Random distribution for unique key table is unsupported"));
+                return Err(Error::invalid(
+                    "Random distribution for unique key table is unsupported",
+                ));
             }
-            DistributionInfo::Random { buckets: buckets.unwrap_or(1) }
+            DistributionInfo::Random {
+                buckets: buckets.unwrap_or(1),
+            }
         }
         None if ct.keys_type == KeysType::DupKeys => DistributionInfo::Random { buckets: 1 },
-        None => DistributionInfo::Hash { columns: keys.clone(), buckets: 1 },
+        None => DistributionInfo::Hash {
+            columns: keys.clone(),
+            buckets: 1,
+        },
     };
     let mut properties: BTreeMap<String, String> = ct.properties.iter().cloned().collect();
-    let replication = properties.entry("replication_num".into()).or_insert_with(|| "1".into());
+    let replication = properties
+        .entry("replication_num".into())
+        .or_insert_with(|| "1".into());
     match replication.parse::<usize>() {
         Ok(n) if (1..=32).contains(&n) => {}
-        _ => return Err(Error::invalid(format!("Invalid replication_num: {replication}"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "Invalid replication_num: {replication}"
+            )))
+        }
     }
     let (partition_info, descs) = match &ct.partition {
         None => (PartitionInfo::Unpartitioned, vec![]),
-        Some(PartitionClause::Range { columns: cols, partitions }) => {
-            (PartitionInfo::Range { columns: partition_columns(&columns, cols)? }, partitions.clone())
-        }
-        Some(PartitionClause::List { columns: cols, partitions }) => {
-            (PartitionInfo::List { columns: partition_columns(&columns, cols)? }, partitions.clone())
-        }
+        Some(PartitionClause::Range {
+            columns: cols,
+            partitions,
+        }) => (
+            PartitionInfo::Range {
+                columns: partition_columns(&columns, cols)?,
+            },
+            partitions.clone(),
+        ),
+        Some(PartitionClause::List {
+            columns: cols,
+            partitions,
+        }) => (
+            PartitionInfo::List {
+                columns: partition_columns(&columns, cols)?,
+            },
+            partitions.clone(),
+        ),
     };
     let mut table = OlapTable {
         id: fe.catalog.alloc_ids(1),
         name: ct.name.name.clone(),
-        schema: TabletSchema { keys_type: ct.keys_type, columns },
+        schema: TabletSchema {
+            keys_type: ct.keys_type,
+            columns,
+        },
         partition_info,
         distribution,
         properties,
@@ -275,14 +395,23 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
         create_time: now_ms(),
     };
     table.partitions = if matches!(table.partition_info, PartitionInfo::Unpartitioned) {
-        vec![new_partition(fe, &table, table.name.clone(), None, Vec::new())?]
+        vec![new_partition(
+            fe,
+            &table,
+            table.name.clone(),
+            None,
+            Vec::new(),
+        )?]
     } else {
         partitions::build(fe, &table, &descs, false)?
     };
     Ok(table)
 }
 
-fn partition_columns(columns: &[basalt_common::schema::Column], names: &[String]) -> Result<Vec<String>> {
+fn partition_columns(
+    columns: &[basalt_common::schema::Column],
+    names: &[String],
+) -> Result<Vec<String>> {
     names
         .iter()
         .map(|n| {
@@ -291,7 +420,9 @@ fn partition_columns(columns: &[basalt_common::schema::Column], names: &[String]
                 .find(|c| c.name.eq_ignore_ascii_case(n))
                 .ok_or_else(|| Error::invalid(format!("partition column {n} does not exist")))?;
             if !c.is_key {
-                return Err(Error::invalid(format!("The partition column could not be aggregated column: {n}")));
+                return Err(Error::invalid(format!(
+                    "The partition column could not be aggregated column: {n}"
+                )));
             }
             Ok(c.name.clone())
         })
@@ -303,21 +434,33 @@ fn check_default(c: &basalt_common::schema::Column, d: &str) -> Result<()> {
     use datafusion::arrow::array::{Array, StringArray};
     if d == "NULL" {
         if !c.nullable {
-            return Err(Error::invalid(format!("Can not set null default value to non nullable column: {}", c.name)));
+            return Err(Error::invalid(format!(
+                "Can not set null default value to non nullable column: {}",
+                c.name
+            )));
         }
         return Ok(());
     }
     if d == "CURRENT_TIMESTAMP" {
         return match c.data_type {
             DorisType::DateTime { .. } | DorisType::Date => Ok(()),
-            _ => Err(Error::invalid(format!("Column {} of type {} can not default to CURRENT_TIMESTAMP", c.name, c.data_type))),
+            _ => Err(Error::invalid(format!(
+                "Column {} of type {} can not default to CURRENT_TIMESTAMP",
+                c.name, c.data_type
+            ))),
         };
     }
     let arr = StringArray::from(vec![d]);
-    let opts = datafusion::arrow::compute::CastOptions { safe: false, ..Default::default() };
+    let opts = datafusion::arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
     match datafusion::arrow::compute::cast_with_options(&arr, &c.data_type.to_arrow(), &opts) {
         Ok(v) if v.null_count() == 0 => Ok(()),
-        _ => Err(Error::invalid(format!("Invalid default value for '{}': {d}", c.name))),
+        _ => Err(Error::invalid(format!(
+            "Invalid default value for '{}': {d}",
+            c.name
+        ))),
     }
 }
 
@@ -332,7 +475,12 @@ pub fn new_partition(
     let buckets = table.distribution.buckets();
     let replication = table.replication_num();
     let state = fe.catalog.read();
-    let alive: Vec<u64> = state.backends.keys().copied().filter(|id| fe.backends.is_alive(*id)).collect();
+    let alive: Vec<u64> = state
+        .backends
+        .keys()
+        .copied()
+        .filter(|id| fe.backends.is_alive(*id))
+        .collect();
     drop(state);
     if alive.len() < replication {
         return Err(Error::invalid(format!(
@@ -340,21 +488,28 @@ pub fn new_partition(
             alive.len()
         )));
     }
-    let first = fe.catalog.alloc_ids(2 + buckets as u64 * (1 + replication as u64));
-    let mut next = first + 2;
-    let mut tablets = Vec::with_capacity(buckets as usize);
-    for bucket in 0..buckets as usize {
-        // Spread replicas: each bucket starts one backend further.
-        let tablet_id = next;
-        next += 1;
-        let replicas = (0..replication)
-            .map(|k| {
-                next += 1;
-                Replica { id: next - 1, backend_id: alive[(bucket + k) % alive.len()], version: 1 }
-            })
-            .collect();
-        tablets.push(Tablet { id: tablet_id, replicas });
-    }
+    let first = fe
+        .catalog
+        .alloc_ids(2 + buckets as u64 * (1 + replication as u64));
+    // Ids: partition, index, then per bucket one tablet followed by its replicas.
+    let per_bucket = 1 + replication as u64;
+    let tablets = (0..buckets as u64)
+        .map(|bucket| {
+            let tablet_id = first + 2 + bucket * per_bucket;
+            // Spread replicas: each bucket starts one backend further.
+            let replicas = (0..replication)
+                .map(|k| Replica {
+                    id: tablet_id + 1 + k as u64,
+                    backend_id: alive[(bucket as usize + k) % alive.len()],
+                    version: 1,
+                })
+                .collect();
+            Tablet {
+                id: tablet_id,
+                replicas,
+            }
+        })
+        .collect();
     Ok(Partition {
         id: first,
         name,
@@ -363,19 +518,36 @@ pub fn new_partition(
         visible_version: 1,
         next_version: 2,
         visible_version_time: now_ms(),
-        index: MaterializedIndex { id: first + 1, tablets },
+        index: MaterializedIndex {
+            id: first + 1,
+            tablets,
+        },
     })
 }
 
 /// Creates every replica of the partitions' tablets on its backend.
-async fn create_tablets(fe: &Arc<Frontend>, schema: &TabletSchema, partitions: &[Partition]) -> Result<()> {
-    let addrs: BTreeMap<u64, String> =
-        fe.catalog.read().backends.values().map(|b| (b.id, b.heartbeat_addr())).collect();
+async fn create_tablets(
+    fe: &Arc<Frontend>,
+    schema: &TabletSchema,
+    partitions: &[Partition],
+) -> Result<()> {
+    let addrs: BTreeMap<u64, String> = fe
+        .catalog
+        .read()
+        .backends
+        .values()
+        .map(|b| (b.id, b.heartbeat_addr()))
+        .collect();
     for p in partitions {
         for t in &p.index.tablets {
             for r in &t.replicas {
-                let addr = addrs.get(&r.backend_id).ok_or_else(|| Error::internal("replica on unknown backend"))?;
-                let req = ControlRequest::CreateTablet { tablet_id: t.id, schema: schema.clone() };
+                let addr = addrs
+                    .get(&r.backend_id)
+                    .ok_or_else(|| Error::internal("replica on unknown backend"))?;
+                let req = ControlRequest::CreateTablet {
+                    tablet_id: t.id,
+                    schema: schema.clone(),
+                };
                 fe.backends.call(addr, &req).await?;
             }
         }
@@ -384,7 +556,11 @@ async fn create_tablets(fe: &Arc<Frontend>, schema: &TabletSchema, partitions: &
 }
 
 fn partition_replicas(p: &Partition) -> Vec<(u64, u64)> {
-    p.index.tablets.iter().flat_map(|t| t.replicas.iter().map(move |r| (r.backend_id, t.id))).collect()
+    p.index
+        .tablets
+        .iter()
+        .flat_map(|t| t.replicas.iter().map(move |r| (r.backend_id, t.id)))
+        .collect()
 }
 
 fn table_replicas(t: &OlapTable) -> Vec<(u64, u64)> {
@@ -393,11 +569,20 @@ fn table_replicas(t: &OlapTable) -> Vec<(u64, u64)> {
 
 /// Best effort: a backend that misses a drop keeps an orphan tablet, which is harmless.
 async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
-    let addrs: BTreeMap<u64, String> =
-        fe.catalog.read().backends.values().map(|b| (b.id, b.heartbeat_addr())).collect();
+    let addrs: BTreeMap<u64, String> = fe
+        .catalog
+        .read()
+        .backends
+        .values()
+        .map(|b| (b.id, b.heartbeat_addr()))
+        .collect();
     for (backend, tablet_id) in replicas {
         if let Some(addr) = addrs.get(&backend) {
-            if let Err(e) = fe.backends.call(addr, &ControlRequest::DropTablet { tablet_id }).await {
+            if let Err(e) = fe
+                .backends
+                .call(addr, &ControlRequest::DropTablet { tablet_id })
+                .await
+            {
                 tracing::warn!("dropping tablet {tablet_id} on backend {backend}: {e}");
             }
         }
@@ -419,6 +604,8 @@ pub async fn attach_local_backend(fe: &Arc<Frontend>, host: &str, port: u16) -> 
             backend.brpc_port = info.brpc_port;
             fe.catalog.log(EditLogEntry::AddBackend { backend })
         }
-        _ => Err(Error::invalid("the standalone data directory holds more than one backend")),
+        _ => Err(Error::invalid(
+            "the standalone data directory holds more than one backend",
+        )),
     }
 }

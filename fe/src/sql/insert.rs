@@ -8,12 +8,20 @@ use crate::backend::now_ms;
 use crate::session::{QueryResult, Session};
 use crate::Frontend;
 use basalt_catalog::partition::{KeyValue, PartitionKey};
-use basalt_catalog::{DistributionInfo, EditLogEntry, OlapTable, PartitionInfo, Transaction, TxnStatus};
+use basalt_catalog::{
+    DistributionInfo, EditLogEntry, OlapTable, PartitionInfo, Transaction, TxnStatus,
+};
 use basalt_common::rpc::{ControlRequest, TabletId, TxnId, Version};
 use basalt_common::{Error, ErrorKind, Result};
-use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringArray, UInt32Array};
-use datafusion::arrow::compute::{cast_with_options, concat_batches, take_record_batch, CastOptions};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType};
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, StringArray, UInt32Array,
+};
+use datafusion::arrow::compute::{
+    cast_with_options, concat_batches, take_record_batch, CastOptions,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::sql::sqlparser::ast as sql;
 use std::collections::BTreeMap;
@@ -29,9 +37,14 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
     };
     let rows = concat_batches(&schema, &batches).map_err(|e| Error::internal(e.to_string()))?;
     let batch = shape_rows(&table, &insert.columns, rows)?;
-    let label = insert.label.unwrap_or_else(|| format!("insert_{:016x}", rand::random::<u64>()));
+    let label = insert
+        .label
+        .unwrap_or_else(|| format!("insert_{:016x}", rand::random::<u64>()));
     if batch.num_rows() == 0 {
-        return Ok(QueryResult::Ok { affected_rows: 0, info: String::new() });
+        return Ok(QueryResult::Ok {
+            affected_rows: 0,
+            info: String::new(),
+        });
     }
     let txn_id = load(&fe, &db, &table, &label, batch.clone()).await?;
     Ok(QueryResult::Ok {
@@ -50,23 +63,38 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
         names
             .iter()
             .map(|n| {
-                columns.iter().position(|c| c.name.eq_ignore_ascii_case(n)).ok_or_else(|| {
-                    Error::new(ErrorKind::UnknownColumn, format!("Unknown column '{n}' in '{}'", table.name))
-                })
+                columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(n))
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::UnknownColumn,
+                            format!("Unknown column '{n}' in '{}'", table.name),
+                        )
+                    })
             })
             .collect::<Result<_>>()?
     };
     if targets.len() != rows.num_columns() {
-        return Err(Error::new(ErrorKind::ColumnCountMismatch, "Column count doesn't match value count"));
+        return Err(Error::new(
+            ErrorKind::ColumnCountMismatch,
+            "Column count doesn't match value count",
+        ));
     }
     let n = rows.num_rows();
-    let strict = CastOptions { safe: false, ..Default::default() };
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
     for (idx, col) in columns.iter().enumerate() {
         let ty = col.data_type.to_arrow();
         let array = match targets.iter().position(|t| *t == idx) {
             Some(src) => cast_with_options(rows.column(src), &ty, &strict).map_err(|e| {
-                Error::invalid(format!("Insert has filtered data in strict mode: column {}: {e}", col.name))
+                Error::invalid(format!(
+                    "Insert has filtered data in strict mode: column {}: {e}",
+                    col.name
+                ))
             })?,
             None => match col.default_value.as_deref() {
                 None | Some("NULL") if col.nullable => new_null_array(&ty, n),
@@ -77,7 +105,10 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
                     )))
                 }
                 Some("CURRENT_TIMESTAMP") => {
-                    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+                    let now = chrono::Utc::now()
+                        .naive_utc()
+                        .format("%Y-%m-%d %H:%M:%S%.6f")
+                        .to_string();
                     cast_with_options(&StringArray::from(vec![now; n]), &ty, &strict)
                         .map_err(|e| Error::internal(e.to_string()))?
                 }
@@ -91,7 +122,9 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
                 col.name
             )));
         }
-        if let basalt_common::types::DorisType::Char { len } | basalt_common::types::DorisType::Varchar { len } = col.data_type {
+        if let basalt_common::types::DorisType::Char { len }
+        | basalt_common::types::DorisType::Varchar { len } = col.data_type
+        {
             let strings = array.as_string::<i32>();
             if let Some(v) = strings.iter().flatten().find(|v| v.len() > len as usize) {
                 return Err(Error::invalid(format!(
@@ -103,11 +136,18 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
         }
         arrays.push(array);
     }
-    RecordBatch::try_new(table.schema.arrow_schema(), arrays).map_err(|e| Error::internal(e.to_string()))
+    RecordBatch::try_new(table.schema.arrow_schema(), arrays)
+        .map_err(|e| Error::internal(e.to_string()))
 }
 
 /// Runs one load transaction and returns its id once the rows are visible.
-pub async fn load(fe: &Arc<Frontend>, db: &str, table: &OlapTable, label: &str, batch: RecordBatch) -> Result<TxnId> {
+pub async fn load(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    label: &str,
+    batch: RecordBatch,
+) -> Result<TxnId> {
     let routed = route(table, &batch)?;
     let txn_id = fe.catalog.alloc_ids(1);
     let tablets: Vec<TabletId> = routed.keys().map(|(_, t)| *t).collect();
@@ -121,14 +161,26 @@ pub async fn load(fe: &Arc<Frontend>, db: &str, table: &OlapTable, label: &str, 
         create_time: now_ms(),
         reason: String::new(),
     };
-    fe.catalog.log(EditLogEntry::BeginTxn { db: db.to_string(), txn })?;
+    fe.catalog.log(EditLogEntry::BeginTxn {
+        db: db.to_string(),
+        txn,
+    })?;
     match write_and_publish(fe, db, table, txn_id, routed).await {
         Ok(()) => Ok(txn_id),
         Err(e) => {
             // A commit that reached the log stays and is published later; anything earlier aborts.
-            let status = fe.catalog.read().db(db).ok().and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
+            let status = fe
+                .catalog
+                .read()
+                .db(db)
+                .ok()
+                .and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
             if status == Some(TxnStatus::Prepare) {
-                let _ = fe.catalog.log(EditLogEntry::AbortTxn { db: db.to_string(), txn_id, reason: e.message.clone() });
+                let _ = fe.catalog.log(EditLogEntry::AbortTxn {
+                    db: db.to_string(),
+                    txn_id,
+                    reason: e.message.clone(),
+                });
                 abort_on_backends(fe, txn_id).await;
             }
             Err(e)
@@ -146,7 +198,12 @@ fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, Tablet
                 .columns()
                 .iter()
                 .map(|c| {
-                    let idx = table.schema.columns.iter().position(|x| &x.name == c).unwrap_or(0);
+                    let idx = table
+                        .schema
+                        .columns
+                        .iter()
+                        .position(|x| &x.name == c)
+                        .unwrap_or(0);
                     batch.column(idx).clone()
                 })
                 .collect();
@@ -175,7 +232,18 @@ fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, Tablet
         DistributionInfo::Hash { columns, .. } => {
             let cols: Vec<ArrayRef> = columns
                 .iter()
-                .map(|c| batch.column(table.schema.columns.iter().position(|x| &x.name == c).unwrap_or(0)).clone())
+                .map(|c| {
+                    batch
+                        .column(
+                            table
+                                .schema
+                                .columns
+                                .iter()
+                                .position(|x| &x.name == c)
+                                .unwrap_or(0),
+                        )
+                        .clone()
+                })
                 .collect();
             basalt_common::hash::buckets_of(&cols, buckets).map_err(Error::invalid)?
         }
@@ -190,7 +258,8 @@ fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, Tablet
     }
     rows.into_iter()
         .map(|(k, idx)| {
-            let b = take_record_batch(batch, &UInt32Array::from(idx)).map_err(|e| Error::internal(e.to_string()))?;
+            let b = take_record_batch(batch, &UInt32Array::from(idx))
+                .map_err(|e| Error::internal(e.to_string()))?;
             Ok((k, b))
         })
         .collect()
@@ -206,9 +275,18 @@ fn key_value(array: &ArrayRef, row: usize) -> KeyValue {
         DataType::Int16 => KeyValue::Int(array.as_primitive::<Int16Type>().value(row).into()),
         DataType::Int32 => KeyValue::Int(array.as_primitive::<Int32Type>().value(row).into()),
         DataType::Int64 => KeyValue::Int(array.as_primitive::<Int64Type>().value(row).into()),
-        DataType::Decimal128(_, _) => KeyValue::Int(array.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>().value(row)),
+        DataType::Decimal128(_, _) => KeyValue::Int(
+            array
+                .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+                .value(row),
+        ),
         DataType::Date32 => KeyValue::Int(array.as_primitive::<Date32Type>().value(row).into()),
-        DataType::Timestamp(_, _) => KeyValue::Int(array.as_primitive::<TimestampMicrosecondType>().value(row).into()),
+        DataType::Timestamp(_, _) => KeyValue::Int(
+            array
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(row)
+                .into(),
+        ),
         DataType::Boolean => KeyValue::Int(array.as_boolean().value(row).into()),
         DataType::Utf8 => KeyValue::Text(array.as_string::<i32>().value(row).to_string()),
         _ => KeyValue::Min,
@@ -222,8 +300,13 @@ async fn write_and_publish(
     txn_id: TxnId,
     routed: BTreeMap<(u64, TabletId), RecordBatch>,
 ) -> Result<()> {
-    let addrs: BTreeMap<u64, String> =
-        fe.catalog.read().backends.values().map(|b| (b.id, b.heartbeat_addr())).collect();
+    let addrs: BTreeMap<u64, String> = fe
+        .catalog
+        .read()
+        .backends
+        .values()
+        .map(|b| (b.id, b.heartbeat_addr()))
+        .collect();
     let replicas: BTreeMap<TabletId, Vec<u64>> = table
         .partitions
         .iter()
@@ -234,9 +317,16 @@ async fn write_and_publish(
     let mut writes = Vec::new();
     for ((_, tablet), batch) in &routed {
         for be in replicas.get(tablet).into_iter().flatten() {
-            let addr = addrs.get(be).cloned().ok_or_else(|| Error::internal("replica on unknown backend"))?;
+            let addr = addrs
+                .get(be)
+                .cloned()
+                .ok_or_else(|| Error::internal("replica on unknown backend"))?;
             let (fe, batch, tablet) = (Arc::clone(fe), batch.clone(), *tablet);
-            writes.push(async move { fe.backends.write_rowset(&addr, txn_id, tablet, vec![batch]).await });
+            writes.push(async move {
+                fe.backends
+                    .write_rowset(&addr, txn_id, tablet, vec![batch])
+                    .await
+            });
         }
     }
     futures::future::try_join_all(writes).await?;
@@ -246,9 +336,17 @@ async fn write_and_publish(
     publish_committed(fe, db).await?;
     let partition_versions: Vec<(u64, Version)> = {
         let state = fe.catalog.read();
-        let t = state.db(db)?.tables.values().find(|t| t.id == table.id).ok_or_else(|| {
-            Error::new(ErrorKind::UnknownTable, format!("table {} was dropped during the load", table.name))
-        })?;
+        let t = state
+            .db(db)?
+            .tables
+            .values()
+            .find(|t| t.id == table.id)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownTable,
+                    format!("table {} was dropped during the load", table.name),
+                )
+            })?;
         let mut pids: Vec<u64> = routed.keys().map(|(p, _)| *p).collect();
         pids.dedup();
         pids.iter()
@@ -260,7 +358,11 @@ async fn write_and_publish(
             })
             .collect::<Result<_>>()?
     };
-    fe.catalog.log(EditLogEntry::CommitTxn { db: db.to_string(), txn_id, partition_versions })?;
+    fe.catalog.log(EditLogEntry::CommitTxn {
+        db: db.to_string(),
+        txn_id,
+        partition_versions,
+    })?;
     publish(fe, db, txn_id).await
 }
 
@@ -269,28 +371,48 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
     let (per_backend, addrs) = {
         let state = fe.catalog.read();
         let d = state.db(db)?;
-        let txn = d.transactions.get(&txn_id).ok_or_else(|| Error::internal("transaction vanished"))?;
+        let txn = d
+            .transactions
+            .get(&txn_id)
+            .ok_or_else(|| Error::internal("transaction vanished"))?;
         let versions: BTreeMap<u64, Version> = txn.partition_versions.iter().copied().collect();
         let mut per_backend: BTreeMap<u64, Vec<(TabletId, Version)>> = BTreeMap::new();
         for t in d.tables.values().filter(|t| t.id == txn.table_id) {
             for p in &t.partitions {
-                let Some(v) = versions.get(&p.id) else { continue };
+                let Some(v) = versions.get(&p.id) else {
+                    continue;
+                };
                 // Every tablet of the partition moves to the new version, written to or not.
                 for tablet in &p.index.tablets {
                     for r in &tablet.replicas {
-                        per_backend.entry(r.backend_id).or_default().push((tablet.id, *v));
+                        per_backend
+                            .entry(r.backend_id)
+                            .or_default()
+                            .push((tablet.id, *v));
                     }
                 }
             }
         }
-        let addrs: BTreeMap<u64, String> = state.backends.values().map(|b| (b.id, b.heartbeat_addr())).collect();
+        let addrs: BTreeMap<u64, String> = state
+            .backends
+            .values()
+            .map(|b| (b.id, b.heartbeat_addr()))
+            .collect();
         (per_backend, addrs)
     };
     for (be, tablets) in per_backend {
-        let addr = addrs.get(&be).ok_or_else(|| Error::internal("replica on unknown backend"))?;
-        fe.backends.call(addr, &ControlRequest::PublishVersion { txn_id, tablets }).await?;
+        let addr = addrs
+            .get(&be)
+            .ok_or_else(|| Error::internal("replica on unknown backend"))?;
+        fe.backends
+            .call(addr, &ControlRequest::PublishVersion { txn_id, tablets })
+            .await?;
     }
-    fe.catalog.log(EditLogEntry::VisibleTxn { db: db.to_string(), txn_id, time: now_ms() })
+    fe.catalog.log(EditLogEntry::VisibleTxn {
+        db: db.to_string(),
+        txn_id,
+        time: now_ms(),
+    })
 }
 
 /// Publishes every committed, not yet visible transaction of `db`, oldest first.
@@ -298,7 +420,11 @@ async fn publish_committed(fe: &Arc<Frontend>, db: &str) -> Result<()> {
     let pending: Vec<TxnId> = {
         let state = fe.catalog.read();
         let Ok(d) = state.db(db) else { return Ok(()) };
-        d.transactions.values().filter(|t| t.status == TxnStatus::Committed).map(|t| t.id).collect()
+        d.transactions
+            .values()
+            .filter(|t| t.status == TxnStatus::Committed)
+            .map(|t| t.id)
+            .collect()
     };
     for txn_id in pending {
         publish(fe, db, txn_id).await?;
@@ -318,8 +444,17 @@ pub async fn publish_pending(fe: &Arc<Frontend>) {
 }
 
 async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId) {
-    let addrs: Vec<String> = fe.catalog.read().backends.values().map(|b| b.heartbeat_addr()).collect();
+    let addrs: Vec<String> = fe
+        .catalog
+        .read()
+        .backends
+        .values()
+        .map(|b| b.heartbeat_addr())
+        .collect();
     for addr in addrs {
-        let _ = fe.backends.call(&addr, &ControlRequest::AbortTxn { txn_id }).await;
+        let _ = fe
+            .backends
+            .call(&addr, &ControlRequest::AbortTxn { txn_id })
+            .await;
     }
 }

@@ -29,7 +29,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             Ok(QueryResult::ok())
         }
         Statement::TransactionNoop => Ok(QueryResult::ok()),
-        Statement::Show(show) => show::execute(session, show).await,
+        Statement::Show(show) => show::execute(session, *show).await,
         Statement::Insert(insert) => insert::execute(session, *insert).await,
         other => ddl::execute(session, other).await,
     }
@@ -40,12 +40,24 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
     let names = rewrite::column_names(&stmt);
     rewrite::rewrite(&mut stmt);
     let ctx = crate::planner::context(session);
-    let plan = ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await.map_err(|e| map_plan_error(session, e))?;
-    let df = ctx.execute_logical_plan(plan).await.map_err(|e| map_plan_error(session, e))?;
+    let plan = ctx
+        .state()
+        .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+        .await
+        .map_err(|e| map_plan_error(session, e))?;
+    let df = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| map_plan_error(session, e))?;
     let mut schema = df.schema().inner().clone();
     // MySQL names an unaliased column after the expression as written.
     if let Some(names) = names.filter(|n| n.len() == schema.fields().len()) {
-        let fields: Vec<_> = schema.fields().iter().zip(names).map(|(f, n)| f.as_ref().clone().with_name(n)).collect();
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .zip(names)
+            .map(|(f, n)| f.as_ref().clone().with_name(n))
+            .collect();
         schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
     }
     let timeout = match session.vars.get("query_timeout") {
@@ -54,11 +66,21 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
     };
     let batches = tokio::time::timeout(timeout, df.collect())
         .await
-        .map_err(|_| Error::invalid(format!("Query timed out after {} seconds (query_timeout)", timeout.as_secs())))?
+        .map_err(|_| {
+            Error::invalid(format!(
+                "Query timed out after {} seconds (query_timeout)",
+                timeout.as_secs()
+            ))
+        })?
         .map_err(Error::from)?;
     let batches = batches
         .into_iter()
-        .map(|b| datafusion::arrow::record_batch::RecordBatch::try_new(std::sync::Arc::clone(&schema), b.columns().to_vec()))
+        .map(|b| {
+            datafusion::arrow::record_batch::RecordBatch::try_new(
+                std::sync::Arc::clone(&schema),
+                b.columns().to_vec(),
+            )
+        })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::internal(e.to_string()))?;
     Ok(QueryResult::Rows { schema, batches })
@@ -79,7 +101,10 @@ fn map_plan_error(session: &Session, e: datafusion::error::DataFusionError) -> E
                         return basalt_catalog::unknown_db(db);
                     }
                 }
-                return Error::new(ErrorKind::UnknownTable, format!("Table '{name}' doesn't exist"));
+                return Error::new(
+                    ErrorKind::UnknownTable,
+                    format!("Table '{name}' doesn't exist"),
+                );
             }
         }
     }
@@ -104,8 +129,13 @@ async fn eval_constant(session: &Session, expr: sql::Expr) -> Result<VarValue> {
     let QueryResult::Rows { batches, .. } = query(session, *q).await? else {
         return Err(Error::invalid("bad SET value"));
     };
-    let col = batches.first().filter(|b| b.num_rows() > 0).map(|b| b.column(0).clone());
-    let Some(col) = col else { return Err(Error::invalid("bad SET value")) };
+    let col = batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| b.column(0).clone());
+    let Some(col) = col else {
+        return Err(Error::invalid("bad SET value"));
+    };
     let v = datafusion::common::ScalarValue::try_from_array(&col, 0)?;
     Ok(match v {
         datafusion::common::ScalarValue::Int64(Some(i)) => VarValue::Int(i),

@@ -4,22 +4,28 @@
 //! re-implementing them as UDFs.
 
 use datafusion::sql::sqlparser::ast::{
-    self as sql, BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    Ident, ObjectName, SelectItem, SetExpr, TimezoneInfo, Value,
+    self as sql, BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, ObjectName, SelectItem, SetExpr, TimezoneInfo, Value,
 };
 use std::ops::ControlFlow;
 
 /// The names MySQL gives unaliased result columns: the expression as written.
 /// `None` for a column the query does not spell out (`*`).
 pub fn column_names(stmt: &sql::Statement) -> Option<Vec<String>> {
-    let sql::Statement::Query(q) = stmt else { return None };
-    let SetExpr::Select(select) = q.body.as_ref() else { return None };
+    let sql::Statement::Query(q) = stmt else {
+        return None;
+    };
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
     select
         .projection
         .iter()
         .map(|item| match item {
             SelectItem::UnnamedExpr(Expr::Identifier(id)) => Some(id.value.clone()),
-            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(ids)) => ids.last().map(|i| i.value.clone()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(ids)) => {
+                ids.last().map(|i| i.value.clone())
+            }
             SelectItem::UnnamedExpr(e) => Some(e.to_string()),
             SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
             _ => None,
@@ -41,7 +47,10 @@ fn func(name: &str, args: Vec<Expr>) -> Expr {
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(sql::FunctionArgumentList {
             duplicate_treatment: None,
-            args: args.into_iter().map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a))).collect(),
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
             clauses: vec![],
         }),
         filter: None,
@@ -56,13 +65,24 @@ fn string(s: &str) -> Expr {
 }
 
 fn cast(e: Expr, data_type: DataType) -> Expr {
-    Expr::Cast { kind: CastKind::Cast, expr: Box::new(e), data_type, array: false, format: None }
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(e),
+        data_type,
+        array: false,
+        format: None,
+    }
 }
 
 /// A string literal used as a date becomes a DATETIME, as in MySQL.
 fn as_datetime(e: Expr) -> Expr {
     match e {
-        Expr::Value(ref v) if matches!(v.value, Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)) => {
+        Expr::Value(ref v)
+            if matches!(
+                v.value,
+                Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)
+            ) =>
+        {
             cast(e, DataType::Timestamp(None, TimezoneInfo::None))
         }
         other => other,
@@ -70,7 +90,11 @@ fn as_datetime(e: Expr) -> Expr {
 }
 
 fn binary(left: Expr, op: BinaryOperator, right: Expr) -> Expr {
-    Expr::Nested(Box::new(Expr::BinaryOp { left: Box::new(left), op, right: Box::new(right) }))
+    Expr::Nested(Box::new(Expr::BinaryOp {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    }))
 }
 
 /// `INTERVAL n DAY` for a bare number of days.
@@ -151,17 +175,39 @@ fn rewrite_expr(e: &mut Expr) {
             case_token: sql::helpers::attached_token::AttachedToken::empty(),
             end_token: sql::helpers::attached_token::AttachedToken::empty(),
             operand: None,
-            conditions: vec![sql::CaseWhen { condition: c.clone(), result: a.clone() }],
+            conditions: vec![sql::CaseWhen {
+                condition: c.clone(),
+                result: a.clone(),
+            }],
             else_result: Some(Box::new(b.clone())),
         },
-        ("year" | "month" | "day" | "hour" | "minute" | "second" | "quarter" | "week", [x]) => part(&name, x.clone()),
+        ("year" | "month" | "day" | "hour" | "minute" | "second" | "quarter" | "week", [x]) => {
+            part(&name, x.clone())
+        }
         ("dayofmonth", [x]) => part("day", x.clone()),
         ("dayofyear", [x]) => part("doy", x.clone()),
-        ("dayofweek", [x]) => binary(part("dow", x.clone()), BinaryOperator::Plus, Expr::value(Value::Number("1".into(), false))),
-        ("date_add" | "adddate" | "days_add", [d, n]) => binary(as_datetime(d.clone()), BinaryOperator::Plus, days(n.clone())),
-        ("date_sub" | "subdate" | "days_sub", [d, n]) => binary(as_datetime(d.clone()), BinaryOperator::Minus, days(n.clone())),
+        ("dayofweek", [x]) => binary(
+            part("dow", x.clone()),
+            BinaryOperator::Plus,
+            Expr::value(Value::Number("1".into(), false)),
+        ),
+        ("date_add" | "adddate" | "days_add", [d, n]) => binary(
+            as_datetime(d.clone()),
+            BinaryOperator::Plus,
+            days(n.clone()),
+        ),
+        ("date_sub" | "subdate" | "days_sub", [d, n]) => binary(
+            as_datetime(d.clone()),
+            BinaryOperator::Minus,
+            days(n.clone()),
+        ),
         ("datediff", [a, b]) => {
-            let unix = |x: &Expr| func("to_unixtime", vec![cast(as_datetime(x.clone()), DataType::Date)]);
+            let unix = |x: &Expr| {
+                func(
+                    "to_unixtime",
+                    vec![cast(as_datetime(x.clone()), DataType::Date)],
+                )
+            };
             binary(
                 binary(unix(a), BinaryOperator::Minus, unix(b)),
                 BinaryOperator::Divide,
@@ -169,9 +215,10 @@ fn rewrite_expr(e: &mut Expr) {
             )
         }
         ("date_format", [d, Expr::Value(v)]) => match &v.value {
-            Value::SingleQuotedString(fmt) | Value::DoubleQuotedString(fmt) => {
-                func("to_char", vec![as_datetime(d.clone()), string(&chrono_format(fmt))])
-            }
+            Value::SingleQuotedString(fmt) | Value::DoubleQuotedString(fmt) => func(
+                "to_char",
+                vec![as_datetime(d.clone()), string(&chrono_format(fmt))],
+            ),
             _ => return,
         },
         ("curdate", []) => func("current_date", vec![]),

@@ -23,13 +23,18 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             let mut names: Vec<String> = state.databases.keys().cloned().collect();
             names.push("information_schema".into());
             names.sort();
-            (text_cols(&["Database"]), names.into_iter().map(|n| vec![s(n)]).collect(), filter)
+            (
+                text_cols(&["Database"]),
+                names.into_iter().map(|n| vec![s(n)]).collect(),
+                filter,
+            )
         }
         Show::Tables { full, db, filter } => {
             let db = session.db_or_current(db.as_ref())?;
             let state = session.fe.catalog.read();
             let names: Vec<String> = if db == "information_schema" {
-                crate::planner::information_schema::InformationSchema(session.fe.clone()).table_names_sorted()
+                crate::planner::information_schema::InformationSchema(session.fe.clone())
+                    .table_names_sorted()
             } else {
                 state.db(&db)?.tables.keys().cloned().collect()
             };
@@ -40,11 +45,21 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             }
             let rows = names
                 .into_iter()
-                .map(|n| if full { vec![s(n), s("BASE TABLE")] } else { vec![s(n)] })
+                .map(|n| {
+                    if full {
+                        vec![s(n), s("BASE TABLE")]
+                    } else {
+                        vec![s(n)]
+                    }
+                })
                 .collect();
             (cols, rows, filter)
         }
-        Show::Columns { full, table, filter } => {
+        Show::Columns {
+            full,
+            table,
+            filter,
+        } => {
             let (db, name) = resolve(session, &table)?;
             let t = session.fe.catalog.read().table(&db, &name)?.clone();
             let rows = t
@@ -58,17 +73,40 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                     let default = opt(c.default_value.clone());
                     let extra = s(c.agg_type.map(|a| a.to_string()).unwrap_or_default());
                     if full {
-                        let textual = data_type_word(&c.data_type).contains("char") || data_type_word(&c.data_type) == "text";
-                        vec![s(&c.name), ty, if textual { s("utf8mb4_0900_bin") } else { NULL_STR }, null,
-                            s(if c.is_key { key_word(&t) } else { "" }), default, extra, s("select,insert,update,references"),
-                            s(&c.comment)]
+                        let textual = data_type_word(&c.data_type).contains("char")
+                            || data_type_word(&c.data_type) == "text";
+                        vec![
+                            s(&c.name),
+                            ty,
+                            if textual {
+                                s("utf8mb4_0900_bin")
+                            } else {
+                                NULL_STR
+                            },
+                            null,
+                            s(if c.is_key { key_word(&t) } else { "" }),
+                            default,
+                            extra,
+                            s("select,insert,update,references"),
+                            s(&c.comment),
+                        ]
                     } else {
                         vec![s(&c.name), ty, null, key, default, extra]
                     }
                 })
                 .collect();
             let cols = if full {
-                text_cols(&["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"])
+                text_cols(&[
+                    "Field",
+                    "Type",
+                    "Collation",
+                    "Null",
+                    "Key",
+                    "Default",
+                    "Extra",
+                    "Privileges",
+                    "Comment",
+                ])
             } else {
                 text_cols(&["Field", "Type", "Null", "Key", "Default", "Extra"])
             };
@@ -77,12 +115,21 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
         Show::CreateTable { table } => {
             let (db, name) = resolve(session, &table)?;
             let t = session.fe.catalog.read().table(&db, &name)?.clone();
-            (text_cols(&["Table", "Create Table"]), vec![vec![s(&t.name), s(show_create_table(&t))]], Filter::None)
+            (
+                text_cols(&["Table", "Create Table"]),
+                vec![vec![s(&t.name), s(show_create_table(&t))]],
+                Filter::None,
+            )
         }
         Show::CreateDatabase { name } => {
             let state = session.fe.catalog.read();
-            let db = crate::planner::resolve_db_name(&state, &name).ok_or_else(|| basalt_catalog::unknown_db(&name))?;
-            (text_cols(&["Database", "Create Database"]), vec![vec![s(&db), s(format!("CREATE DATABASE `{db}`"))]], Filter::None)
+            let db = crate::planner::resolve_db_name(&state, &name)
+                .ok_or_else(|| basalt_catalog::unknown_db(&name))?;
+            (
+                text_cols(&["Database", "Create Database"]),
+                vec![vec![s(&db), s(format!("CREATE DATABASE `{db}`"))]],
+                Filter::None,
+            )
         }
         Show::Partitions { table } => {
             let (db, name) = resolve(session, &table)?;
@@ -96,44 +143,118 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             for p in &t.partitions {
                 for tablet in &p.index.tablets {
                     for r in &tablet.replicas {
-                        let state = if session.fe.backends.is_alive(r.backend_id) { "NORMAL" } else { "BACKEND_DEAD" };
-                        rows.push(vec![i(tablet.id as i64), i(r.id as i64), i(r.backend_id as i64), i(0i64),
-                            i(r.version as i64), i(r.version as i64), i(-1i64), s("NULL"), s(state), s(&p.name)]);
+                        let state = if session.fe.backends.is_alive(r.backend_id) {
+                            "NORMAL"
+                        } else {
+                            "BACKEND_DEAD"
+                        };
+                        rows.push(vec![
+                            i(tablet.id as i64),
+                            i(r.id as i64),
+                            i(r.backend_id as i64),
+                            i(0i64),
+                            i(r.version as i64),
+                            i(r.version as i64),
+                            i(-1i64),
+                            s("NULL"),
+                            s(state),
+                            s(&p.name),
+                        ]);
                     }
                 }
             }
-            let cols = vec![("TabletId", DataType::Int64), ("ReplicaId", DataType::Int64), ("BackendId", DataType::Int64),
-                ("SchemaHash", DataType::Int64), ("Version", DataType::Int64), ("LstSuccessVersion", DataType::Int64),
-                ("LstFailedVersion", DataType::Int64), ("LstFailedTime", DataType::Utf8), ("State", DataType::Utf8),
-                ("PartitionName", DataType::Utf8)];
+            let cols = vec![
+                ("TabletId", DataType::Int64),
+                ("ReplicaId", DataType::Int64),
+                ("BackendId", DataType::Int64),
+                ("SchemaHash", DataType::Int64),
+                ("Version", DataType::Int64),
+                ("LstSuccessVersion", DataType::Int64),
+                ("LstFailedVersion", DataType::Int64),
+                ("LstFailedTime", DataType::Utf8),
+                ("State", DataType::Utf8),
+                ("PartitionName", DataType::Utf8),
+            ];
             (cols, rows, Filter::None)
         }
         Show::Variables { filter, .. } => {
-            let rows = session.vars.iter().map(|(k, v)| vec![s(k), s(v.to_text())]).collect();
+            let rows = session
+                .vars
+                .iter()
+                .map(|(k, v)| vec![s(k), s(v.to_text())])
+                .collect();
             (text_cols(&["Variable_name", "Value"]), rows, filter)
         }
         Show::Warnings | Show::Errors => {
-            let rows = session.warnings.iter().map(|(l, c, m)| vec![s(l), i(i64::from(*c)), s(m)]).collect();
-            (vec![("Level", DataType::Utf8), ("Code", DataType::Int64), ("Message", DataType::Utf8)], rows, Filter::None)
+            let rows = session
+                .warnings
+                .iter()
+                .map(|(l, c, m)| vec![s(l), i(i64::from(*c)), s(m)])
+                .collect();
+            (
+                vec![
+                    ("Level", DataType::Utf8),
+                    ("Code", DataType::Int64),
+                    ("Message", DataType::Utf8),
+                ],
+                rows,
+                Filter::None,
+            )
         }
         Show::Collation { filter } => {
             let rows = COLLATIONS
                 .iter()
-                .map(|(n, c, id, d)| vec![s(*n), s(*c), i(*id), s(if *d { "Yes" } else { "" }), s("Yes"), i(1i64)])
+                .map(|(n, c, id, d)| {
+                    vec![
+                        s(*n),
+                        s(*c),
+                        i(*id),
+                        s(if *d { "Yes" } else { "" }),
+                        s("Yes"),
+                        i(1i64),
+                    ]
+                })
                 .collect();
-            let cols = vec![("Collation", DataType::Utf8), ("Charset", DataType::Utf8), ("Id", DataType::Int64),
-                ("Default", DataType::Utf8), ("Compiled", DataType::Utf8), ("Sortlen", DataType::Int64)];
+            let cols = vec![
+                ("Collation", DataType::Utf8),
+                ("Charset", DataType::Utf8),
+                ("Id", DataType::Int64),
+                ("Default", DataType::Utf8),
+                ("Compiled", DataType::Utf8),
+                ("Sortlen", DataType::Int64),
+            ];
             (cols, rows, filter)
         }
         Show::Charset { filter } => {
-            let rows = CHARSETS.iter().map(|(n, d, c, m)| vec![s(*n), s(*d), s(*c), i(*m)]).collect();
-            let cols = vec![("Charset", DataType::Utf8), ("Description", DataType::Utf8),
-                ("Default collation", DataType::Utf8), ("Maxlen", DataType::Int64)];
+            let rows = CHARSETS
+                .iter()
+                .map(|(n, d, c, m)| vec![s(*n), s(*d), s(*c), i(*m)])
+                .collect();
+            let cols = vec![
+                ("Charset", DataType::Utf8),
+                ("Description", DataType::Utf8),
+                ("Default collation", DataType::Utf8),
+                ("Maxlen", DataType::Int64),
+            ];
             (cols, rows, filter)
         }
         Show::Engines => {
-            let rows = ENGINES.iter().map(|(e, sup, c, t)| vec![s(*e), s(*sup), s(*c), s(*t), s("NO"), s("NO")]).collect();
-            (text_cols(&["Engine", "Support", "Comment", "Transactions", "XA", "Savepoints"]), rows, Filter::None)
+            let rows = ENGINES
+                .iter()
+                .map(|(e, sup, c, t)| vec![s(*e), s(*sup), s(*c), s(*t), s("NO"), s("NO")])
+                .collect();
+            (
+                text_cols(&[
+                    "Engine",
+                    "Support",
+                    "Comment",
+                    "Transactions",
+                    "XA",
+                    "Savepoints",
+                ]),
+                rows,
+                Filter::None,
+            )
         }
         Show::Backends => backends(session),
         Show::Frontends => frontends(session),
@@ -145,32 +266,102 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                 .tables
                 .values()
                 .map(|t| {
-                    vec![s(&t.name), s("Doris"), i(10i64), s("Dynamic"), i(0i64), i(0i64), i(0i64), NULL_STR,
-                        i(0i64), NULL_STR, NULL_STR, s(format_time(t.create_time)), NULL_STR, NULL_STR,
-                        s("utf8mb4_0900_bin"), NULL_STR, s(""), s(&t.comment)]
+                    vec![
+                        s(&t.name),
+                        s("Doris"),
+                        i(10i64),
+                        s("Dynamic"),
+                        i(0i64),
+                        i(0i64),
+                        i(0i64),
+                        NULL_STR,
+                        i(0i64),
+                        NULL_STR,
+                        NULL_STR,
+                        s(format_time(t.create_time)),
+                        NULL_STR,
+                        NULL_STR,
+                        s("utf8mb4_0900_bin"),
+                        NULL_STR,
+                        s(""),
+                        s(&t.comment),
+                    ]
                 })
                 .collect();
-            let cols: Vec<Col> = ["Name", "Engine", "Version", "Row_format", "Rows", "Avg_row_length", "Data_length",
-                "Max_data_length", "Index_length", "Data_free", "Auto_increment", "Create_time", "Update_time",
-                "Check_time", "Collation", "Checksum", "Create_options", "Comment"]
-                .iter()
-                .enumerate()
-                .map(|(n, c)| (*c, if matches!(n, 2 | 4 | 5 | 6 | 8) { DataType::Int64 } else { DataType::Utf8 }))
-                .collect();
+            let cols: Vec<Col> = [
+                "Name",
+                "Engine",
+                "Version",
+                "Row_format",
+                "Rows",
+                "Avg_row_length",
+                "Data_length",
+                "Max_data_length",
+                "Index_length",
+                "Data_free",
+                "Auto_increment",
+                "Create_time",
+                "Update_time",
+                "Check_time",
+                "Collation",
+                "Checksum",
+                "Create_options",
+                "Comment",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(n, c)| {
+                (
+                    *c,
+                    if matches!(n, 2 | 4 | 5 | 6 | 8) {
+                        DataType::Int64
+                    } else {
+                        DataType::Utf8
+                    },
+                )
+            })
+            .collect();
             (cols, rows, filter)
         }
         Show::Index { table } => {
             resolve(session, &table)?;
-            let cols = text_cols(&["Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name", "Collation",
-                "Cardinality", "Sub_part", "Packed", "Null", "Index_type", "Comment"]);
+            let cols = text_cols(&[
+                "Table",
+                "Non_unique",
+                "Key_name",
+                "Seq_in_index",
+                "Column_name",
+                "Collation",
+                "Cardinality",
+                "Sub_part",
+                "Packed",
+                "Null",
+                "Index_type",
+                "Comment",
+            ]);
             (cols, vec![], Filter::None)
         }
         Show::ProcessList => {
-            let row = vec![i(i64::from(session.connection_id)), s(&session.user), s(&session.client_host),
-                opt(session.db.clone()), s("Query"), i(0i64), s("OK"), s("SHOW PROCESSLIST")];
-            let cols = vec![("Id", DataType::Int64), ("User", DataType::Utf8), ("Host", DataType::Utf8),
-                ("db", DataType::Utf8), ("Command", DataType::Utf8), ("Time", DataType::Int64),
-                ("State", DataType::Utf8), ("Info", DataType::Utf8)];
+            let row = vec![
+                i(i64::from(session.connection_id)),
+                s(&session.user),
+                s(&session.client_host),
+                opt(session.db.clone()),
+                s("Query"),
+                i(0i64),
+                s("OK"),
+                s("SHOW PROCESSLIST"),
+            ];
+            let cols = vec![
+                ("Id", DataType::Int64),
+                ("User", DataType::Utf8),
+                ("Host", DataType::Utf8),
+                ("db", DataType::Utf8),
+                ("Command", DataType::Utf8),
+                ("Time", DataType::Int64),
+                ("State", DataType::Utf8),
+                ("Info", DataType::Utf8),
+            ];
             (cols, vec![row], Filter::None)
         }
     };
@@ -186,12 +377,18 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
         let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields[0] = fields[0].clone().with_name(name);
         schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
-        batch = datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
-            .map_err(|e| Error::internal(e.to_string()))?;
+        batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            batch.columns().to_vec(),
+        )
+        .map_err(|e| Error::internal(e.to_string()))?;
     }
     match filter {
-        Filter::Where(expr) => where_filter(schema, batch, expr).await,
-        _ => Ok(QueryResult::Rows { schema, batches: vec![batch] }),
+        Filter::Where(expr) => where_filter(schema, batch, *expr).await,
+        _ => Ok(QueryResult::Rows {
+            schema,
+            batches: vec![batch],
+        }),
     }
 }
 
@@ -202,13 +399,19 @@ async fn where_filter(
     expr: datafusion::sql::sqlparser::ast::Expr,
 ) -> Result<QueryResult> {
     // SHOW's column names are mixed case (`Variable_name`): match them as written.
-    let config = datafusion::prelude::SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    let config = datafusion::prelude::SessionConfig::new()
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
     let ctx = datafusion::prelude::SessionContext::new_with_config(config);
     let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
     ctx.register_table("show_result", std::sync::Arc::new(table))?;
-    let df = ctx.sql(&format!("SELECT * FROM show_result WHERE {expr}")).await?;
+    let df = ctx
+        .sql(&format!("SELECT * FROM show_result WHERE {expr}"))
+        .await?;
     let schema = df.schema().inner().clone();
-    Ok(QueryResult::Rows { schema, batches: df.collect().await? })
+    Ok(QueryResult::Rows {
+        schema,
+        batches: df.collect().await?,
+    })
 }
 
 pub fn format_time(ms: i64) -> String {
@@ -229,7 +432,18 @@ fn partitions(t: &OlapTable) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
         .map(|p| {
             let range = match (&t.partition_info, &p.range) {
                 (PartitionInfo::Range { .. }, Some((l, u))) => {
-                    let lo: Vec<String> = l.values.iter().zip(&l.text).map(|(v, x)| if *v == KeyValue::Min { "MIN".into() } else { x.clone() }).collect();
+                    let lo: Vec<String> = l
+                        .values
+                        .iter()
+                        .zip(&l.text)
+                        .map(|(v, x)| {
+                            if *v == KeyValue::Min {
+                                "MIN".into()
+                            } else {
+                                x.clone()
+                            }
+                        })
+                        .collect();
                     format!("[({}), ({}))", lo.join(", "), u.text.join(", "))
                 }
                 (PartitionInfo::List { .. }, _) => {
@@ -238,22 +452,64 @@ fn partitions(t: &OlapTable) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
                 }
                 _ => String::new(),
             };
-            vec![i(p.id as i64), s(&p.name), i(p.visible_version as i64), s(format_time(p.visible_version_time)),
-                s("NORMAL"), s(&key), s(range), s(&dist_key), i(i64::from(buckets)), i(t.replication_num() as i64),
-                s("HDD"), s("9999-12-31 23:59:59"), s(""), s("NULL"), s("0.000 "), s("false"),
-                s(format!("tag.location.default: {}", t.replication_num())), s("true"),
-                i((p.next_version - 1) as i64)]
+            vec![
+                i(p.id as i64),
+                s(&p.name),
+                i(p.visible_version as i64),
+                s(format_time(p.visible_version_time)),
+                s("NORMAL"),
+                s(&key),
+                s(range),
+                s(&dist_key),
+                i(i64::from(buckets)),
+                i(t.replication_num() as i64),
+                s("HDD"),
+                s("9999-12-31 23:59:59"),
+                s(""),
+                s("NULL"),
+                s("0.000 "),
+                s("false"),
+                s(format!("tag.location.default: {}", t.replication_num())),
+                s("true"),
+                i((p.next_version - 1) as i64),
+            ]
         })
         .collect();
-    let names = ["PartitionId", "PartitionName", "VisibleVersion", "VisibleVersionTime", "State", "PartitionKey",
-        "Range", "DistributionKey", "Buckets", "ReplicationNum", "StorageMedium", "CooldownTime",
-        "RemoteStoragePolicy", "LastConsistencyCheckTime", "DataSize", "IsInMemory", "ReplicaAllocation",
-        "IsMutable", "CommittedVersion"];
+    let names = [
+        "PartitionId",
+        "PartitionName",
+        "VisibleVersion",
+        "VisibleVersionTime",
+        "State",
+        "PartitionKey",
+        "Range",
+        "DistributionKey",
+        "Buckets",
+        "ReplicationNum",
+        "StorageMedium",
+        "CooldownTime",
+        "RemoteStoragePolicy",
+        "LastConsistencyCheckTime",
+        "DataSize",
+        "IsInMemory",
+        "ReplicaAllocation",
+        "IsMutable",
+        "CommittedVersion",
+    ];
     let ints = [0usize, 2, 8, 9, 18];
     let cols = names
         .iter()
         .enumerate()
-        .map(|(n, c)| (*c, if ints.contains(&n) { DataType::Int64 } else { DataType::Utf8 }))
+        .map(|(n, c)| {
+            (
+                *c,
+                if ints.contains(&n) {
+                    DataType::Int64
+                } else {
+                    DataType::Utf8
+                },
+            )
+        })
         .collect();
     (cols, rows, Filter::None)
 }
@@ -282,44 +538,139 @@ fn backends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
             } else {
                 0.0
             };
-            vec![i(b.id as i64), s(&b.host), i(i64::from(b.heartbeat_port)), i(-1i64), i(i64::from(b.http_port)),
-                i(i64::from(b.brpc_port)), s(format_time(info.start_time_ms)), s(format_time(st.last_heartbeat_ms)),
-                s(if st.alive { "true" } else { "false" }), s("false"), i(tablets_by_be(b.id)),
-                s(gb(info.data_used_bytes)), s("0.000 "), s(gb(info.avail_bytes)), s(gb(info.total_bytes)),
-                s(format!("{used_pct:.2} %")), s(format!("{used_pct:.2} %")), s("0.000 "),
-                s("{\"location\" : \"default\"}"), s(&st.err_msg), s(&info.be_version),
-                s(format!("{{\"lastSuccessReportTabletsTime\":\"{}\"}}", format_time(st.last_heartbeat_ms))),
-                i(i64::from(st.failures)), s("mix")]
+            vec![
+                i(b.id as i64),
+                s(&b.host),
+                i(i64::from(b.heartbeat_port)),
+                i(-1i64),
+                i(i64::from(b.http_port)),
+                i(i64::from(b.brpc_port)),
+                s(format_time(info.start_time_ms)),
+                s(format_time(st.last_heartbeat_ms)),
+                s(if st.alive { "true" } else { "false" }),
+                s("false"),
+                i(tablets_by_be(b.id)),
+                s(gb(info.data_used_bytes)),
+                s("0.000 "),
+                s(gb(info.avail_bytes)),
+                s(gb(info.total_bytes)),
+                s(format!("{used_pct:.2} %")),
+                s(format!("{used_pct:.2} %")),
+                s("0.000 "),
+                s("{\"location\" : \"default\"}"),
+                s(&st.err_msg),
+                s(&info.be_version),
+                s(format!(
+                    "{{\"lastSuccessReportTabletsTime\":\"{}\"}}",
+                    format_time(st.last_heartbeat_ms)
+                )),
+                i(i64::from(st.failures)),
+                s("mix"),
+            ]
         })
         .collect();
-    let names = ["BackendId", "Host", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort", "LastStartTime",
-        "LastHeartbeat", "Alive", "SystemDecommissioned", "TabletNum", "DataUsedCapacity", "TrashUsedCapacity",
-        "AvailCapacity", "TotalCapacity", "UsedPct", "MaxDiskUsedPct", "RemoteUsedCapacity", "Tag", "ErrMsg",
-        "Version", "Status", "HeartbeatFailureCounter", "NodeRole"];
+    let names = [
+        "BackendId",
+        "Host",
+        "HeartbeatPort",
+        "BePort",
+        "HttpPort",
+        "BrpcPort",
+        "LastStartTime",
+        "LastHeartbeat",
+        "Alive",
+        "SystemDecommissioned",
+        "TabletNum",
+        "DataUsedCapacity",
+        "TrashUsedCapacity",
+        "AvailCapacity",
+        "TotalCapacity",
+        "UsedPct",
+        "MaxDiskUsedPct",
+        "RemoteUsedCapacity",
+        "Tag",
+        "ErrMsg",
+        "Version",
+        "Status",
+        "HeartbeatFailureCounter",
+        "NodeRole",
+    ];
     let ints = [0usize, 2, 3, 4, 5, 10, 22];
     let cols = names
         .iter()
         .enumerate()
-        .map(|(n, c)| (*c, if ints.contains(&n) { DataType::Int64 } else { DataType::Utf8 }))
+        .map(|(n, c)| {
+            (
+                *c,
+                if ints.contains(&n) {
+                    DataType::Int64
+                } else {
+                    DataType::Utf8
+                },
+            )
+        })
         .collect();
     (cols, rows, Filter::None)
 }
 
 fn frontends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
     let c = &session.fe.config;
-    let row = vec![s(format!("fe_{}", c.edit_log_port)), s("127.0.0.1"), i(i64::from(c.edit_log_port)),
-        i(i64::from(c.http_port)), i(i64::from(c.query_port)), i(-1i64), i(-1i64), s("FOLLOWER"), s("true"),
-        s("0"), s("true"), s("true"), i(0i64), s(format_time(session.fe.start_time_ms)),
-        s(format_time(crate::backend::now_ms())), s("true"), s(""), s(env!("CARGO_PKG_VERSION")), s("Yes")];
-    let names = ["Name", "Host", "EditLogPort", "HttpPort", "QueryPort", "RpcPort", "ArrowFlightSqlPort", "Role",
-        "IsMaster", "ClusterId", "Join", "Alive", "ReplayedJournalId", "LastStartTime", "LastHeartbeat",
-        "IsHelper", "ErrMsg", "Version", "CurrentConnected"];
+    let row = vec![
+        s(format!("fe_{}", c.edit_log_port)),
+        s("127.0.0.1"),
+        i(i64::from(c.edit_log_port)),
+        i(i64::from(c.http_port)),
+        i(i64::from(c.query_port)),
+        i(-1i64),
+        i(-1i64),
+        s("FOLLOWER"),
+        s("true"),
+        s("0"),
+        s("true"),
+        s("true"),
+        i(0i64),
+        s(format_time(session.fe.start_time_ms)),
+        s(format_time(crate::backend::now_ms())),
+        s("true"),
+        s(""),
+        s(env!("CARGO_PKG_VERSION")),
+        s("Yes"),
+    ];
+    let names = [
+        "Name",
+        "Host",
+        "EditLogPort",
+        "HttpPort",
+        "QueryPort",
+        "RpcPort",
+        "ArrowFlightSqlPort",
+        "Role",
+        "IsMaster",
+        "ClusterId",
+        "Join",
+        "Alive",
+        "ReplayedJournalId",
+        "LastStartTime",
+        "LastHeartbeat",
+        "IsHelper",
+        "ErrMsg",
+        "Version",
+        "CurrentConnected",
+    ];
     let ints = [2usize, 3, 4, 5, 6, 12];
     let cols = names
         .iter()
         .enumerate()
-        .map(|(n, c)| (*c, if ints.contains(&n) { DataType::Int64 } else { DataType::Utf8 }))
+        .map(|(n, c)| {
+            (
+                *c,
+                if ints.contains(&n) {
+                    DataType::Int64
+                } else {
+                    DataType::Utf8
+                },
+            )
+        })
         .collect();
     (cols, vec![row], Filter::None)
 }
-

@@ -12,7 +12,12 @@ use std::sync::Arc;
 
 /// Builds the partitions `descs` describe. With `adding`, they join the table's
 /// existing ones and must not overlap them.
-pub fn build(fe: &Arc<Frontend>, table: &OlapTable, descs: &[PartitionDesc], adding: bool) -> Result<Vec<Partition>> {
+pub fn build(
+    fe: &Arc<Frontend>,
+    table: &OlapTable,
+    descs: &[PartitionDesc],
+    adding: bool,
+) -> Result<Vec<Partition>> {
     let types: Vec<DorisType> = table
         .partition_info
         .columns()
@@ -23,13 +28,21 @@ pub fn build(fe: &Arc<Frontend>, table: &OlapTable, descs: &[PartitionDesc], add
     let n = types.len();
     let is_range = matches!(table.partition_info, PartitionInfo::Range { .. });
     let mut ranges: Vec<(String, PartitionKey, PartitionKey)> = if adding {
-        table.partitions.iter().filter_map(|p| p.range.clone().map(|(l, u)| (p.name.clone(), l, u))).collect()
+        table
+            .partitions
+            .iter()
+            .filter_map(|p| p.range.clone().map(|(l, u)| (p.name.clone(), l, u)))
+            .collect()
     } else {
         Vec::new()
     };
     let existing = ranges.len();
-    let mut lists: Vec<(String, Vec<PartitionKey>)> =
-        table.partitions.iter().filter(|_| adding).map(|p| (p.name.clone(), p.list_values.clone())).collect();
+    let mut lists: Vec<(String, Vec<PartitionKey>)> = table
+        .partitions
+        .iter()
+        .filter(|_| adding)
+        .map(|p| (p.name.clone(), p.list_values.clone()))
+        .collect();
     let existing_lists = lists.len();
     for desc in descs {
         match desc {
@@ -50,17 +63,32 @@ pub fn build(fe: &Arc<Frontend>, table: &OlapTable, descs: &[PartitionDesc], add
                 let upper = PartitionKey::parse(upper, &types)?;
                 push_range(&mut ranges, name.clone(), lower, upper)?;
             }
-            PartitionDesc::Batch { from, to, interval, unit } if is_range && n == 1 => {
-                for (name, lower, upper) in batch(from, to, *interval, unit.as_deref(), &types[0])? {
+            PartitionDesc::Batch {
+                from,
+                to,
+                interval,
+                unit,
+            } if is_range && n == 1 => {
+                for (name, lower, upper) in batch(from, to, *interval, unit.as_deref(), &types[0])?
+                {
                     let lower = PartitionKey::parse(&[lower], &types)?;
                     let upper = PartitionKey::parse(&[upper], &types)?;
                     push_range(&mut ranges, name, lower, upper)?;
                 }
             }
             PartitionDesc::In { name, values } if !is_range => {
-                let keys = values.iter().map(|v| PartitionKey::parse(v, &types)).collect::<Result<Vec<_>>>()?;
-                if let Some(k) = keys.iter().find(|k| k.values.len() != n || k.text.iter().any(String::is_empty)) {
-                    return Err(Error::invalid(format!("partition value {} does not match the partition columns", k.to_sql())));
+                let keys = values
+                    .iter()
+                    .map(|v| PartitionKey::parse(v, &types))
+                    .collect::<Result<Vec<_>>>()?;
+                if let Some(k) = keys
+                    .iter()
+                    .find(|k| k.values.len() != n || k.text.iter().any(String::is_empty))
+                {
+                    return Err(Error::invalid(format!(
+                        "partition value {} does not match the partition columns",
+                        k.to_sql()
+                    )));
                 }
                 for (other, vals) in &lists {
                     if let Some(k) = keys.iter().find(|k| vals.contains(k)) {
@@ -72,20 +100,38 @@ pub fn build(fe: &Arc<Frontend>, table: &OlapTable, descs: &[PartitionDesc], add
                 }
                 lists.push((name.clone(), keys));
             }
-            _ => return Err(Error::invalid("partition description does not match the table's partition type")),
+            _ => {
+                return Err(Error::invalid(
+                    "partition description does not match the table's partition type",
+                ))
+            }
         }
     }
-    let mut names: Vec<&str> = table.partitions.iter().filter(|_| adding).map(|p| p.name.as_str()).collect();
+    let mut names: Vec<&str> = table
+        .partitions
+        .iter()
+        .filter(|_| adding)
+        .map(|p| p.name.as_str())
+        .collect();
     let mut out = Vec::new();
     for (name, lower, upper) in ranges.into_iter().skip(existing) {
-        out.push(new_partition(fe, table, name, Some((lower, upper)), Vec::new())?);
+        out.push(new_partition(
+            fe,
+            table,
+            name,
+            Some((lower, upper)),
+            Vec::new(),
+        )?);
     }
     for (name, values) in lists.into_iter().skip(existing_lists) {
         out.push(new_partition(fe, table, name, None, values)?);
     }
     for p in &out {
         if names.contains(&p.name.as_str()) {
-            return Err(Error::invalid(format!("Duplicate partition name {}", p.name)));
+            return Err(Error::invalid(format!(
+                "Duplicate partition name {}",
+                p.name
+            )));
         }
         names.push(&p.name);
     }
@@ -122,7 +168,13 @@ fn push_range(
 
 /// Expands `FROM (a) TO (b) INTERVAL n unit` into (name, lower, upper) triples,
 /// named as Doris names them (`p_20240101`, `p_202401`, `p_2024`, `p_1`).
-fn batch(from: &[String], to: &[String], n: i64, unit: Option<&str>, ty: &DorisType) -> Result<Vec<(String, String, String)>> {
+fn batch(
+    from: &[String],
+    to: &[String],
+    n: i64,
+    unit: Option<&str>,
+    ty: &DorisType,
+) -> Result<Vec<(String, String, String)>> {
     let (Some(from), Some(to)) = (from.first(), to.first()) else {
         return Err(Error::invalid("batch partition needs FROM and TO values"));
     };
@@ -133,12 +185,18 @@ fn batch(from: &[String], to: &[String], n: i64, unit: Option<&str>, ty: &DorisT
     let mut out = Vec::new();
     match (ty, unit) {
         (DorisType::Date | DorisType::DateTime { .. }, Some(unit)) => {
-            let parse = |s: &str| parse_datetime(s).or_else(|| parse_date(s).and_then(|d| d.and_hms_opt(0, 0, 0)));
+            let parse = |s: &str| {
+                parse_datetime(s).or_else(|| parse_date(s).and_then(|d| d.and_hms_opt(0, 0, 0)))
+            };
             let bad = || Error::invalid(format!("invalid batch partition bounds {from} .. {to}"));
             let (mut cur, end) = (parse(from).ok_or_else(bad)?, parse(to).ok_or_else(bad)?);
             let date_only = matches!(ty, DorisType::Date);
             let fmt = |d: &NaiveDateTime| {
-                if date_only { d.format("%Y-%m-%d").to_string() } else { d.format("%Y-%m-%d %H:%M:%S").to_string() }
+                if date_only {
+                    d.format("%Y-%m-%d").to_string()
+                } else {
+                    d.format("%Y-%m-%d %H:%M:%S").to_string()
+                }
             };
             while cur < end {
                 let next = match unit {
@@ -160,23 +218,34 @@ fn batch(from: &[String], to: &[String], n: i64, unit: Option<&str>, ty: &DorisT
                 out.push((name, fmt(&cur), fmt(&next)));
                 cur = next;
                 if out.len() > MAX_PARTITIONS {
-                    return Err(Error::invalid("batch partition creates too many partitions"));
+                    return Err(Error::invalid(
+                        "batch partition creates too many partitions",
+                    ));
                 }
             }
         }
         (_, None) => {
             let bad = || Error::invalid(format!("invalid batch partition bounds {from} .. {to}"));
-            let (mut cur, end) = (from.parse::<i64>().map_err(|_| bad())?, to.parse::<i64>().map_err(|_| bad())?);
+            let (mut cur, end) = (
+                from.parse::<i64>().map_err(|_| bad())?,
+                to.parse::<i64>().map_err(|_| bad())?,
+            );
             while cur < end {
                 let next = (cur + n).min(end);
                 out.push((format!("p_{cur}"), cur.to_string(), next.to_string()));
                 cur = next;
                 if out.len() > MAX_PARTITIONS {
-                    return Err(Error::invalid("batch partition creates too many partitions"));
+                    return Err(Error::invalid(
+                        "batch partition creates too many partitions",
+                    ));
                 }
             }
         }
-        _ => return Err(Error::invalid("batch partition unit does not match the partition column type")),
+        _ => {
+            return Err(Error::invalid(
+                "batch partition unit does not match the partition column type",
+            ))
+        }
     }
     Ok(out)
 }

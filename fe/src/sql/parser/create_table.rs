@@ -10,7 +10,9 @@ impl DorisParser<'_> {
         let mut columns = Vec::new();
         loop {
             if matches!(self.peek_word(0).as_deref(), Some("INDEX")) {
-                return Err(Error::not_supported("inline INDEX definitions are not supported yet"));
+                return Err(Error::not_supported(
+                    "inline INDEX definitions are not supported yet",
+                ));
             }
             columns.push(self.column_def()?);
             if !self.p.consume_token(&Token::Comma) {
@@ -22,7 +24,9 @@ impl DorisParser<'_> {
             let _ = self.p.consume_token(&Token::Eq);
             let engine = self.ident()?;
             if !engine.eq_ignore_ascii_case("olap") {
-                return Err(Error::not_supported(format!("ENGINE={engine} is not supported")));
+                return Err(Error::not_supported(format!(
+                    "ENGINE={engine} is not supported"
+                )));
             }
         }
         let mut stmt = CreateTable {
@@ -87,7 +91,9 @@ impl DorisParser<'_> {
             } else if self.word("COMMENT") {
                 col.comment = self.string()?;
             } else if self.word("AUTO_INCREMENT") {
-                return Err(Error::not_supported("AUTO_INCREMENT columns are not supported yet"));
+                return Err(Error::not_supported(
+                    "AUTO_INCREMENT columns are not supported yet",
+                ));
             } else {
                 break;
             }
@@ -101,7 +107,10 @@ impl DorisParser<'_> {
         }
         if self.word("CURRENT_TIMESTAMP") {
             if self.p.consume_token(&Token::LParen) {
-                let _ = self.p.consume_token(&Token::RParen) || { self.number()?; self.expect(Token::RParen).is_ok() };
+                let _ = self.p.consume_token(&Token::RParen) || {
+                    self.number()?;
+                    self.expect(Token::RParen).is_ok()
+                };
             }
             return Ok("CURRENT_TIMESTAMP".into());
         }
@@ -134,7 +143,9 @@ impl DorisParser<'_> {
             } else {
                 0
             };
-            return self.checked(DorisType::DateTime { scale: scale.clamp(0, 255) as u8 });
+            return self.checked(DorisType::DateTime {
+                scale: scale.clamp(0, 255) as u8,
+            });
         }
         if self.word("DECIMALV3") || self.word("DECIMAL") || self.word("NUMERIC") {
             let (mut precision, mut scale) = (9, 0);
@@ -161,12 +172,21 @@ impl DorisParser<'_> {
             SqlType::Float(_) => DorisType::Float,
             SqlType::Double(_) | SqlType::DoublePrecision => DorisType::Double,
             SqlType::Date => DorisType::Date,
-            SqlType::Char(n) | SqlType::Character(n) => DorisType::Char { len: len(char_len(&n)) },
+            SqlType::Char(n) | SqlType::Character(n) => DorisType::Char {
+                len: len(char_len(&n)),
+            },
             SqlType::Varchar(n) | SqlType::CharacterVarying(n) => DorisType::Varchar {
                 len: char_len(&n).map_or(65533, |l| l.min(u32::MAX as u64) as u32),
             },
-            SqlType::Decimal(ExactNumberInfo::None) => DorisType::Decimal { precision: 9, scale: 0 },
-            other => return Err(Error::not_supported(format!("column type {other} is not supported"))),
+            SqlType::Decimal(ExactNumberInfo::None) => DorisType::Decimal {
+                precision: 9,
+                scale: 0,
+            },
+            other => {
+                return Err(Error::not_supported(format!(
+                    "column type {other} is not supported"
+                )))
+            }
         };
         self.checked(dt)
     }
@@ -203,9 +223,15 @@ impl DorisParser<'_> {
         }
         self.expect(Token::RParen)?;
         Ok(if range {
-            PartitionClause::Range { columns, partitions }
+            PartitionClause::Range {
+                columns,
+                partitions,
+            }
         } else {
-            PartitionClause::List { columns, partitions }
+            PartitionClause::List {
+                columns,
+                partitions,
+            }
         })
     }
 
@@ -224,7 +250,12 @@ impl DorisParser<'_> {
             }
             _ => None,
         };
-        Ok(PartitionDesc::Batch { from, to, interval, unit })
+        Ok(PartitionDesc::Batch {
+            from,
+            to,
+            interval,
+            unit,
+        })
     }
 
     /// `name VALUES LESS THAN (...)`, `name VALUES [(...), (...))` or `name VALUES IN (...)`.
@@ -232,7 +263,11 @@ impl DorisParser<'_> {
         let name = self.ident()?;
         self.expect_word("VALUES")?;
         if self.words(&["LESS", "THAN"]) {
-            let upper = if self.word("MAXVALUE") { vec!["MAXVALUE".into()] } else { self.value_tuple()? };
+            let upper = if self.word("MAXVALUE") {
+                vec!["MAXVALUE".into()]
+            } else {
+                self.value_tuple()?
+            };
             return Ok(PartitionDesc::LessThan { name, upper });
         }
         if self.p.consume_token(&Token::LBracket) {
@@ -299,7 +334,10 @@ impl DorisParser<'_> {
 
     fn distribution(&mut self) -> Result<Distribution> {
         let dist = if self.word("HASH") {
-            Distribution::Hash { columns: self.ident_list()?, buckets: None }
+            Distribution::Hash {
+                columns: self.ident_list()?,
+                buckets: None,
+            }
         } else if self.word("RANDOM") {
             Distribution::Random { buckets: None }
         } else {
@@ -311,7 +349,9 @@ impl DorisParser<'_> {
             } else {
                 let n = self.number()?;
                 if !(1..=65535).contains(&n) {
-                    return Err(Error::invalid(format!("Number of hash distribution should be greater than zero, got {n}")));
+                    return Err(Error::invalid(format!(
+                        "Number of hash distribution should be greater than zero, got {n}"
+                    )));
                 }
                 Some(n as u32)
             }
@@ -369,11 +409,21 @@ mod tests {
         DISTRIBUTED BY HASH(k2) BUCKETS 4
         PROPERTIES ("replication_num" = "1")"#;
         let stmts = parse(sql).unwrap();
-        let Statement::CreateTable(ct) = &stmts[0] else { panic!("{stmts:?}") };
+        let Statement::CreateTable(ct) = &stmts[0] else {
+            panic!("{stmts:?}")
+        };
         assert_eq!(ct.keys_type, KeysType::AggKeys);
         assert_eq!(ct.columns[2].agg_type, Some(AggType::Sum));
-        assert_eq!(ct.columns[2].data_type, DorisType::Decimal { precision: 10, scale: 2 });
-        let Some(PartitionClause::Range { partitions, .. }) = &ct.partition else { panic!() };
+        assert_eq!(
+            ct.columns[2].data_type,
+            DorisType::Decimal {
+                precision: 10,
+                scale: 2
+            }
+        );
+        let Some(PartitionClause::Range { partitions, .. }) = &ct.partition else {
+            panic!()
+        };
         assert_eq!(partitions.len(), 3);
         assert_eq!(ct.properties, vec![("replication_num".into(), "1".into())]);
     }

@@ -56,7 +56,10 @@ impl DorisParser<'_> {
                 (t.span.start.line, t.span.start.column)
             } else {
                 let line = self.sql.lines().count().max(1) as u64;
-                (line, self.sql.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1)
+                (
+                    line,
+                    self.sql.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1,
+                )
             };
             err.message = format!("{} at Line: {line}, Column: {column}", err.message);
         }
@@ -93,7 +96,11 @@ impl DorisParser<'_> {
     }
 
     fn words(&mut self, ws: &[&str]) -> bool {
-        if ws.iter().enumerate().all(|(i, w)| self.peek_word(i).as_deref() == Some(*w)) {
+        if ws
+            .iter()
+            .enumerate()
+            .all(|(i, w)| self.peek_word(i).as_deref() == Some(*w))
+        {
             for _ in ws {
                 self.p.next_token();
             }
@@ -133,9 +140,15 @@ impl DorisParser<'_> {
     fn object_name(&mut self) -> Result<ObjectName> {
         let first = self.ident()?;
         if self.p.consume_token(&Token::Period) {
-            Ok(ObjectName { db: Some(first), name: self.ident()? })
+            Ok(ObjectName {
+                db: Some(first),
+                name: self.ident()?,
+            })
         } else {
-            Ok(ObjectName { db: None, name: first })
+            Ok(ObjectName {
+                db: None,
+                name: first,
+            })
         }
     }
 
@@ -190,12 +203,17 @@ impl DorisParser<'_> {
                 self.p.next_token();
                 if self.word("DATABASE") || self.word("SCHEMA") {
                     let if_not_exists = self.if_not_exists();
-                    return Ok(Statement::CreateDatabase { name: self.ident()?, if_not_exists });
+                    return Ok(Statement::CreateDatabase {
+                        name: self.ident()?,
+                        if_not_exists,
+                    });
                 }
                 if self.word("TABLE") {
                     return self.create_table();
                 }
-                Err(Error::not_supported("only CREATE DATABASE and CREATE TABLE are supported"))
+                Err(Error::not_supported(
+                    "only CREATE DATABASE and CREATE TABLE are supported",
+                ))
             }
             "DROP" => {
                 self.p.next_token();
@@ -216,7 +234,9 @@ impl DorisParser<'_> {
             "TRUNCATE" => {
                 self.p.next_token();
                 self.word("TABLE");
-                Ok(Statement::TruncateTable { name: self.object_name()? })
+                Ok(Statement::TruncateTable {
+                    name: self.object_name()?,
+                })
             }
             "ALTER" => {
                 self.p.next_token();
@@ -251,7 +271,11 @@ impl DorisParser<'_> {
                     let if_exists = self.if_exists();
                     let partition = self.ident()?;
                     self.word("FORCE");
-                    return Ok(Statement::DropPartition { table, partition, if_exists });
+                    return Ok(Statement::DropPartition {
+                        table,
+                        partition,
+                        if_exists,
+                    });
                 }
                 Err(self.error("expected ADD PARTITION or DROP PARTITION"))
             }
@@ -269,11 +293,11 @@ impl DorisParser<'_> {
                     return self.sql_statement();
                 }
                 self.p.next_token();
-                Ok(Statement::Show(Show::Columns {
+                Ok(Statement::Show(Box::new(Show::Columns {
                     full: false,
                     table: self.object_name()?,
                     filter: Filter::None,
-                }))
+                })))
             }
             "INSERT" => {
                 self.p.next_token();
@@ -310,23 +334,39 @@ impl DorisParser<'_> {
     fn insert(&mut self) -> Result<Statement> {
         if !self.word("INTO") {
             self.expect_word("OVERWRITE")?;
-            return Err(Error::not_supported("INSERT OVERWRITE is not supported yet"));
+            return Err(Error::not_supported(
+                "INSERT OVERWRITE is not supported yet",
+            ));
         }
         self.word("TABLE");
         let table = self.object_name()?;
         if self.word("PARTITION") {
-            return Err(Error::not_supported("INSERT INTO ... PARTITION is not supported yet"));
+            return Err(Error::not_supported(
+                "INSERT INTO ... PARTITION is not supported yet",
+            ));
         }
-        let label = if self.words(&["WITH", "LABEL"]) { Some(self.ident()?) } else { None };
+        let label = if self.words(&["WITH", "LABEL"]) {
+            Some(self.ident()?)
+        } else {
+            None
+        };
         let mut columns = Vec::new();
         // `(` starts a column list unless it opens the query, as in `INSERT INTO t (SELECT ...)`.
         if self.p.peek_token().token == Token::LParen
-            && !matches!(self.peek_word(1).as_deref(), Some("SELECT" | "WITH" | "VALUES"))
+            && !matches!(
+                self.peek_word(1).as_deref(),
+                Some("SELECT" | "WITH" | "VALUES")
+            )
         {
             columns = self.ident_list()?;
         }
         let source = self.p.parse_query().map_err(|e| self.syntax(e))?;
-        Ok(Statement::Insert(Box::new(Insert { table, label, columns, source })))
+        Ok(Statement::Insert(Box::new(Insert {
+            table,
+            label,
+            columns,
+            source,
+        })))
     }
 
     fn set(&mut self) -> Result<Statement> {
@@ -336,13 +376,31 @@ impl DorisParser<'_> {
                 Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s,
                 _ => return Err(self.error("expected a character set")),
             };
-            let mut assignments = ["character_set_client", "character_set_connection", "character_set_results"]
-                .iter()
-                .map(|n| (n.to_string(), sql::Expr::value(sql::Value::SingleQuotedString(charset.clone()))))
-                .collect::<Vec<_>>();
+            let mut assignments = [
+                "character_set_client",
+                "character_set_connection",
+                "character_set_results",
+            ]
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    sql::Expr::value(sql::Value::SingleQuotedString(charset.clone())),
+                )
+            })
+            .collect::<Vec<_>>();
             if self.word("COLLATE") {
-                let c = self.p.next_token().token.to_string().trim_matches(['\'', '"']).to_string();
-                assignments.push(("collation_connection".into(), sql::Expr::value(sql::Value::SingleQuotedString(c))));
+                let c = self
+                    .p
+                    .next_token()
+                    .token
+                    .to_string()
+                    .trim_matches(['\'', '"'])
+                    .to_string();
+                assignments.push((
+                    "collation_connection".into(),
+                    sql::Expr::value(sql::Value::SingleQuotedString(c)),
+                ));
             }
             return Ok(Statement::Set { assignments });
         }
@@ -378,13 +436,15 @@ impl DorisParser<'_> {
         if self.word("LIKE") {
             Ok(Filter::Like(self.string()?))
         } else if self.word("WHERE") {
-            Ok(Filter::Where(self.p.parse_expr().map_err(|e| self.syntax(e))?))
+            Ok(Filter::Where(Box::new(
+                self.p.parse_expr().map_err(|e| self.syntax(e))?,
+            )))
         } else {
             Ok(Filter::None)
         }
     }
 
-    fn from_db(&mut self) -> Result<Option<String>> {
+    fn in_db(&mut self) -> Result<Option<String>> {
         if self.word("FROM") || self.word("IN") {
             Ok(Some(self.ident()?))
         } else {
@@ -396,45 +456,74 @@ impl DorisParser<'_> {
         let full = self.word("FULL");
         let global = self.word("GLOBAL");
         let _ = self.word("SESSION") || self.word("LOCAL");
-        let what = self.peek_word(0).ok_or_else(|| self.error("expected what to show"))?;
+        let what = self
+            .peek_word(0)
+            .ok_or_else(|| self.error("expected what to show"))?;
         self.p.next_token();
         let show = match what.as_str() {
-            "DATABASES" | "SCHEMAS" => Show::Databases { filter: self.filter()? },
-            "TABLES" => Show::Tables { full, db: self.from_db()?, filter: self.filter()? },
+            "DATABASES" | "SCHEMAS" => Show::Databases {
+                filter: self.filter()?,
+            },
+            "TABLES" => Show::Tables {
+                full,
+                db: self.in_db()?,
+                filter: self.filter()?,
+            },
             "COLUMNS" | "FIELDS" => {
                 if !(self.word("FROM") || self.word("IN")) {
                     return Err(self.error("expected FROM"));
                 }
                 let mut table = self.object_name()?;
-                if let Some(db) = self.from_db()? {
+                if let Some(db) = self.in_db()? {
                     table.db = Some(db);
                 }
-                Show::Columns { full, table, filter: self.filter()? }
+                Show::Columns {
+                    full,
+                    table,
+                    filter: self.filter()?,
+                }
             }
             "CREATE" => {
                 if self.word("DATABASE") || self.word("SCHEMA") {
-                    Show::CreateDatabase { name: self.ident()? }
+                    Show::CreateDatabase {
+                        name: self.ident()?,
+                    }
                 } else {
                     self.word("TABLE");
-                    Show::CreateTable { table: self.object_name()? }
+                    Show::CreateTable {
+                        table: self.object_name()?,
+                    }
                 }
             }
             "PARTITIONS" => {
                 self.expect_word("FROM")?;
-                Show::Partitions { table: self.object_name()? }
+                Show::Partitions {
+                    table: self.object_name()?,
+                }
             }
             "TABLETS" => {
                 self.expect_word("FROM")?;
-                Show::Tablets { table: self.object_name()? }
+                Show::Tablets {
+                    table: self.object_name()?,
+                }
             }
-            "VARIABLES" => Show::Variables { global, filter: self.filter()? },
+            "VARIABLES" => Show::Variables {
+                global,
+                filter: self.filter()?,
+            },
             "WARNINGS" => Show::Warnings,
             "ERRORS" => Show::Errors,
-            "COLLATION" => Show::Collation { filter: self.filter()? },
-            "CHARSET" => Show::Charset { filter: self.filter()? },
+            "COLLATION" => Show::Collation {
+                filter: self.filter()?,
+            },
+            "CHARSET" => Show::Charset {
+                filter: self.filter()?,
+            },
             "CHARACTER" => {
                 self.expect_word("SET")?;
-                Show::Charset { filter: self.filter()? }
+                Show::Charset {
+                    filter: self.filter()?,
+                }
             }
             "ENGINES" => Show::Engines,
             "BACKENDS" => Show::Backends,
@@ -442,14 +531,17 @@ impl DorisParser<'_> {
             "PROCESSLIST" => Show::ProcessList,
             "TABLE" => {
                 self.expect_word("STATUS")?;
-                Show::TableStatus { db: self.from_db()?, filter: self.filter()? }
+                Show::TableStatus {
+                    db: self.in_db()?,
+                    filter: self.filter()?,
+                }
             }
             "INDEX" | "INDEXES" | "KEYS" => {
                 if !(self.word("FROM") || self.word("IN")) {
                     return Err(self.error("expected FROM"));
                 }
                 let mut table = self.object_name()?;
-                if let Some(db) = self.from_db()? {
+                if let Some(db) = self.in_db()? {
                     table.db = Some(db);
                 }
                 Show::Index { table }
@@ -459,7 +551,7 @@ impl DorisParser<'_> {
                 return Err(self.error("unknown SHOW statement"));
             }
         };
-        Ok(Statement::Show(show))
+        Ok(Statement::Show(Box::new(show)))
     }
 }
 

@@ -27,16 +27,29 @@ pub fn show_create_table(t: &OlapTable) -> String {
         .collect();
     out.push_str(&cols.join(",\n"));
     out.push_str("\n) ENGINE=OLAP\n");
-    let keys: Vec<String> =
-        t.schema.columns.iter().filter(|c| c.is_key).map(|c| format!("`{}`", c.name)).collect();
-    out.push_str(&format!("{} KEY({})\n", t.schema.keys_type.sql_keyword(), keys.join(", ")));
+    let keys: Vec<String> = t
+        .schema
+        .columns
+        .iter()
+        .filter(|c| c.is_key)
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    out.push_str(&format!(
+        "{} KEY({})\n",
+        t.schema.keys_type.sql_keyword(),
+        keys.join(", ")
+    ));
     out.push_str(&format!("COMMENT '{}'\n", t.comment.replace('\'', "\\'")));
     match &t.partition_info {
         PartitionInfo::Unpartitioned => {}
         PartitionInfo::Range { columns } | PartitionInfo::List { columns } => {
             let is_range = matches!(t.partition_info, PartitionInfo::Range { .. });
             let cols: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
-            out.push_str(&format!("PARTITION BY {}({})\n(", if is_range { "RANGE" } else { "LIST" }, cols.join(", ")));
+            out.push_str(&format!(
+                "PARTITION BY {}({})\n(",
+                if is_range { "RANGE" } else { "LIST" },
+                cols.join(", ")
+            ));
             let parts: Vec<String> = t
                 .partitions
                 .iter()
@@ -45,7 +58,12 @@ pub fn show_create_table(t: &OlapTable) -> String {
                         format!("PARTITION {} VALUES LESS THAN {}", p.name, upper.to_sql())
                     }
                     Some((lower, upper)) => {
-                        format!("PARTITION {} VALUES [{}, {})", p.name, lower.to_sql(), upper.to_sql())
+                        format!(
+                            "PARTITION {} VALUES [{}, {})",
+                            p.name,
+                            lower.to_sql(),
+                            upper.to_sql()
+                        )
                     }
                     None => {
                         let vals: Vec<String> = p.list_values.iter().map(|k| k.to_sql()).collect();
@@ -60,14 +78,20 @@ pub fn show_create_table(t: &OlapTable) -> String {
     match &t.distribution {
         DistributionInfo::Hash { columns, buckets } => {
             let cols: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
-            out.push_str(&format!("DISTRIBUTED BY HASH({}) BUCKETS {buckets}\n", cols.join(", ")));
+            out.push_str(&format!(
+                "DISTRIBUTED BY HASH({}) BUCKETS {buckets}\n",
+                cols.join(", ")
+            ));
         }
         DistributionInfo::Random { buckets } => {
             out.push_str(&format!("DISTRIBUTED BY RANDOM BUCKETS {buckets}\n"));
         }
     }
-    let props: Vec<String> =
-        t.properties.iter().map(|(k, v)| format!("\"{}\" = \"{}\"", escape(k), escape(v))).collect();
+    let props: Vec<String> = t
+        .properties
+        .iter()
+        .map(|(k, v)| format!("\"{}\" = \"{}\"", escape(k), escape(v)))
+        .collect();
     out.push_str(&format!("PROPERTIES (\n{}\n);", props.join(",\n")));
     out
 }

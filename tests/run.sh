@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs Basalt's whole test suite on a fresh machine: installs what the tests
+# need (the mysql CLI, a JRE with MariaDB Connector/J, pymysql in a local
+# virtualenv), checks formatting and lints, builds, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mysql >/dev/null || need+=(mariadb-client)
+[ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
+command -v java >/dev/null || need+=(default-jre-headless)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -c "import pymysql" 2>/dev/null || .venv/bin/pip install -q pymysql
+export BASALT_PYTHON="$PWD/.venv/bin/python"
+
+# A target directory outside the clone survives between CI runs on the same
+# machine; on a fresh machine it is simply built from scratch.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/basalt-target}"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo test --workspace

@@ -130,6 +130,33 @@ async fn bad_packets_close_only_their_connection() {
     write_packet(&mut s, 0, &[0x0e]); // COM_PING
     let (_, ok) = read_packet(&mut s).unwrap();
     assert_eq!(ok[0], 0);
+    // COM_INIT_DB then COM_FIELD_LIST: one column definition, then the end marker.
+    write_packet(&mut s, 0, b"\x02rb");
+    assert_eq!(read_packet(&mut s).unwrap().1[0], 0);
+    write_packet(&mut s, 0, b"\x04t\0");
+    let (_, def) = read_packet(&mut s).unwrap();
+    assert!(
+        def.starts_with(b"\x03def") && def.windows(2).any(|w| w == b"\x01k"),
+        "{def:?}"
+    );
+    assert_eq!(read_packet(&mut s).unwrap().1[0], 0xfe);
+    // COM_STMT_PREPARE, COM_STMT_RESET and COM_STMT_CLOSE (which has no reply).
+    write_packet(&mut s, 0, b"\x16SELECT k FROM rb.t WHERE k = ?");
+    let (_, prep) = read_packet(&mut s).unwrap();
+    assert_eq!(prep[0], 0);
+    assert_eq!(u16::from_le_bytes([prep[7], prep[8]]), 1, "one parameter");
+    let id = [prep[1], prep[2], prep[3], prep[4]];
+    read_packet(&mut s).unwrap(); // the parameter's definition
+    let mut reset = vec![0x1a];
+    reset.extend(id);
+    write_packet(&mut s, 0, &reset);
+    assert_eq!(read_packet(&mut s).unwrap().1[0], 0);
+    let mut close = vec![0x19];
+    close.extend(id);
+    write_packet(&mut s, 0, &close);
+    write_packet(&mut s, 0, &reset);
+    let (_, err) = read_packet(&mut s).unwrap();
+    assert_eq!(err[0], 0xff, "the closed statement is gone");
     // An empty packet is an error, not a crash.
     write_packet(&mut s, 0, &[]);
     let (_, err) = read_packet(&mut s).unwrap();

@@ -234,3 +234,89 @@ impl StorageEngine {
 }
 
 pub use reader::EngineReader;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use basalt_common::schema::{Column, KeysType};
+    use basalt_common::types::DorisType;
+    use datafusion::arrow::array::{Int32Array, StringArray};
+    use std::sync::Arc;
+
+    fn schema() -> TabletSchema {
+        let col = |name: &str, data_type, is_key| Column {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            is_key,
+            agg_type: None,
+            default_value: None,
+            comment: String::new(),
+        };
+        TabletSchema {
+            keys_type: KeysType::DupKeys,
+            columns: vec![
+                col("k", DorisType::Int, true),
+                col("v", DorisType::String, false),
+            ],
+        }
+    }
+
+    fn batch(keys: &[i32]) -> RecordBatch {
+        let v: Vec<String> = keys.iter().map(|k| format!("v{k}")).collect();
+        RecordBatch::try_new(
+            schema().arrow_schema(),
+            vec![
+                Arc::new(Int32Array::from(keys.to_vec())),
+                Arc::new(StringArray::from(v)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn visible_rows(engine: &StorageEngine, tablet: TabletId, version: Version) -> u64 {
+        let t = engine.tablet(tablet).unwrap();
+        t.rowsets
+            .iter()
+            .filter(|r| r.version.is_some_and(|v| v <= version))
+            .map(|r| r.num_rows)
+            .sum()
+    }
+
+    #[test]
+    fn pending_until_published_and_durable_across_reopen() {
+        let dir = std::env::temp_dir().join(format!("basalt-engine-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let engine = StorageEngine::open(&dir).unwrap();
+            engine.create_tablet(7, schema()).unwrap();
+            engine.write_rowset(100, 7, &[batch(&[3, 1, 2])]).unwrap();
+            assert_eq!(visible_rows(&engine, 7, 2), 0, "not visible before publish");
+            engine.publish(100, &[(7, 2)]).unwrap();
+            engine.publish(100, &[(7, 2)]).unwrap(); // idempotent
+            engine.write_rowset(101, 7, &[batch(&[9])]).unwrap();
+            // A stray file from a write cut short by a crash.
+            std::fs::write(engine.tablet_dir(7).join("999_0.parquet.tmp"), b"partial").unwrap();
+        }
+        let engine = StorageEngine::open(&dir).unwrap();
+        let t = engine.tablet(7).unwrap();
+        assert_eq!(t.visible_version, 2);
+        assert_eq!(visible_rows(&engine, 7, 2), 3);
+        assert!(
+            t.rowsets
+                .iter()
+                .any(|r| r.txn_id == 101 && r.version.is_none()),
+            "pending rowset kept"
+        );
+        assert!(
+            !engine.tablet_dir(7).join("999_0.parquet.tmp").exists(),
+            "orphan removed"
+        );
+        engine.abort(101).unwrap();
+        let t = engine.tablet(7).unwrap();
+        assert_eq!(t.rowsets.len(), 1);
+        let files = std::fs::read_dir(engine.tablet_dir(7)).unwrap().count();
+        assert_eq!(files, 1, "the aborted segment is deleted");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -46,21 +46,23 @@ struct DorisParser<'a> {
 }
 
 impl DorisParser<'_> {
-    /// A sqlparser error, with the position added when sqlparser gives none
-    /// (at the end of input it does not).
+    /// Line and column of the next token; at the end of input (where sqlparser
+    /// reports 0:0) the position just past the last character.
+    fn position(&self) -> (u64, u64) {
+        let t = self.p.peek_token();
+        if t.span.start.line > 0 {
+            return (t.span.start.line, t.span.start.column);
+        }
+        let line = self.sql.lines().count().max(1) as u64;
+        let column = self.sql.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1;
+        (line, column)
+    }
+
+    /// A sqlparser error, with the position added when sqlparser gives none.
     fn syntax(&self, e: ParserError) -> Error {
         let mut err = syntax(e);
         if !err.message.contains("Line:") {
-            let t = self.p.peek_token();
-            let (line, column) = if t.span.start.line > 0 {
-                (t.span.start.line, t.span.start.column)
-            } else {
-                let line = self.sql.lines().count().max(1) as u64;
-                (
-                    line,
-                    self.sql.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1,
-                )
-            };
+            let (line, column) = self.position();
             err.message = format!("{} at Line: {line}, Column: {column}", err.message);
         }
         err
@@ -68,12 +70,12 @@ impl DorisParser<'_> {
 
     /// A syntax error at the next token, with its line and column.
     fn error(&self, msg: &str) -> Error {
-        let t = self.p.peek_token();
+        let (line, column) = self.position();
         Error::new(
             ErrorKind::Syntax,
             format!(
-                "Syntax error: {msg}, found: {} at Line: {}, Column: {}",
-                t.token, t.span.start.line, t.span.start.column
+                "Syntax error: {msg}, found: {} at Line: {line}, Column: {column}",
+                self.p.peek_token().token
             ),
         )
     }

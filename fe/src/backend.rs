@@ -82,13 +82,15 @@ impl BackendRegistry {
     ) -> Result<()> {
         let mut client = self.client(addr)?;
         let cmd = serde_json::to_vec(&WriteRowsetRequest { txn_id, tablet_id })?;
+        // Encode up front: an encoding error must fail the write, never drop rows.
         let input = futures::stream::iter(batches.into_iter().map(Ok));
-        let flight = FlightDataEncoderBuilder::new()
+        let flight: Vec<arrow_flight::FlightData> = FlightDataEncoderBuilder::new()
             .with_flight_descriptor(Some(FlightDescriptor::new_cmd(cmd)))
             .build(input)
-            .map_err(|e| tonic::Status::internal(e.to_string()));
-        // The encoder's errors cannot happen for in-memory batches; drop them from the stream.
-        let flight = flight.filter_map(|r| async move { r.ok() });
+            .try_collect()
+            .await
+            .map_err(|e| Error::internal(format!("encoding rows for backend {addr}: {e}")))?;
+        let flight = futures::stream::iter(flight);
         let mut replies = client
             .do_put(flight)
             .await
@@ -189,5 +191,3 @@ pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch:
         }
     }
 }
-
-use futures::StreamExt;

@@ -89,10 +89,17 @@ pub async fn start(config: FeConfig, shutdown: watch::Receiver<bool>) -> Result<
     let fe = tokio::task::spawn_blocking(move || Frontend::open(config))
         .await
         .map_err(|e| basalt_common::Error::internal(e.to_string()))??;
+    // Loads that were writing when the FE stopped can never commit: abort them,
+    // which frees their labels and the backends' pending rowsets.
+    let interrupted = sql::insert::abort_interrupted(&fe)?;
     let tasks = vec![
         tokio::spawn(mysql::serve(Arc::clone(&fe), query, shutdown.clone())),
         tokio::spawn(http::serve(Arc::clone(&fe), http, shutdown.clone())),
         tokio::spawn(backend::heartbeat_loop(Arc::clone(&fe), shutdown.clone())),
+        tokio::spawn(sql::insert::abort_on_backends_later(
+            Arc::clone(&fe),
+            interrupted,
+        )),
         tokio::spawn(async move {
             let mut shutdown = shutdown;
             let _ = shutdown.wait_for(|s| *s).await;

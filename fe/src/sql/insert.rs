@@ -443,6 +443,42 @@ pub async fn publish_pending(fe: &Arc<Frontend>) {
     }
 }
 
+/// Logs an abort for every transaction still in PREPARE (called at start-up).
+pub fn abort_interrupted(fe: &Arc<Frontend>) -> Result<Vec<TxnId>> {
+    let prepared: Vec<(String, TxnId)> = {
+        let state = fe.catalog.read();
+        state
+            .databases
+            .values()
+            .flat_map(|d| d.transactions.values().map(move |t| (d, t)))
+            .filter(|(_, t)| t.status == TxnStatus::Prepare)
+            .map(|(d, t)| (d.name.clone(), t.id))
+            .collect()
+    };
+    for (db, txn_id) in &prepared {
+        fe.catalog.log(EditLogEntry::AbortTxn {
+            db: db.clone(),
+            txn_id: *txn_id,
+            reason: "the frontend restarted while the load was running".into(),
+        })?;
+    }
+    Ok(prepared.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Drops the pending rowsets of aborted loads once the backends answer heartbeats.
+pub async fn abort_on_backends_later(fe: Arc<Frontend>, txns: Vec<TxnId>) {
+    if txns.is_empty() {
+        return;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(
+        fe.config.heartbeat_interval_second.max(1),
+    ))
+    .await;
+    for txn_id in txns {
+        abort_on_backends(&fe, txn_id).await;
+    }
+}
+
 async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId) {
     let addrs: Vec<String> = fe
         .catalog

@@ -49,6 +49,16 @@ impl Frontend {
         }))
     }
 
+    /// Each backend's control-RPC address, by backend id.
+    pub fn backend_addrs(&self) -> std::collections::BTreeMap<u64, String> {
+        let state = self.catalog.read();
+        state
+            .backends
+            .values()
+            .map(|b| (b.id, b.heartbeat_addr()))
+            .collect()
+    }
+
     pub fn next_connection_id(&self) -> u32 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
     }

@@ -75,7 +75,7 @@ pub const CHARSETS: &[(&str, &str, &str, i64)] = &[
 ];
 
 /// (collation, charset, id, is default)
-pub const COLLATIONS: &[(&str, &str, i64, bool)] = &[
+const COLLATIONS: &[(&str, &str, i64, bool)] = &[
     ("utf8mb4_0900_bin", "utf8mb4", 309, true),
     ("utf8mb4_general_ci", "utf8mb4", 45, false),
     ("utf8mb4_bin", "utf8mb4", 46, false),
@@ -85,12 +85,37 @@ pub const COLLATIONS: &[(&str, &str, i64, bool)] = &[
 ];
 
 /// (engine, support, comment, transactions)
-pub const ENGINES: &[(&str, &str, &str, &str)] = &[(
+const ENGINES: &[(&str, &str, &str, &str)] = &[(
     "Olap",
     "DEFAULT",
     "Basalt's columnar storage engine (Doris OLAP tables)",
     "YES",
 )];
+
+/// Rows of SHOW COLLATION and information_schema.COLLATIONS (same columns).
+pub fn collation_rows() -> Rows {
+    COLLATIONS
+        .iter()
+        .map(|(n, c, id, d)| {
+            vec![
+                s(*n),
+                s(*c),
+                i(*id),
+                s(if *d { "Yes" } else { "" }),
+                s("Yes"),
+                i(1),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of SHOW ENGINES and information_schema.ENGINES (same columns).
+pub fn engine_rows() -> Rows {
+    ENGINES
+        .iter()
+        .map(|(e, sup, c, t)| vec![s(*e), s(*sup), s(*c), s(*t), s("NO"), s("NO")])
+        .collect()
+}
 
 /// MySQL's DATA_TYPE word for a Doris type.
 pub fn data_type_word(t: &DorisType) -> &'static str {
@@ -311,10 +336,7 @@ fn contents(state: &CatalogState, table: &str) -> Option<(Vec<(String, DataType)
                 ("XA", false),
                 ("SAVEPOINTS", false),
             ]),
-            ENGINES
-                .iter()
-                .map(|(e, sup, c, t)| vec![s(*e), s(*sup), s(*c), s(*t), s("NO"), s("NO")])
-                .collect(),
+            engine_rows(),
         ),
         "character_sets" => (
             cols(&[
@@ -337,19 +359,7 @@ fn contents(state: &CatalogState, table: &str) -> Option<(Vec<(String, DataType)
                 ("IS_COMPILED", false),
                 ("SORTLEN", true),
             ]),
-            COLLATIONS
-                .iter()
-                .map(|(n, c, id, d)| {
-                    vec![
-                        s(*n),
-                        s(*c),
-                        i(*id),
-                        s(if *d { "Yes" } else { "" }),
-                        s("Yes"),
-                        i(1),
-                    ]
-                })
-                .collect(),
+            collation_rows(),
         ),
         _ => return None,
     })

@@ -531,13 +531,7 @@ async fn create_tablets(
     schema: &TabletSchema,
     partitions: &[Partition],
 ) -> Result<()> {
-    let addrs: BTreeMap<u64, String> = fe
-        .catalog
-        .read()
-        .backends
-        .values()
-        .map(|b| (b.id, b.heartbeat_addr()))
-        .collect();
+    let addrs = fe.backend_addrs();
     for p in partitions {
         for t in &p.index.tablets {
             for r in &t.replicas {
@@ -569,13 +563,7 @@ fn table_replicas(t: &OlapTable) -> Vec<(u64, u64)> {
 
 /// Best effort: a backend that misses a drop keeps an orphan tablet, which is harmless.
 async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
-    let addrs: BTreeMap<u64, String> = fe
-        .catalog
-        .read()
-        .backends
-        .values()
-        .map(|b| (b.id, b.heartbeat_addr()))
-        .collect();
+    let addrs = fe.backend_addrs();
     for (backend, tablet_id) in replicas {
         if let Some(addr) = addrs.get(&backend) {
             if let Err(e) = fe

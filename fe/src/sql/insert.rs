@@ -300,13 +300,7 @@ async fn write_and_publish(
     txn_id: TxnId,
     routed: BTreeMap<(u64, TabletId), RecordBatch>,
 ) -> Result<()> {
-    let addrs: BTreeMap<u64, String> = fe
-        .catalog
-        .read()
-        .backends
-        .values()
-        .map(|b| (b.id, b.heartbeat_addr()))
-        .collect();
+    let addrs = fe.backend_addrs();
     let replicas: BTreeMap<TabletId, Vec<u64>> = table
         .partitions
         .iter()
@@ -368,7 +362,7 @@ async fn write_and_publish(
 
 /// Publishes one committed transaction on its backends and marks it VISIBLE.
 async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
-    let (per_backend, addrs) = {
+    let per_backend = {
         let state = fe.catalog.read();
         let d = state.db(db)?;
         let txn = d
@@ -393,13 +387,9 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
                 }
             }
         }
-        let addrs: BTreeMap<u64, String> = state
-            .backends
-            .values()
-            .map(|b| (b.id, b.heartbeat_addr()))
-            .collect();
-        (per_backend, addrs)
+        per_backend
     };
+    let addrs = fe.backend_addrs();
     for (be, tablets) in per_backend {
         let addr = addrs
             .get(&be)
@@ -480,14 +470,7 @@ pub async fn abort_on_backends_later(fe: Arc<Frontend>, txns: Vec<TxnId>) {
 }
 
 async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId) {
-    let addrs: Vec<String> = fe
-        .catalog
-        .read()
-        .backends
-        .values()
-        .map(|b| b.heartbeat_addr())
-        .collect();
-    for addr in addrs {
+    for addr in fe.backend_addrs().into_values() {
         let _ = fe
             .backends
             .call(&addr, &ControlRequest::AbortTxn { txn_id })

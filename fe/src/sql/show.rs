@@ -2,7 +2,9 @@
 
 use super::ast::{Filter, Show};
 use super::ddl::resolve;
-use crate::planner::information_schema::{data_type_word, key_word, CHARSETS, COLLATIONS, ENGINES};
+use crate::planner::information_schema::{
+    collation_rows, data_type_word, engine_rows, key_word, CHARSETS,
+};
 use crate::rows::{build, i, like, opt, s, text_cols, Col, NULL_STR};
 use crate::session::{QueryResult, Session};
 use basalt_catalog::partition::KeyValue;
@@ -202,19 +204,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             )
         }
         Show::Collation { filter } => {
-            let rows = COLLATIONS
-                .iter()
-                .map(|(n, c, id, d)| {
-                    vec![
-                        s(*n),
-                        s(*c),
-                        i(*id),
-                        s(if *d { "Yes" } else { "" }),
-                        s("Yes"),
-                        i(1i64),
-                    ]
-                })
-                .collect();
+            let rows = collation_rows();
             let cols = vec![
                 ("Collation", DataType::Utf8),
                 ("Charset", DataType::Utf8),
@@ -239,10 +229,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             (cols, rows, filter)
         }
         Show::Engines => {
-            let rows = ENGINES
-                .iter()
-                .map(|(e, sup, c, t)| vec![s(*e), s(*sup), s(*c), s(*t), s("NO"), s("NO")])
-                .collect();
+            let rows = engine_rows();
             (
                 text_cols(&[
                     "Engine",

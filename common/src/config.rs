@@ -199,6 +199,19 @@ mod tests {
     }
 
     #[test]
+    fn environment_sets_a_key_and_flags_win() {
+        std::env::set_var("BASALT_EDIT_LOG_PORT", "7010");
+        let fe: FeConfig = ConfigTable::load(&[]).unwrap().get().unwrap();
+        assert_eq!(fe.edit_log_port, 7010);
+        let fe: FeConfig = ConfigTable::load(&args("--edit-log-port 7011"))
+            .unwrap()
+            .get()
+            .unwrap();
+        assert_eq!(fe.edit_log_port, 7011);
+        std::env::remove_var("BASALT_EDIT_LOG_PORT");
+    }
+
+    #[test]
     fn unknown_flag_is_rejected() {
         let a = args("--query-prot 1");
         let t = ConfigTable::load(&a).unwrap();

@@ -138,3 +138,30 @@ async fn crash_during_a_load_leaves_nothing_half_visible() {
         .unwrap();
     assert_eq!(after, count + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_data_dir_works_and_survives_restart() {
+    let dir = TempDir::new("relative");
+    // The later --data-dir wins: a path relative to the working directory, as in the README.
+    let mut server = Process::standalone_with(dir.path(), &["--data-dir", "basalt-data"]);
+    let mut conn = server.connect().await;
+    setup(&mut conn).await;
+    conn.query_drop("INSERT INTO dur.t VALUES (1, 'a')")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT v FROM dur.t").await,
+        vec![vec!["a".to_string()]]
+    );
+    drop(conn);
+    server.stop();
+    assert!(
+        dir.path().join("basalt-data/be").is_dir() && dir.path().join("basalt-data/fe").is_dir()
+    );
+    server.start();
+    let mut conn = server.connect().await;
+    assert_eq!(
+        rows(&mut conn, "SELECT v FROM dur.t").await,
+        vec![vec!["a".to_string()]]
+    );
+}

@@ -84,6 +84,20 @@ async fn bad_packets_close_only_their_connection() {
         .await
         .unwrap();
 
+    // Every greeting carries a fresh salt and a new connection id.
+    let greeting = |p: u16| {
+        let mut s = raw(p);
+        let (_, g) = read_packet(&mut s).unwrap();
+        let version_end = g.iter().skip(1).position(|b| *b == 0).unwrap() + 2;
+        let id = g[version_end..version_end + 4].to_vec();
+        let salt = g[version_end + 4..version_end + 12].to_vec();
+        (id, salt)
+    };
+    let (id1, salt1) = greeting(port);
+    let (id2, salt2) = greeting(port);
+    assert_ne!(id1, id2);
+    assert_ne!(salt1, salt2);
+
     // Garbage instead of a handshake response.
     let mut s = raw(port);
     read_packet(&mut s).unwrap();

@@ -49,6 +49,8 @@ pub struct Process {
     pub ports: serde_json::Value,
     binary: String,
     args: Vec<String>,
+    /// The working directory, so relative paths in flags land in the test's directory.
+    dir: PathBuf,
     ready: PathBuf,
 }
 
@@ -122,6 +124,7 @@ impl Process {
             ports: serde_json::Value::Null,
             binary: binary.into(),
             args,
+            dir: dir.to_path_buf(),
             ready,
         };
         p.start();
@@ -134,6 +137,7 @@ impl Process {
         let log = std::fs::File::create(self.ready.with_extension("log")).expect("log file");
         let child = Command::new(bin_dir().join(&self.binary))
             .args(&self.args)
+            .current_dir(&self.dir)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -36,6 +36,8 @@ impl std::fmt::Debug for StorageEngine {
 impl StorageEngine {
     pub fn open(root: &Path) -> Result<Self> {
         std::fs::create_dir_all(root.join("data"))?;
+        // Absolute, because segment files are read through DataFusion's local object store.
+        let root = &std::fs::canonicalize(root)?;
         let meta = meta::MetaStore::open(&root.join("tablet_meta.redb"))?;
         let tablets = meta.load_all()?;
         let max_rowset = tablets

@@ -173,21 +173,27 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// One heartbeat to every backend, concurrently.
+pub async fn heartbeat_all(fe: &Arc<Frontend>) {
+    let backends: Vec<Backend> = fe.catalog.read().backends.values().cloned().collect();
+    let max_failures = fe.config.max_backend_heartbeat_failure_times;
+    futures::future::join_all(
+        backends
+            .iter()
+            .map(|be| fe.backends.heartbeat(be, max_failures)),
+    )
+    .await;
+}
+
 /// Heartbeats every backend periodically and retries unfinished publishes.
 pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let interval = Duration::from_secs(fe.config.heartbeat_interval_second.max(1));
     loop {
-        let backends: Vec<Backend> = fe.catalog.read().backends.values().cloned().collect();
-        for be in &backends {
-            let _ = fe
-                .backends
-                .heartbeat(be, fe.config.max_backend_heartbeat_failure_times)
-                .await;
-        }
-        crate::sql::insert::publish_pending(&fe).await;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
+        heartbeat_all(&fe).await;
+        crate::sql::insert::publish_pending(&fe).await;
     }
 }

@@ -102,6 +102,9 @@ pub async fn start(config: FeConfig, shutdown: watch::Receiver<bool>) -> Result<
     // Loads that were writing when the FE stopped can never commit: abort them,
     // which frees their labels and the backends' pending rowsets.
     let interrupted = sql::insert::abort_interrupted(&fe)?;
+    // Know which backends are alive before the first query arrives.
+    backend::heartbeat_all(&fe).await;
+    sql::insert::publish_pending(&fe).await;
     let tasks = vec![
         tokio::spawn(mysql::serve(Arc::clone(&fe), query, shutdown.clone())),
         tokio::spawn(http::serve(Arc::clone(&fe), http, shutdown.clone())),

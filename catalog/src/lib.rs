@@ -51,8 +51,12 @@ impl Catalog {
         state.check(&entry)?;
         store.append(&entry)?;
         state.apply(&entry)?;
+        // The entry is durable and applied: an image that fails to write is
+        // retried later and must not report the change as failed.
         if store.entries_since_image() >= store::IMAGE_EVERY {
-            store.write_image(&state)?;
+            if let Err(e) = store.write_image(&state) {
+                tracing::warn!("writing the catalog image failed, will retry: {e}");
+            }
         }
         Ok(())
     }

@@ -128,7 +128,15 @@ impl PartitionKey {
 /// Canonical value and text of one literal for a partition column of type `ty`.
 pub fn parse_value(lit: &str, ty: &DorisType) -> Result<(KeyValue, String)> {
     let bad = || Error::invalid(format!("invalid partition value '{lit}' for type {ty}"));
-    let lit = lit.trim();
+    // Strings are kept exactly (rows are routed by their exact value); others may carry spaces.
+    let lit = if matches!(
+        ty,
+        DorisType::Char { .. } | DorisType::Varchar { .. } | DorisType::String
+    ) {
+        lit
+    } else {
+        lit.trim()
+    };
     Ok(match ty {
         DorisType::TinyInt
         | DorisType::SmallInt

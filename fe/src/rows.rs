@@ -64,22 +64,43 @@ pub fn build<N: AsRef<str>>(
     Ok((schema, batch))
 }
 
-/// MySQL's LIKE for SHOW: `%` any run, `_` one character, case-insensitive.
+/// MySQL's LIKE for SHOW: `%` any run, `_` one character, `\` escapes,
+/// case-insensitive. Iterative with one backtrack point, so any pattern runs
+/// in O(pattern x value) without recursion.
 pub fn like(pattern: &str, value: &str) -> bool {
-    fn go(p: &[char], v: &[char]) -> bool {
-        match p.split_first() {
-            None => v.is_empty(),
-            Some(('%', rest)) => (0..=v.len()).any(|i| go(rest, &v[i..])),
-            Some(('_', rest)) => !v.is_empty() && go(rest, &v[1..]),
-            Some(('\\', rest)) if !rest.is_empty() => {
-                !v.is_empty() && v[0].eq_ignore_ascii_case(&rest[0]) && go(&rest[1..], &v[1..])
-            }
-            Some((c, rest)) => !v.is_empty() && v[0].eq_ignore_ascii_case(c) && go(rest, &v[1..]),
+    // (literal?, char): `%` and `_` are wildcards unless escaped.
+    let mut p: Vec<(bool, char)> = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => p.push((true, chars.next().unwrap_or('\\'))),
+            c => p.push((false, c)),
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
     let v: Vec<char> = value.chars().collect();
-    go(&p, &v)
+    let (mut pi, mut vi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        match p.get(pi) {
+            Some((false, '%')) => {
+                star = Some((pi, vi));
+                pi += 1;
+            }
+            Some((lit, c)) if (!lit && *c == '_') || c.eq_ignore_ascii_case(&v[vi]) => {
+                pi += 1;
+                vi += 1;
+            }
+            _ => match star {
+                Some((sp, sv)) => {
+                    pi = sp + 1;
+                    vi = sv + 1;
+                    star = Some((sp, sv + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|(lit, c)| !lit && *c == '%')
 }
 
 #[cfg(test)]
@@ -90,5 +111,8 @@ mod tests {
         assert!(super::like("t_", "T1"));
         assert!(!super::like("t_", "t12"));
         assert!(super::like("a\\_b", "a_b") && !super::like("a\\_b", "axb"));
+        assert!(super::like("%a%b%", "xxaxxbxx") && !super::like("%a%b%", "xxbxxaxx"));
+        let hostile = format!("{}!", "%".repeat(100_000));
+        assert!(!super::like(&hostile, &"x".repeat(1000)));
     }
 }

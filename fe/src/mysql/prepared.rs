@@ -265,7 +265,7 @@ fn literal(body: &[u8], pos: &mut usize, ty: u8, unsigned: bool) -> Option<Strin
                 let sign = if v[0] == 1 { "-" } else { "" };
                 format!(
                     "'{sign}{:02}:{:02}:{:02}'",
-                    days * 24 + v[5] as u32,
+                    u64::from(days) * 24 + u64::from(v[5]),
                     v[6],
                     v[7]
                 )

@@ -246,13 +246,17 @@ fn binary_value(col: &ArrayRef, r: usize, fmt: &ArrayFormatter, out: &mut Vec<u8
         DataType::Float32 => out.extend(col.as_primitive::<Float32Type>().value(r).to_le_bytes()),
         DataType::Float64 => out.extend(col.as_primitive::<Float64Type>().value(r).to_le_bytes()),
         DataType::Date32 => {
+            use chrono::Datelike;
             let days = col.as_primitive::<Date32Type>().value(r);
-            let d =
-                chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap_or_default();
+            // Days since 1970-01-01 to a calendar date; out-of-range values show as 0000-01-01.
+            let d = days
+                .checked_add(719_163)
+                .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+                .unwrap_or_default();
             out.push(4);
-            out.extend((d.format("%Y").to_string().parse::<u16>().unwrap_or(0)).to_le_bytes());
-            out.push(d.format("%m").to_string().parse().unwrap_or(1));
-            out.push(d.format("%d").to_string().parse().unwrap_or(1));
+            out.extend((d.year().clamp(0, 9999) as u16).to_le_bytes());
+            out.push(d.month() as u8);
+            out.push(d.day() as u8);
         }
         DataType::Timestamp(TimeUnit::Microsecond, None) => {
             let us = col.as_primitive::<TimestampMicrosecondType>().value(r);

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use basalt_catalog::partition::{parse_value, KeyValue};
 use basalt_catalog::{DistributionInfo, OlapTable, Partition, PartitionInfo};
 use basalt_common::scan::{OlapScanExec, TabletScanRange};
+use basalt_common::types::DorisType;
 use basalt_common::Error;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -181,6 +182,17 @@ fn key_of(v: &ScalarValue, table: &OlapTable, column: &str) -> Option<KeyValue> 
         ScalarValue::Date32(Some(d)) => return Some(KeyValue::Int((*d).into())),
         ScalarValue::TimestampMicrosecond(Some(t), None) => {
             return Some(KeyValue::Int((*t).into()))
+        }
+        // Strings compare exactly as rows were routed: no trimming or parsing.
+        ScalarValue::Utf8(Some(t))
+        | ScalarValue::LargeUtf8(Some(t))
+        | ScalarValue::Utf8View(Some(t))
+            if matches!(
+                ty,
+                DorisType::Char { .. } | DorisType::Varchar { .. } | DorisType::String
+            ) =>
+        {
+            return Some(KeyValue::Text(t.clone()))
         }
         other => other.to_string(),
     };

@@ -323,7 +323,11 @@ async fn write_and_publish(
             });
         }
     }
-    futures::future::try_join_all(writes).await?;
+    // Let every write settle before deciding: an abort must not race a write
+    // still landing on a backend.
+    for result in futures::future::join_all(writes).await {
+        result?;
+    }
 
     let _guard = fe.publish_lock.lock().await;
     // Older committed loads first, so versions become visible in order.

@@ -200,11 +200,11 @@ fn batch(
             };
             while cur < end {
                 let next = match unit {
-                    "YEAR" => cur.checked_add_months(Months::new(12 * n as u32)),
-                    "MONTH" => cur.checked_add_months(Months::new(n as u32)),
-                    "WEEK" => cur.checked_add_signed(Duration::weeks(n)),
-                    "DAY" => cur.checked_add_signed(Duration::days(n)),
-                    _ => cur.checked_add_signed(Duration::hours(n)),
+                    "YEAR" => months(n.checked_mul(12)).and_then(|m| cur.checked_add_months(m)),
+                    "MONTH" => months(Some(n)).and_then(|m| cur.checked_add_months(m)),
+                    "WEEK" => Duration::try_weeks(n).and_then(|d| cur.checked_add_signed(d)),
+                    "DAY" => Duration::try_days(n).and_then(|d| cur.checked_add_signed(d)),
+                    _ => Duration::try_hours(n).and_then(|d| cur.checked_add_signed(d)),
                 }
                 .ok_or_else(bad)?
                 .min(end);
@@ -231,7 +231,7 @@ fn batch(
                 to.parse::<i64>().map_err(|_| bad())?,
             );
             while cur < end {
-                let next = (cur + n).min(end);
+                let next = cur.checked_add(n).ok_or_else(bad)?.min(end);
                 out.push((format!("p_{cur}"), cur.to_string(), next.to_string()));
                 cur = next;
                 if out.len() > MAX_PARTITIONS {
@@ -248,4 +248,9 @@ fn batch(
         }
     }
     Ok(out)
+}
+
+/// A month count that fits chrono's `Months`.
+fn months(n: Option<i64>) -> Option<Months> {
+    n.and_then(|n| u32::try_from(n).ok()).map(Months::new)
 }

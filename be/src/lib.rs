@@ -63,7 +63,7 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
         engine: Arc::clone(&engine),
         http_port: ports.webserver_port,
         brpc_port: ports.brpc_port,
-        start_time_ms: chrono_now_ms(),
+        start_time_ms: basalt_common::now_ms(),
     };
     let tasks = vec![
         tokio::spawn(serve_grpc(
@@ -102,11 +102,4 @@ async fn serve_grpc(
     if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
         tracing::error!("rpc server stopped: {e}");
     }
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

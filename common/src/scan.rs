@@ -101,13 +101,19 @@ impl OlapScanExec {
         self.properties.output_partitioning().partition_count()
     }
 
+    /// The distinct worker URLs of the BEs this scan reads from, sorted.
+    pub fn workers(&self) -> Vec<&str> {
+        let mut urls: Vec<&str> = self.ranges.iter().map(|r| r.worker_url.as_str()).collect();
+        urls.sort_unstable();
+        urls.dedup();
+        urls
+    }
+
     /// Splits the ranges into `tasks` scans, each reading tablets of one BE only,
     /// so every task can run next to its data. All parts keep the same partition
     /// count (datafusion-distributed requires it); a part may be empty.
     pub fn split_by_backend(&self, tasks: usize) -> Result<Vec<OlapScanExec>> {
-        let mut urls: Vec<&str> = self.ranges.iter().map(|r| r.worker_url.as_str()).collect();
-        urls.sort_unstable();
-        urls.dedup();
+        let urls = self.workers();
         if urls.is_empty() {
             return internal_err!("a scan with no tablets cannot be distributed");
         }

@@ -137,7 +137,7 @@ impl BackendRegistry {
                     s.alive = true;
                     s.failures = 0;
                     s.err_msg.clear();
-                    s.last_heartbeat_ms = now_ms();
+                    s.last_heartbeat_ms = basalt_common::now_ms();
                     s.info = info.clone();
                 });
                 Ok(info)
@@ -164,13 +164,6 @@ fn from_status(addr: &str, s: tonic::Status) -> Error {
     serde_json::from_str::<Error>(s.message()).unwrap_or_else(|_| {
         Error::backend(format!("backend {addr}: {} ({:?})", s.message(), s.code()))
     })
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// One heartbeat to every backend, concurrently.

@@ -45,7 +45,7 @@ impl Frontend {
             backends: Default::default(),
             next_connection_id: AtomicU32::new(1),
             publish_lock: Default::default(),
-            start_time_ms: backend::now_ms(),
+            start_time_ms: basalt_common::now_ms(),
         }))
     }
 

@@ -28,6 +28,24 @@ pub fn text_cols(names: &[&'static str]) -> Vec<Col> {
     names.iter().map(|n| (*n, DataType::Utf8)).collect()
 }
 
+/// Columns named `names`; those at the `ints` positions are Int64, the rest Utf8.
+pub fn typed_cols(names: &[&'static str], ints: &[usize]) -> Vec<Col> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(n, c)| {
+            (
+                *c,
+                if ints.contains(&n) {
+                    DataType::Int64
+                } else {
+                    DataType::Utf8
+                },
+            )
+        })
+        .collect()
+}
+
 pub fn build<N: AsRef<str>>(
     columns: &[(N, DataType)],
     rows: Vec<Vec<ScalarValue>>,

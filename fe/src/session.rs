@@ -47,12 +47,7 @@ pub struct Session {
 impl Session {
     pub fn new(fe: Arc<Frontend>, user: String, client_host: String) -> Self {
         let connection_id = fe.next_connection_id();
-        let mut vars = variables::defaults();
-        // Clients size their packets by this; it is the server's real limit.
-        vars.insert(
-            "max_allowed_packet".into(),
-            VarValue::Int(fe.config.max_allowed_packet as i64),
-        );
+        let vars = initial_vars(&fe);
         Self {
             fe,
             connection_id,
@@ -67,11 +62,7 @@ impl Session {
 
     /// Back to a fresh session's state, keeping the login (COM_RESET_CONNECTION).
     pub fn reset(&mut self) {
-        let packet = self.vars.get("max_allowed_packet").cloned();
-        self.vars = variables::defaults();
-        if let Some(p) = packet {
-            self.vars.insert("max_allowed_packet".into(), p);
-        }
+        self.vars = initial_vars(&self.fe);
         self.user_vars.clear();
         self.warnings.clear();
     }
@@ -158,6 +149,17 @@ impl Session {
         self.vars.insert(name.to_string(), value);
         Ok(())
     }
+}
+
+/// A fresh session's variables: the defaults plus what the server's config fixes.
+fn initial_vars(fe: &Frontend) -> BTreeMap<String, VarValue> {
+    let mut vars = variables::defaults();
+    // Clients size their packets by this; it is the server's real limit.
+    vars.insert(
+        "max_allowed_packet".into(),
+        VarValue::Int(fe.config.max_allowed_packet as i64),
+    );
+    vars
 }
 
 /// SHOW WARNINGS' row for a failed statement.

@@ -60,6 +60,15 @@ async fn show_create_table_recreates_the_same_table() {
     assert_eq!(rows(&mut conn, "SHOW CREATE TABLE l").await[0][1], list);
 }
 
+/// The physical-plan text of `EXPLAIN <sql>`.
+async fn physical_plan(conn: &mut mysql_async::Conn, explain: &str) -> String {
+    let plan = rows(conn, explain).await;
+    plan.into_iter()
+        .find(|r| r[0] == "physical_plan")
+        .expect("physical plan")
+        .swap_remove(1)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_tablets_and_pruning() {
     let dir = TempDir::new("prune");
@@ -94,15 +103,11 @@ async fn partitions_tablets_and_pruning() {
     assert_eq!(p1_tablets.len(), 4);
 
     // Partition pruning by the range column, bucket pruning by the hash column.
-    let plan = rows(
+    let physical = &physical_plan(
         &mut conn,
         "EXPLAIN SELECT * FROM events WHERE dt = '2024-01-15' AND user_id = 2",
     )
     .await;
-    let physical = &plan
-        .iter()
-        .find(|r| r[0] == "physical_plan")
-        .expect("physical plan")[1];
     assert!(physical.contains("partitions=[p1]"), "{physical}");
     let scanned: Vec<&str> = physical
         .split("tablets=[")
@@ -128,14 +133,10 @@ async fn partitions_tablets_and_pruning() {
         vec![vec!["2".to_string(), "2.500".into()]]
     );
 
-    let plan = rows(
+    let physical = &physical_plan(
         &mut conn,
         "EXPLAIN SELECT COUNT(*) FROM events WHERE dt >= '2024-02-01'",
     )
     .await;
-    let physical = &plan
-        .iter()
-        .find(|r| r[0] == "physical_plan")
-        .expect("physical plan")[1];
     assert!(physical.contains("partitions=[p2]"), "{physical}");
 }

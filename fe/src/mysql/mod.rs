@@ -210,12 +210,7 @@ impl Connection {
     }
 
     fn error_raw(&mut self, code: u16, state: &str, msg: &str) -> IoResult<()> {
-        let mut p = vec![0xff];
-        p.extend(code.to_le_bytes());
-        p.push(b'#');
-        p.extend(state.as_bytes());
-        p.extend(msg.as_bytes());
-        self.conn.write_packet(&p)
+        self.conn.write_packet(&err_packet(code, state, msg))
     }
 
     async fn send_results(
@@ -447,13 +442,18 @@ async fn handshake(
     Ok(Some((session, caps)))
 }
 
-async fn refuse<T>(conn: &mut Conn, code: u16, state: &str, msg: &str) -> IoResult<Option<T>> {
+/// An ERR packet: code, SQLSTATE and message.
+fn err_packet(code: u16, state: &str, msg: &str) -> Vec<u8> {
     let mut p = vec![0xff];
     p.extend(code.to_le_bytes());
     p.push(b'#');
     p.extend(state.as_bytes());
     p.extend(msg.as_bytes());
-    conn.write_packet(&p)?;
+    p
+}
+
+async fn refuse<T>(conn: &mut Conn, code: u16, state: &str, msg: &str) -> IoResult<Option<T>> {
+    conn.write_packet(&err_packet(code, state, msg))?;
     conn.flush().await?;
     Ok(None)
 }

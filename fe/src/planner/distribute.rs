@@ -100,10 +100,7 @@ fn cut(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
 /// At least two: datafusion-distributed runs a one-task stage on the coordinator.
 fn backend_tasks(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
     if let Some(scan) = plan.downcast_ref::<OlapScanExec>() {
-        let mut urls: Vec<&str> = scan.ranges.iter().map(|r| r.worker_url.as_str()).collect();
-        urls.sort_unstable();
-        urls.dedup();
-        return Some(urls.len().max(2));
+        return Some(scan.workers().len().max(2));
     }
     let local = plan.is::<FilterExec>()
         || plan.is::<ProjectionExec>()

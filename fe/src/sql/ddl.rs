@@ -3,12 +3,12 @@
 //! has its storage.
 
 use super::ast::{self, CreateTable, Distribution, PartitionClause, Statement};
-use crate::backend::now_ms;
 use crate::planner::{resolve_db_name, resolve_table_name};
 use crate::session::{QueryResult, Session};
 use crate::Frontend;
 use basalt_catalog::partition::PartitionKey;
 use basalt_catalog::*;
+use basalt_common::now_ms;
 use basalt_common::rpc::ControlRequest;
 use basalt_common::schema::{KeysType, TabletSchema};
 use basalt_common::types::DorisType;

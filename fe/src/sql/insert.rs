@@ -4,13 +4,13 @@
 
 use super::ast::Insert;
 use super::ddl::resolve;
-use crate::backend::now_ms;
 use crate::session::{QueryResult, Session};
 use crate::Frontend;
 use basalt_catalog::partition::{KeyValue, PartitionKey};
 use basalt_catalog::{
     DistributionInfo, EditLogEntry, OlapTable, PartitionInfo, Transaction, TxnStatus,
 };
+use basalt_common::now_ms;
 use basalt_common::rpc::{ControlRequest, TabletId, TxnId, Version};
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::array::{
@@ -194,19 +194,7 @@ fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, Tablet
     let partition_of: Vec<usize> = match &table.partition_info {
         PartitionInfo::Unpartitioned => vec![0; n],
         info => {
-            let cols: Vec<ArrayRef> = info
-                .columns()
-                .iter()
-                .map(|c| {
-                    let idx = table
-                        .schema
-                        .columns
-                        .iter()
-                        .position(|x| &x.name == c)
-                        .unwrap_or(0);
-                    batch.column(idx).clone()
-                })
-                .collect();
+            let cols = columns_of(table, batch, info.columns())?;
             (0..n)
                 .map(|row| {
                     let key = PartitionKey { values: cols.iter().map(|c| key_value(c, row)).collect(), text: vec![] };
@@ -230,21 +218,7 @@ fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, Tablet
     let buckets = table.distribution.buckets();
     let bucket_of: Vec<u32> = match &table.distribution {
         DistributionInfo::Hash { columns, .. } => {
-            let cols: Vec<ArrayRef> = columns
-                .iter()
-                .map(|c| {
-                    batch
-                        .column(
-                            table
-                                .schema
-                                .columns
-                                .iter()
-                                .position(|x| &x.name == c)
-                                .unwrap_or(0),
-                        )
-                        .clone()
-                })
-                .collect();
+            let cols = columns_of(table, batch, columns)?;
             basalt_common::hash::buckets_of(&cols, buckets).map_err(Error::invalid)?
         }
         // Doris's random distribution sends one load to one tablet per partition.
@@ -261,6 +235,24 @@ fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, Tablet
             let b = take_record_batch(batch, &UInt32Array::from(idx))
                 .map_err(|e| Error::internal(e.to_string()))?;
             Ok((k, b))
+        })
+        .collect()
+}
+
+/// The arrays of the named table columns in a batch shaped like the table.
+fn columns_of(table: &OlapTable, batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+    names
+        .iter()
+        .map(|name| {
+            let idx = table
+                .schema
+                .columns
+                .iter()
+                .position(|c| &c.name == name)
+                .ok_or_else(|| {
+                    Error::internal(format!("column {name} of table {} is missing", table.name))
+                })?;
+            Ok(batch.column(idx).clone())
         })
         .collect()
 }

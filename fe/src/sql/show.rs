@@ -5,7 +5,7 @@ use super::ddl::resolve;
 use crate::planner::information_schema::{
     collation_rows, data_type_word, engine_rows, key_word, CHARSETS,
 };
-use crate::rows::{build, i, like, opt, s, text_cols, Col, NULL_STR};
+use crate::rows::{build, i, like, opt, s, text_cols, typed_cols, Col, NULL_STR};
 use crate::session::{QueryResult, Session};
 use basalt_catalog::partition::KeyValue;
 use basalt_catalog::{DistributionInfo, OlapTable, PartitionInfo};
@@ -275,7 +275,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                     ]
                 })
                 .collect();
-            let cols: Vec<Col> = [
+            let names = [
                 "Name",
                 "Engine",
                 "Version",
@@ -294,20 +294,8 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                 "Checksum",
                 "Create_options",
                 "Comment",
-            ]
-            .iter()
-            .enumerate()
-            .map(|(n, c)| {
-                (
-                    *c,
-                    if matches!(n, 2 | 4 | 5 | 6 | 8) {
-                        DataType::Int64
-                    } else {
-                        DataType::Utf8
-                    },
-                )
-            })
-            .collect();
+            ];
+            let cols = typed_cols(&names, &[2, 4, 5, 6, 8]);
             (cols, rows, filter)
         }
         Show::Index { table } => {
@@ -483,21 +471,7 @@ fn partitions(t: &OlapTable) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
         "IsMutable",
         "CommittedVersion",
     ];
-    let ints = [0usize, 2, 8, 9, 18];
-    let cols = names
-        .iter()
-        .enumerate()
-        .map(|(n, c)| {
-            (
-                *c,
-                if ints.contains(&n) {
-                    DataType::Int64
-                } else {
-                    DataType::Utf8
-                },
-            )
-        })
-        .collect();
+    let cols = typed_cols(&names, &[0, 2, 8, 9, 18]);
     (cols, rows, Filter::None)
 }
 
@@ -582,21 +556,7 @@ fn backends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
         "HeartbeatFailureCounter",
         "NodeRole",
     ];
-    let ints = [0usize, 2, 3, 4, 5, 10, 22];
-    let cols = names
-        .iter()
-        .enumerate()
-        .map(|(n, c)| {
-            (
-                *c,
-                if ints.contains(&n) {
-                    DataType::Int64
-                } else {
-                    DataType::Utf8
-                },
-            )
-        })
-        .collect();
+    let cols = typed_cols(&names, &[0, 2, 3, 4, 5, 10, 22]);
     (cols, rows, Filter::None)
 }
 
@@ -617,7 +577,7 @@ fn frontends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
         s("true"),
         i(0i64),
         s(format_time(session.fe.start_time_ms)),
-        s(format_time(crate::backend::now_ms())),
+        s(format_time(basalt_common::now_ms())),
         s("true"),
         s(""),
         s(env!("CARGO_PKG_VERSION")),
@@ -644,20 +604,6 @@ fn frontends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
         "Version",
         "CurrentConnected",
     ];
-    let ints = [2usize, 3, 4, 5, 6, 12];
-    let cols = names
-        .iter()
-        .enumerate()
-        .map(|(n, c)| {
-            (
-                *c,
-                if ints.contains(&n) {
-                    DataType::Int64
-                } else {
-                    DataType::Utf8
-                },
-            )
-        })
-        .collect();
+    let cols = typed_cols(&names, &[2, 3, 4, 5, 6, 12]);
     (cols, vec![row], Filter::None)
 }

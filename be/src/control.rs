@@ -9,25 +9,25 @@ use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
+use basalt_common::control_client::{to_status, ControlClient};
 use basalt_common::rpc::{
-    ControlRequest, ControlResponse, HeartbeatResponse, WriteRowsetRequest, CONTROL_ACTION,
+    ControlRequest, ControlResponse, FileTicket, HeartbeatResponse, WriteRowsetRequest,
+    CONTROL_ACTION,
 };
 use basalt_common::Error;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status, Streaming};
 
 pub struct ControlService {
     pub engine: Arc<StorageEngine>,
+    /// For pulling replicas from other backends when cloning.
+    pub rpc: ControlClient,
     pub http_port: u16,
     pub brpc_port: u16,
     pub start_time_ms: i64,
-}
-
-/// A Basalt error crosses the RPC as JSON in the status message, keeping its kind.
-pub fn to_status(e: Error) -> Status {
-    Status::unknown(serde_json::to_string(&e).unwrap_or(e.message))
 }
 
 type Stream<T> = BoxStream<'static, Result<T, Status>>;
@@ -49,22 +49,42 @@ impl ControlService {
                     total_bytes: total,
                 }))
             }
+            ControlRequest::ReportTablets => Ok(ControlResponse::Tablets {
+                tablets: engine.report(),
+            }),
+            ControlRequest::GetRowsets { tablet_id, version } => Ok(ControlResponse::Rowsets {
+                rowsets: engine.rowset_files(tablet_id, version)?,
+            }),
+            ControlRequest::CloneTablet {
+                tablet_id,
+                schema,
+                src,
+                version,
+            } => {
+                let version =
+                    crate::clone::clone_tablet(engine, &self.rpc, tablet_id, schema, &src, version)
+                        .await?;
+                Ok(ControlResponse::Cloned { version })
+            }
             other => {
                 // Storage calls fsync: keep them off the async workers.
                 tokio::task::spawn_blocking(move || match other {
-                    ControlRequest::CreateTablet { tablet_id, schema } => {
-                        engine.create_tablet(tablet_id, schema)
+                    ControlRequest::CreateTablet { tablet_id, schema } => engine
+                        .create_tablet(tablet_id, schema)
+                        .map(|_| ControlResponse::Ok),
+                    ControlRequest::DropTablet { tablet_id } => {
+                        engine.drop_tablet(tablet_id).map(|_| ControlResponse::Ok)
                     }
-                    ControlRequest::DropTablet { tablet_id } => engine.drop_tablet(tablet_id),
-                    ControlRequest::PublishVersion { txn_id, tablets } => {
-                        engine.publish(txn_id, &tablets)
+                    ControlRequest::PublishVersion { txn_id, tablets } => engine
+                        .publish(txn_id, &tablets)
+                        .map(|failed| ControlResponse::Published { failed }),
+                    ControlRequest::AbortTxn { txn_id } => {
+                        engine.abort(txn_id).map(|_| ControlResponse::Ok)
                     }
-                    ControlRequest::AbortTxn { txn_id } => engine.abort(txn_id),
-                    ControlRequest::Heartbeat => Ok(()),
+                    _ => Err(Error::internal("not a storage request")),
                 })
                 .await
-                .map_err(|e| Error::internal(e.to_string()))??;
-                Ok(ControlResponse::Ok)
+                .map_err(|e| Error::internal(e.to_string()))?
             }
         }
     }
@@ -183,8 +203,37 @@ impl FlightService for ControlService {
     ) -> Result<Response<SchemaResult>, Status> {
         Err(Status::unimplemented("get_schema"))
     }
-    async fn do_get(&self, _: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
-        Err(Status::unimplemented("do_get"))
+    /// Streams one file of a tablet to a backend cloning it.
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
+        let ticket: FileTicket = serde_json::from_slice(&request.into_inner().ticket)
+            .map_err(|e| Status::invalid_argument(format!("bad file ticket: {e}")))?;
+        let path = self
+            .engine
+            .tablet_file(ticket.tablet_id, &ticket.file)
+            .map_err(to_status)?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Status::not_found(format!("{}: {e}", path.display())))?;
+        let chunks = stream::try_unfold(file, |mut file| async move {
+            let mut buf = vec![0u8; 1 << 20];
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            let chunk = FlightData {
+                data_body: buf.into(),
+                ..Default::default()
+            };
+            Ok(Some((chunk, file)))
+        });
+        Ok(Response::new(chunks.boxed()))
     }
     async fn do_exchange(
         &self,

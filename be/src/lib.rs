@@ -5,6 +5,7 @@
 //! datafusion-distributed worker that runs plan fragments) and `webserver_port`
 //! (HTTP: health now, Stream Load later).
 
+pub mod clone;
 pub mod control;
 pub mod http;
 pub mod storage;
@@ -61,6 +62,7 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
     };
     let control = control::ControlService {
         engine: Arc::clone(&engine),
+        rpc: Default::default(),
         http_port: ports.webserver_port,
         brpc_port: ports.brpc_port,
         start_time_ms: basalt_common::now_ms(),

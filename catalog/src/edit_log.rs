@@ -2,7 +2,7 @@
 
 use crate::model::*;
 use crate::{unknown_db, unknown_table};
-use basalt_common::rpc::{TxnId, Version};
+use basalt_common::rpc::{TabletId, TxnId, Version};
 use basalt_common::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
@@ -43,24 +43,51 @@ pub enum EditLogEntry {
     AddBackend {
         backend: Backend,
     },
+    /// Removes the backend and every replica it held.
     DropBackend {
         id: u64,
+    },
+    DecommissionBackend {
+        id: u64,
+        decommissioned: bool,
+    },
+    /// A clone finished: the tablet has a new replica.
+    AddReplica {
+        tablet_id: TabletId,
+        replica: Replica,
+    },
+    /// A replica's version as its backend reported it, or as a clone left it.
+    UpdateReplica {
+        tablet_id: TabletId,
+        backend_id: u64,
+        version: Version,
+    },
+    DropReplica {
+        tablet_id: TabletId,
+        backend_id: u64,
     },
     BeginTxn {
         db: String,
         txn: Transaction,
     },
-    /// Rowsets are written on every replica; each partition gets its version.
+    /// A majority of each tablet's replicas hold the rowsets; each partition
+    /// gets its version. `replicas` (tablet, backend) are the ones to publish
+    /// on; the partitions' other replicas missed the load.
     CommitTxn {
         db: String,
         txn_id: TxnId,
         partition_versions: Vec<(u64, Version)>,
+        #[serde(default)]
+        replicas: Vec<(TabletId, u64)>,
     },
-    /// Backends published the versions: the load is visible.
+    /// A majority of each tablet's replicas published the versions: the load is
+    /// visible. `failed` replicas did not publish and missed the load.
     VisibleTxn {
         db: String,
         txn_id: TxnId,
         time: i64,
+        #[serde(default)]
+        failed: Vec<(TabletId, u64)>,
     },
     AbortTxn {
         db: String,
@@ -90,6 +117,28 @@ impl CatalogState {
             .tables
             .get_mut(table)
             .ok_or_else(|| unknown_table(db, table))
+    }
+
+    /// Every partition of every table, mutably.
+    fn partitions_mut(&mut self) -> impl Iterator<Item = &mut Partition> {
+        self.databases
+            .values_mut()
+            .flat_map(|d| d.tables.values_mut())
+            .flat_map(|t| t.partitions.iter_mut())
+    }
+
+    /// A tablet and its partition's visible version.
+    fn tablet_mut(&mut self, tablet_id: TabletId) -> Result<(Version, &mut Tablet)> {
+        self.partitions_mut()
+            .find_map(|p| {
+                let visible = p.visible_version;
+                p.index
+                    .tablets
+                    .iter_mut()
+                    .find(|t| t.id == tablet_id)
+                    .map(|t| (visible, t))
+            })
+            .ok_or_else(|| Error::internal(format!("tablet {tablet_id} not found")))
     }
 
     fn see(&mut self, id: u64) {
@@ -238,6 +287,57 @@ impl CatalogState {
             }
             EditLogEntry::DropBackend { id } => {
                 self.backends.remove(id);
+                for p in self.partitions_mut() {
+                    for t in &mut p.index.tablets {
+                        t.replicas.retain(|r| r.backend_id != *id);
+                    }
+                }
+            }
+            EditLogEntry::DecommissionBackend { id, decommissioned } => {
+                let be = self
+                    .backends
+                    .get_mut(id)
+                    .ok_or_else(|| Error::invalid(format!("backend {id} does not exist")))?;
+                be.decommissioned = *decommissioned;
+            }
+            EditLogEntry::AddReplica { tablet_id, replica } => {
+                self.see(replica.id);
+                let (_, t) = self.tablet_mut(*tablet_id)?;
+                if t.replicas
+                    .iter()
+                    .any(|r| r.backend_id == replica.backend_id)
+                {
+                    return Err(Error::internal(format!(
+                        "tablet {tablet_id} already has a replica on backend {}",
+                        replica.backend_id
+                    )));
+                }
+                t.replicas.push(replica.clone());
+            }
+            EditLogEntry::UpdateReplica {
+                tablet_id,
+                backend_id,
+                version,
+            } => {
+                let (visible, t) = self.tablet_mut(*tablet_id)?;
+                for r in t
+                    .replicas
+                    .iter_mut()
+                    .filter(|r| r.backend_id == *backend_id)
+                {
+                    // Only forward: a stale report never undoes a newer publish.
+                    r.version = r.version.max(*version);
+                    if *version >= visible {
+                        r.last_failed_version = None;
+                    }
+                }
+            }
+            EditLogEntry::DropReplica {
+                tablet_id,
+                backend_id,
+            } => {
+                let (_, t) = self.tablet_mut(*tablet_id)?;
+                t.replicas.retain(|r| r.backend_id != *backend_id);
             }
             EditLogEntry::BeginTxn { db, txn } => {
                 self.see(txn.id);
@@ -249,7 +349,10 @@ impl CatalogState {
                 db,
                 txn_id,
                 partition_versions,
+                replicas,
             } => {
+                self.commit_seq += 1;
+                let seq = self.commit_seq;
                 let d = self.db_mut(db)?;
                 let txn = d
                     .transactions
@@ -260,6 +363,8 @@ impl CatalogState {
                 }
                 txn.status = TxnStatus::Committed;
                 txn.partition_versions = partition_versions.clone();
+                txn.replicas = replicas.clone();
+                txn.commit_seq = seq;
                 let table_id = txn.table_id;
                 if let Some(t) = d.tables.values_mut().find(|t| t.id == table_id) {
                     for (pid, v) in partition_versions {
@@ -269,7 +374,12 @@ impl CatalogState {
                     }
                 }
             }
-            EditLogEntry::VisibleTxn { db, txn_id, time } => {
+            EditLogEntry::VisibleTxn {
+                db,
+                txn_id,
+                time,
+                failed,
+            } => {
                 let d = self.db_mut(db)?;
                 let txn = d
                     .transactions
@@ -280,6 +390,14 @@ impl CatalogState {
                 }
                 txn.status = TxnStatus::Visible;
                 let (table_id, versions) = (txn.table_id, txn.partition_versions.clone());
+                let published: std::collections::BTreeSet<(TabletId, u64)> = txn
+                    .replicas
+                    .iter()
+                    .filter(|r| !failed.contains(r))
+                    .copied()
+                    .collect();
+                // Logs from before replicated loads name no replicas: all were published.
+                let everyone = txn.replicas.is_empty();
                 if let Some(t) = d.tables.values_mut().find(|t| t.id == table_id) {
                     for (pid, v) in versions {
                         if let Some(p) = t.partitions.iter_mut().find(|p| p.id == pid) {
@@ -287,7 +405,16 @@ impl CatalogState {
                             p.visible_version_time = *time;
                             for tablet in &mut p.index.tablets {
                                 for r in &mut tablet.replicas {
-                                    r.version = r.version.max(v);
+                                    // Versions stay contiguous: a replica with a hole keeps
+                                    // its version until a clone fills the hole.
+                                    if everyone || published.contains(&(tablet.id, r.backend_id)) {
+                                        if r.version + 1 == v {
+                                            r.version = v;
+                                        }
+                                    } else if r.version < v {
+                                        r.last_failed_version = Some(v);
+                                        r.last_failed_time = *time;
+                                    }
                                 }
                             }
                         }

@@ -12,6 +12,9 @@ pub struct CatalogState {
     pub next_id: u64,
     pub databases: BTreeMap<String, Database>,
     pub backends: BTreeMap<u64, Backend>,
+    /// Counts commits, so committed loads are published in commit order.
+    #[serde(default)]
+    pub commit_seq: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,8 +144,31 @@ pub struct Tablet {
 pub struct Replica {
     pub id: u64,
     pub backend_id: u64,
-    /// Highest version this replica has published.
+    /// Every version up to this one is published on the replica.
     pub version: Version,
+    /// The last load this replica missed (write or publish failed), until a
+    /// clone catches it up; such a replica is not read.
+    #[serde(default)]
+    pub last_failed_version: Option<Version>,
+    #[serde(default)]
+    pub last_failed_time: i64,
+}
+
+impl Replica {
+    pub fn new(id: u64, backend_id: u64, version: Version) -> Self {
+        Self {
+            id,
+            backend_id,
+            version,
+            last_failed_version: None,
+            last_failed_time: 0,
+        }
+    }
+
+    /// Holds every version up to `visible` and missed no later load.
+    pub fn is_complete(&self, visible: Version) -> bool {
+        self.version >= visible && self.last_failed_version.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +178,9 @@ pub struct Backend {
     pub heartbeat_port: u16,
     pub http_port: u16,
     pub brpc_port: u16,
+    /// `ALTER SYSTEM DECOMMISSION BACKEND`: its replicas move away, then it is dropped.
+    #[serde(default)]
+    pub decommissioned: bool,
 }
 
 impl Backend {
@@ -195,6 +224,13 @@ pub struct Transaction {
     /// The tablets the load wrote, to publish or abort on their backends.
     #[serde(default)]
     pub tablets: Vec<TabletId>,
+    /// Set at commit: the replicas (tablet, backend) that hold the load and are
+    /// published; the other replicas of its partitions missed it.
+    #[serde(default)]
+    pub replicas: Vec<(TabletId, u64)>,
+    /// Position in the commit order, for publishing in that order.
+    #[serde(default)]
+    pub commit_seq: u64,
     pub create_time: i64,
     #[serde(default)]
     pub reason: String,

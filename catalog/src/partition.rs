@@ -4,6 +4,11 @@
 use basalt_common::types::DorisType;
 use basalt_common::{Error, Result};
 use chrono::{NaiveDate, NaiveDateTime};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    TimestampMicrosecondType,
+};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -16,6 +21,34 @@ pub enum KeyValue {
     Int(#[serde(with = "i128_text")] i128),
     Text(String),
     Max,
+}
+
+impl KeyValue {
+    /// The partition key value of one cell, in the catalog's canonical form.
+    pub fn of_cell(array: &ArrayRef, row: usize) -> KeyValue {
+        if array.is_null(row) {
+            return KeyValue::Min;
+        }
+        match array.data_type() {
+            DataType::Int8 => KeyValue::Int(array.as_primitive::<Int8Type>().value(row).into()),
+            DataType::Int16 => KeyValue::Int(array.as_primitive::<Int16Type>().value(row).into()),
+            DataType::Int32 => KeyValue::Int(array.as_primitive::<Int32Type>().value(row).into()),
+            DataType::Int64 => KeyValue::Int(array.as_primitive::<Int64Type>().value(row).into()),
+            DataType::Decimal128(_, _) => {
+                KeyValue::Int(array.as_primitive::<Decimal128Type>().value(row))
+            }
+            DataType::Date32 => KeyValue::Int(array.as_primitive::<Date32Type>().value(row).into()),
+            DataType::Timestamp(_, _) => KeyValue::Int(
+                array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value(row)
+                    .into(),
+            ),
+            DataType::Boolean => KeyValue::Int(array.as_boolean().value(row).into()),
+            DataType::Utf8 => KeyValue::Text(array.as_string::<i32>().value(row).to_string()),
+            _ => KeyValue::Min,
+        }
+    }
 }
 
 mod i128_text {

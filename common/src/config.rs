@@ -20,9 +20,17 @@ pub struct FeConfig {
     /// Seconds between two heartbeats to each backend.
     pub heartbeat_interval_second: u64,
     /// Missed heartbeats in a row after which a backend is reported dead.
-    pub max_backend_heartbeat_failure_times: u32,
+    pub max_backend_heartbeat_failure_tolerance_count: u32,
     /// Largest MySQL packet accepted from a client, in bytes.
     pub max_allowed_packet: usize,
+    /// When above 0, every new OLAP table gets this many replicas, whatever it asks for.
+    pub force_olap_table_replication_num: usize,
+    /// Seconds a backend must stay dead before its replicas are re-created elsewhere.
+    pub tablet_repair_delay_factor_second: u64,
+    /// Milliseconds between two rounds of the tablet scheduler.
+    pub tablet_checker_interval_ms: u64,
+    /// Seconds between two tablet reports the FE asks of each backend.
+    pub tablet_report_interval_second: u64,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -35,8 +43,12 @@ impl Default for FeConfig {
             edit_log_port: 9010,
             meta_dir: "./doris-meta".into(),
             heartbeat_interval_second: 2,
-            max_backend_heartbeat_failure_times: 3,
+            max_backend_heartbeat_failure_tolerance_count: 1,
             max_allowed_packet: 64 << 20,
+            force_olap_table_replication_num: 0,
+            tablet_repair_delay_factor_second: 60,
+            tablet_checker_interval_ms: 1000,
+            tablet_report_interval_second: 10,
             ready_file: None,
         }
     }

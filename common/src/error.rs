@@ -13,6 +13,8 @@ pub enum ErrorKind {
     TableExists,
     DatabaseExists,
     AccessDenied,
+    /// The user lacks a privilege the statement needs (MySQL 1227).
+    SpecificAccessDenied,
     NoDatabaseSelected,
     UnknownVariable,
     /// INSERT with a different number of columns and values.

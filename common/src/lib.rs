@@ -3,6 +3,7 @@
 //! hashing, and the control-RPC messages the FE sends to BEs.
 
 pub mod config;
+pub mod control_client;
 pub mod error;
 pub mod hash;
 pub mod net;

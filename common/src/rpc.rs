@@ -28,12 +28,63 @@ pub enum ControlRequest {
     /// Make the rowsets `txn_id` wrote visible, each tablet at its version.
     PublishVersion {
         txn_id: TxnId,
-        tablets: Vec<(TabletId, Version)>,
+        tablets: Vec<PublishTablet>,
     },
     /// Discard the rowsets an unfinished transaction wrote.
     AbortTxn {
         txn_id: TxnId,
     },
+    /// Every tablet this backend holds, with its version (Doris's tablet report).
+    ReportTablets,
+    /// Copy the published rowsets this replica lacks, up to `version`, from the
+    /// replica on the backend whose control service is at `src`.
+    CloneTablet {
+        tablet_id: TabletId,
+        schema: TabletSchema,
+        src: String,
+        version: Version,
+    },
+    /// The published rowsets of a tablet up to `version` (asked by a cloning backend).
+    GetRowsets {
+        tablet_id: TabletId,
+        version: Version,
+    },
+}
+
+/// One tablet of a publish. A tablet that got no rows in the load still moves
+/// to the version (with an empty rowset), so every replica's versions stay
+/// contiguous; `has_rows` lets the backend refuse a publish it has no data for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct PublishTablet {
+    pub tablet_id: TabletId,
+    pub version: Version,
+    pub has_rows: bool,
+}
+
+/// A replica as its backend reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TabletInfo {
+    pub tablet_id: TabletId,
+    /// The highest version up to which every version is present.
+    pub version: Version,
+    pub num_rows: u64,
+    pub data_size: u64,
+}
+
+/// A published rowset as a cloning backend copies it: its version and files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RowsetFiles {
+    pub version: Version,
+    pub segments: Vec<String>,
+    pub num_rows: u64,
+    pub data_size: u64,
+}
+
+/// `do_get` ticket for one file of a tablet; the reply streams its bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileTicket {
+    pub tablet_id: TabletId,
+    pub file: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -53,6 +104,20 @@ pub struct HeartbeatResponse {
 pub enum ControlResponse {
     Ok,
     Heartbeat(HeartbeatResponse),
+    Tablets {
+        tablets: Vec<TabletInfo>,
+    },
+    /// The tablets of a publish that could not be published.
+    Published {
+        failed: Vec<TabletId>,
+    },
+    Rowsets {
+        rowsets: Vec<RowsetFiles>,
+    },
+    /// The replica's contiguous version after a clone.
+    Cloned {
+        version: Version,
+    },
 }
 
 /// Descriptor of a `do_put`: the batches that follow become one pending rowset.

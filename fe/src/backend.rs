@@ -2,23 +2,17 @@
 //! and the worker URLs queries are routed to.
 
 use crate::Frontend;
-use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::{Action, FlightDescriptor};
 use basalt_catalog::Backend;
+use basalt_common::control_client::ControlClient;
 use basalt_common::rpc::{
-    ControlRequest, ControlResponse, HeartbeatResponse, TabletId, TxnId, WriteRowsetRequest,
-    CONTROL_ACTION,
+    ControlRequest, ControlResponse, HeartbeatResponse, TabletId, TabletInfo, TxnId,
 };
 use basalt_common::{Error, Result};
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::TryStreamExt;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
 
-const RPC_TIMEOUT: Duration = Duration::from_secs(60);
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the FE knows of a backend beyond its catalog entry (not persisted).
@@ -29,47 +23,26 @@ pub struct BackendStatus {
     pub failures: u32,
     pub err_msg: String,
     pub info: HeartbeatResponse,
+    /// When the backend last answered a heartbeat.
+    pub last_alive_ms: i64,
+    /// When the FE last reconciled the backend's tablet report, and the
+    /// backend's start time then (a restart asks for a fresh report).
+    pub last_report_ms: i64,
+    pub reported_start_ms: i64,
 }
 
 #[derive(Default)]
 pub struct BackendRegistry {
-    channels: Mutex<HashMap<String, Channel>>,
+    pub rpc: ControlClient,
     status: RwLock<HashMap<u64, BackendStatus>>,
+    /// Each backend's last tablet report (sizes and row counts for SHOW).
+    reports: RwLock<HashMap<u64, HashMap<TabletId, TabletInfo>>>,
 }
 
 impl BackendRegistry {
-    fn client(&self, addr: &str) -> Result<FlightServiceClient<Channel>> {
-        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = channels.get(addr) {
-            return Ok(FlightServiceClient::new(c.clone()).max_decoding_message_size(usize::MAX));
-        }
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| Error::invalid(format!("bad backend address {addr}: {e}")))?
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(RPC_TIMEOUT)
-            .connect_lazy();
-        channels.insert(addr.to_string(), channel.clone());
-        Ok(FlightServiceClient::new(channel).max_decoding_message_size(usize::MAX))
-    }
-
     /// One control call to the backend at `addr` (its heartbeat service).
     pub async fn call(&self, addr: &str, req: &ControlRequest) -> Result<ControlResponse> {
-        let mut client = self.client(addr)?;
-        let action = Action {
-            r#type: CONTROL_ACTION.into(),
-            body: serde_json::to_vec(req)?.into(),
-        };
-        let mut stream = client
-            .do_action(action)
-            .await
-            .map_err(|s| from_status(addr, s))?
-            .into_inner();
-        let reply = stream
-            .message()
-            .await
-            .map_err(|s| from_status(addr, s))?
-            .ok_or_else(|| Error::backend(format!("backend {addr} sent no reply")))?;
-        Ok(serde_json::from_slice(&reply.body)?)
+        self.rpc.call(addr, req).await
     }
 
     /// Sends rows to one replica as a pending rowset of `txn_id`.
@@ -80,29 +53,9 @@ impl BackendRegistry {
         tablet_id: TabletId,
         batches: Vec<RecordBatch>,
     ) -> Result<()> {
-        let mut client = self.client(addr)?;
-        let cmd = serde_json::to_vec(&WriteRowsetRequest { txn_id, tablet_id })?;
-        // Encode up front: an encoding error must fail the write, never drop rows.
-        let input = futures::stream::iter(batches.into_iter().map(Ok));
-        let flight: Vec<arrow_flight::FlightData> = FlightDataEncoderBuilder::new()
-            .with_flight_descriptor(Some(FlightDescriptor::new_cmd(cmd)))
-            .build(input)
-            .try_collect()
+        self.rpc
+            .write_rowset(addr, txn_id, tablet_id, batches)
             .await
-            .map_err(|e| Error::internal(format!("encoding rows for backend {addr}: {e}")))?;
-        let flight = futures::stream::iter(flight);
-        let mut replies = client
-            .do_put(flight)
-            .await
-            .map_err(|s| from_status(addr, s))?
-            .into_inner();
-        while replies
-            .message()
-            .await
-            .map_err(|s| from_status(addr, s))?
-            .is_some()
-        {}
-        Ok(())
     }
 
     pub fn status(&self, id: u64) -> BackendStatus {
@@ -114,11 +67,22 @@ impl BackendRegistry {
             .unwrap_or_default()
     }
 
+    pub fn set_report(&self, backend: u64, tablets: HashMap<TabletId, TabletInfo>) {
+        let mut all = self.reports.write().unwrap_or_else(|e| e.into_inner());
+        all.insert(backend, tablets);
+    }
+
+    /// A replica as its backend last reported it.
+    pub fn reported(&self, backend: u64, tablet: TabletId) -> Option<TabletInfo> {
+        let all = self.reports.read().unwrap_or_else(|e| e.into_inner());
+        all.get(&backend)?.get(&tablet).cloned()
+    }
+
     pub fn is_alive(&self, id: u64) -> bool {
         self.status(id).alive
     }
 
-    fn set_status(&self, id: u64, f: impl FnOnce(&mut BackendStatus)) {
+    pub fn set_status(&self, id: u64, f: impl FnOnce(&mut BackendStatus)) {
         let mut all = self.status.write().unwrap_or_else(|e| e.into_inner());
         f(all.entry(id).or_default());
     }
@@ -138,6 +102,7 @@ impl BackendRegistry {
                     s.failures = 0;
                     s.err_msg.clear();
                     s.last_heartbeat_ms = basalt_common::now_ms();
+                    s.last_alive_ms = s.last_heartbeat_ms;
                     s.info = info.clone();
                 });
                 Ok(info)
@@ -159,23 +124,33 @@ impl BackendRegistry {
     }
 }
 
-/// A status from a backend carries a Basalt error as JSON when the BE raised one.
-fn from_status(addr: &str, s: tonic::Status) -> Error {
-    serde_json::from_str::<Error>(s.message()).unwrap_or_else(|_| {
-        Error::backend(format!("backend {addr}: {} ({:?})", s.message(), s.code()))
-    })
-}
-
-/// One heartbeat to every backend, concurrently.
+/// One heartbeat to every backend, concurrently. A backend that restarted on
+/// other HTTP or data ports gets its catalog entry updated.
 pub async fn heartbeat_all(fe: &Arc<Frontend>) {
     let backends: Vec<Backend> = fe.catalog.read().backends.values().cloned().collect();
-    let max_failures = fe.config.max_backend_heartbeat_failure_times;
-    futures::future::join_all(
+    let max_failures = fe.config.max_backend_heartbeat_failure_tolerance_count;
+    let replies = futures::future::join_all(
         backends
             .iter()
             .map(|be| fe.backends.heartbeat(be, max_failures)),
     )
     .await;
+    for (be, reply) in backends.into_iter().zip(replies) {
+        let Ok(info) = reply else { continue };
+        if (info.http_port, info.brpc_port) != (be.http_port, be.brpc_port) {
+            let backend = Backend {
+                http_port: info.http_port,
+                brpc_port: info.brpc_port,
+                ..be
+            };
+            if let Err(e) = fe
+                .catalog
+                .log(basalt_catalog::EditLogEntry::AddBackend { backend })
+            {
+                tracing::warn!("updating the ports of a backend: {e}");
+            }
+        }
+    }
 }
 
 /// Heartbeats every backend periodically and retries unfinished publishes.
@@ -187,6 +162,6 @@ pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch:
             _ = shutdown.wait_for(|s| *s) => return,
         }
         heartbeat_all(&fe).await;
-        crate::sql::insert::publish_pending(&fe).await;
+        crate::load::publish_pending(&fe).await;
     }
 }

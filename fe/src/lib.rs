@@ -2,7 +2,9 @@
 //! load transactions, and the coordination of backends.
 
 pub mod backend;
+pub mod cluster;
 pub mod http;
+pub mod load;
 pub mod mysql;
 pub mod planner;
 pub mod rows;
@@ -26,6 +28,10 @@ pub struct Frontend {
     /// Commit and publish run one at a time, so versions become visible in order.
     pub publish_lock: tokio::sync::Mutex<()>,
     pub start_time_ms: i64,
+    /// Replicas being created by DDL or clones, not yet in the catalog.
+    pub creating: cluster::CreatingReplicas,
+    /// Clones running now, for `SHOW PROC '/cluster_health/tablet_health'`.
+    pub cloning: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -46,6 +52,8 @@ impl Frontend {
             next_connection_id: AtomicU32::new(1),
             publish_lock: Default::default(),
             start_time_ms: basalt_common::now_ms(),
+            creating: Default::default(),
+            cloning: Default::default(),
         }))
     }
 
@@ -101,18 +109,16 @@ pub async fn start(config: FeConfig, shutdown: watch::Receiver<bool>) -> Result<
         .map_err(|e| basalt_common::Error::internal(e.to_string()))??;
     // Loads that were writing when the FE stopped can never commit: abort them,
     // which frees their labels and the backends' pending rowsets.
-    let interrupted = sql::insert::abort_interrupted(&fe)?;
+    let interrupted = load::abort_interrupted(&fe)?;
     // Know which backends are alive before the first query arrives.
     backend::heartbeat_all(&fe).await;
-    sql::insert::publish_pending(&fe).await;
+    load::publish_pending(&fe).await;
     let tasks = vec![
         tokio::spawn(mysql::serve(Arc::clone(&fe), query, shutdown.clone())),
         tokio::spawn(http::serve(Arc::clone(&fe), http, shutdown.clone())),
         tokio::spawn(backend::heartbeat_loop(Arc::clone(&fe), shutdown.clone())),
-        tokio::spawn(sql::insert::abort_on_backends_later(
-            Arc::clone(&fe),
-            interrupted,
-        )),
+        tokio::spawn(cluster::scheduler::run(Arc::clone(&fe), shutdown.clone())),
+        tokio::spawn(load::abort_on_backends_later(Arc::clone(&fe), interrupted)),
         tokio::spawn(async move {
             let mut shutdown = shutdown;
             let _ = shutdown.wait_for(|s| *s).await;

@@ -30,6 +30,9 @@ async fn run() -> basalt_common::Result<()> {
         "meta_dir",
         toml::Value::String(data_dir.join("fe").to_string_lossy().into()),
     );
+    // One backend holds every replica: like Doris's all-in-one image, every
+    // table gets one replica whatever it asks for.
+    table.insert_default("force_olap_table_replication_num", toml::Value::Integer(1));
     table.insert_default(
         "storage_root_path",
         toml::Value::String(data_dir.join("be").to_string_lossy().into()),
@@ -67,5 +70,5 @@ async fn attach_local_backend(
     fe: &std::sync::Arc<basalt_fe::Frontend>,
     port: u16,
 ) -> basalt_common::Result<()> {
-    basalt_fe::sql::ddl::attach_local_backend(fe, "127.0.0.1", port).await
+    basalt_fe::cluster::attach_local_backend(fe, "127.0.0.1", port).await
 }

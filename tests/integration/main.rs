@@ -2,6 +2,7 @@
 //! processes and drives them with real clients.
 
 mod clients;
+mod cluster;
 mod ddl;
 mod durability;
 mod robustness;

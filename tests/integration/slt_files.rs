@@ -1,14 +1,13 @@
-//! Every `.slt` file under `tests/slt/`, over the MySQL wire, against a real standalone server.
+//! Every `.slt` file under `tests/slt/`, over the MySQL wire, against a real
+//! standalone server and against a 1 FE + 3 BE cluster where every table has
+//! three replicas: the results must be the same.
 
+use basalt_tests::cluster::Cluster;
 use basalt_tests::slt::MySqlDb;
 use basalt_tests::{Process, TempDir};
 use std::path::PathBuf;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slt_files_pass_on_standalone() {
-    let dir = TempDir::new("slt");
-    let server = Process::standalone(dir.path());
-    let url = server.mysql_url();
+fn slt_files() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("tests/slt exists")
@@ -17,7 +16,11 @@ async fn slt_files_pass_on_standalone() {
         .collect();
     files.sort();
     assert!(files.len() >= 4, "expected the .slt suite, found {files:?}");
-    for file in files {
+    files
+}
+
+async fn run_all(url: String) {
+    for file in slt_files() {
         let url = url.clone();
         let mut runner = sqllogictest::Runner::new(move || {
             let url = url.clone();
@@ -31,4 +34,22 @@ async fn slt_files_pass_on_standalone() {
             panic!("{}: {e}", file.display());
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_files_pass_on_standalone() {
+    let dir = TempDir::new("slt");
+    let server = Process::standalone(dir.path());
+    run_all(server.mysql_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_files_pass_on_three_backends_with_three_replicas() {
+    let cluster = Cluster::start(
+        "slt-cluster",
+        3,
+        &["--force-olap-table-replication-num", "3"],
+    )
+    .await;
+    run_all(cluster.fe.mysql_url()).await;
 }

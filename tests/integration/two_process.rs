@@ -38,7 +38,7 @@ async fn fe_and_be_processes_attach_store_and_query() {
         1105
     );
 
-    conn.query_drop("CREATE TABLE c.t (k INT, v DECIMAL(10,2)) DISTRIBUTED BY HASH(k) BUCKETS 2")
+    conn.query_drop("CREATE TABLE c.t (k INT, v DECIMAL(10,2)) DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES (\"replication_num\" = \"1\")")
         .await
         .unwrap();
     conn.query_drop("INSERT INTO c.t VALUES (1, 1.10), (2, 2.20), (3, 3.30)")

@@ -2,6 +2,7 @@
 //! 127.0.0.1 with every port 0, reads the bound ports from `--ready-file`, and
 //! talks to them with a real MySQL driver (mysql_async).
 
+pub mod cluster;
 pub mod slt;
 
 use mysql_async::prelude::Queryable;
@@ -52,6 +53,8 @@ pub struct Process {
     /// The working directory, so relative paths in flags land in the test's directory.
     dir: PathBuf,
     ready: PathBuf,
+    /// A restart binds the ports of the first start (a BE is known by its address).
+    keep_ports: bool,
 }
 
 const PORT_FLAGS_FE: &[&str] = &[
@@ -91,6 +94,11 @@ impl Process {
     }
 
     pub fn fe(meta_dir: &Path) -> Process {
+        Self::fe_with(meta_dir, &[])
+    }
+
+    /// `basalt-fe` with extra flags.
+    pub fn fe_with(meta_dir: &Path, extra: &[&str]) -> Process {
         let mut args = vec![
             "--meta-dir".to_string(),
             meta_dir.display().to_string(),
@@ -99,6 +107,7 @@ impl Process {
             "--heartbeat-interval-second".into(),
             "1".into(),
         ];
+        args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(PORT_FLAGS_FE.iter().map(|s| s.to_string()));
         Self::spawn("basalt-fe", args, meta_dir)
     }
@@ -111,7 +120,9 @@ impl Process {
             "127.0.0.1".into(),
         ];
         args.extend(PORT_FLAGS_BE.iter().map(|s| s.to_string()));
-        Self::spawn("basalt-be", args, storage)
+        let mut p = Self::spawn("basalt-be", args, storage);
+        p.keep_ports = true;
+        p
     }
 
     fn spawn(binary: &str, mut args: Vec<String>, dir: &Path) -> Process {
@@ -126,6 +137,7 @@ impl Process {
             args,
             dir: dir.to_path_buf(),
             ready,
+            keep_ports: false,
         };
         p.start();
         p
@@ -133,6 +145,16 @@ impl Process {
 
     /// (Re)starts the process with the same arguments and waits until it is ready.
     pub fn start(&mut self) {
+        if self.keep_ports && !self.ports.is_null() {
+            for k in 0..self.args.len().saturating_sub(1) {
+                let name = self.args[k].trim_start_matches("--").replace('-', "_");
+                if self.args[k + 1] == "0" {
+                    if let Some(port) = self.ports[name.as_str()].as_u64() {
+                        self.args[k + 1] = port.to_string();
+                    }
+                }
+            }
+        }
         let _ = std::fs::remove_file(&self.ready);
         let log = std::fs::File::create(self.ready.with_extension("log")).expect("log file");
         let child = Command::new(bin_dir().join(&self.binary))

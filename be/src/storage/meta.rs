@@ -17,8 +17,30 @@ pub struct TabletMeta {
     pub tablet_id: TabletId,
     pub schema: TabletSchema,
     pub rowsets: Vec<RowsetMeta>,
-    /// Highest version published on this replica.
+    /// Every version up to this one is published on this replica.
     pub visible_version: Version,
+}
+
+impl TabletMeta {
+    pub fn published(&self) -> impl Iterator<Item = &RowsetMeta> {
+        self.rowsets.iter().filter(|r| r.version.is_some())
+    }
+
+    /// The highest version up to which every version is present (1 is the
+    /// empty tablet); a replica that missed a load stops here until cloned.
+    pub fn contiguous_version(&self) -> Version {
+        let mut versions: Vec<Version> = self.published().filter_map(|r| r.version).collect();
+        versions.sort_unstable();
+        let mut v = 1;
+        for next in versions {
+            if next == v + 1 {
+                v = next;
+            } else if next > v + 1 {
+                break;
+            }
+        }
+        v
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

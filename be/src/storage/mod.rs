@@ -6,7 +6,7 @@ mod writer;
 
 pub use meta::{RowsetMeta, TabletMeta};
 
-use basalt_common::rpc::{TabletId, TxnId, Version};
+use basalt_common::rpc::{PublishTablet, RowsetFiles, TabletId, TabletInfo, TxnId, Version};
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -163,7 +163,7 @@ impl StorageEngine {
         batches: &[RecordBatch],
     ) -> Result<()> {
         let tablet = self.tablet(tablet_id)?;
-        let rowset_id = self.next_rowset_id.fetch_add(1, Ordering::Relaxed);
+        let rowset_id = self.new_rowset_id();
         let dir = self.tablet_dir(tablet_id);
         let segment = writer::write_segment(&dir, rowset_id, &tablet.schema, batches)?;
         let rowset = RowsetMeta {
@@ -180,23 +180,132 @@ impl StorageEngine {
         })
     }
 
-    /// Makes the rowsets of `txn_id` visible at the given versions. Publishing
-    /// again is a no-op, so the FE may retry after a lost reply.
-    pub fn publish(&self, txn_id: TxnId, tablets: &[(TabletId, Version)]) -> Result<()> {
-        let versions: HashMap<TabletId, Version> = tablets.iter().copied().collect();
-        let ids: Vec<TabletId> = versions.keys().copied().collect();
+    /// Makes the rowsets of `txn_id` visible at the given versions. A tablet the
+    /// load sent no rows to gets an empty rowset, so its versions stay contiguous.
+    /// Publishing again is a no-op, so the FE may retry after a lost reply.
+    /// Returns the tablets that could not be published (missing, or without the
+    /// rows the FE expects); the others are published regardless.
+    pub fn publish(&self, txn_id: TxnId, tablets: &[PublishTablet]) -> Result<Vec<TabletId>> {
+        let mut failed = Vec::new();
+        let mut ready = HashMap::new();
+        for p in tablets {
+            let Ok(t) = self.tablet(p.tablet_id) else {
+                failed.push(p.tablet_id);
+                continue;
+            };
+            let done = t.rowsets.iter().any(|r| r.version == Some(p.version));
+            let pending = t
+                .rowsets
+                .iter()
+                .any(|r| r.txn_id == txn_id && r.version.is_none());
+            if !done && p.has_rows && !pending {
+                failed.push(p.tablet_id);
+            } else if !done {
+                ready.insert(p.tablet_id, p.version);
+            }
+        }
+        let ids: Vec<TabletId> = ready.keys().copied().collect();
         self.update(&ids, |t| {
-            let v = versions[&t.tablet_id];
+            let version = ready[&t.tablet_id];
+            let mut found = false;
             for r in t
                 .rowsets
                 .iter_mut()
                 .filter(|r| r.txn_id == txn_id && r.version.is_none())
             {
-                r.version = Some(v);
+                r.version = Some(version);
+                found = true;
             }
-            t.visible_version = t.visible_version.max(v);
+            if !found {
+                t.rowsets.push(RowsetMeta {
+                    rowset_id: self.new_rowset_id(),
+                    txn_id,
+                    version: Some(version),
+                    segments: Vec::new(),
+                    num_rows: 0,
+                    data_size: 0,
+                });
+            }
+            t.visible_version = t.contiguous_version();
             Ok(())
-        })
+        })?;
+        Ok(failed)
+    }
+
+    /// What this backend holds, for the FE's tablet report.
+    pub fn report(&self) -> Vec<TabletInfo> {
+        let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
+        tablets
+            .values()
+            .map(|t| TabletInfo {
+                tablet_id: t.tablet_id,
+                version: t.visible_version,
+                num_rows: t.published().map(|r| r.num_rows).sum(),
+                data_size: t.published().map(|r| r.data_size).sum(),
+            })
+            .collect()
+    }
+
+    /// The published rowsets of a tablet up to `version`, for a cloning replica.
+    pub fn rowset_files(&self, tablet_id: TabletId, version: Version) -> Result<Vec<RowsetFiles>> {
+        let t = self.tablet(tablet_id)?;
+        Ok(t.published()
+            .filter(|r| r.version.is_some_and(|v| v <= version))
+            .map(|r| RowsetFiles {
+                version: r.version.unwrap_or_default(),
+                segments: r.segments.clone(),
+                num_rows: r.num_rows,
+                data_size: r.data_size,
+            })
+            .collect())
+    }
+
+    /// A fresh rowset id, for files a clone is about to write.
+    pub fn new_rowset_id(&self) -> u64 {
+        self.next_rowset_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records a rowset whose files a clone has written (fsynced, renamed) into the
+    /// tablet's directory. A version the tablet already holds is left alone.
+    pub fn add_cloned_rowset(
+        &self,
+        tablet_id: TabletId,
+        rowset_id: u64,
+        files: &RowsetFiles,
+        segments: Vec<String>,
+    ) -> Result<Version> {
+        let mut version = 0;
+        self.update(&[tablet_id], |t| {
+            if !t.rowsets.iter().any(|r| r.version == Some(files.version)) {
+                t.rowsets.push(RowsetMeta {
+                    rowset_id,
+                    txn_id: 0,
+                    version: Some(files.version),
+                    segments: segments.clone(),
+                    num_rows: files.num_rows,
+                    data_size: files.data_size,
+                });
+            }
+            t.visible_version = t.contiguous_version();
+            version = t.visible_version;
+            Ok(())
+        })?;
+        Ok(version)
+    }
+
+    /// The path of a file a tablet's meta names, or an error for any other name.
+    pub fn tablet_file(&self, tablet_id: TabletId, file: &str) -> Result<PathBuf> {
+        let t = self.tablet(tablet_id)?;
+        if !t
+            .rowsets
+            .iter()
+            .any(|r| r.segments.iter().any(|s| s == file))
+        {
+            return Err(Error::backend(format!(
+                "tablet {tablet_id} has no file {file}"
+            )));
+        }
+        Ok(self.tablet_dir(tablet_id).join(file))
     }
 
     /// Drops the unpublished rowsets of `txn_id` on every tablet.
@@ -294,8 +403,13 @@ mod tests {
             engine.create_tablet(7, schema()).unwrap();
             engine.write_rowset(100, 7, &[batch(&[3, 1, 2])]).unwrap();
             assert_eq!(visible_rows(&engine, 7, 2), 0, "not visible before publish");
-            engine.publish(100, &[(7, 2)]).unwrap();
-            engine.publish(100, &[(7, 2)]).unwrap(); // idempotent
+            let publish = [PublishTablet {
+                tablet_id: 7,
+                version: 2,
+                has_rows: true,
+            }];
+            engine.publish(100, &publish).unwrap();
+            engine.publish(100, &publish).unwrap(); // idempotent
             engine.write_rowset(101, 7, &[batch(&[9])]).unwrap();
             // A stray file from a write cut short by a crash.
             std::fs::write(engine.tablet_dir(7).join("999_0.parquet.tmp"), b"partial").unwrap();

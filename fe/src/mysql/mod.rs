@@ -33,6 +33,7 @@ fn error_code_state(kind: ErrorKind) -> (u16, &'static str) {
         ErrorKind::TableExists => (1050, "42S01"),
         ErrorKind::DatabaseExists => (1007, "HY000"),
         ErrorKind::AccessDenied => (1045, "28000"),
+        ErrorKind::SpecificAccessDenied => (1227, "42000"),
         ErrorKind::NoDatabaseSelected => (1046, "3D000"),
         ErrorKind::UnknownVariable => (1193, "HY000"),
         ErrorKind::ColumnCountMismatch => (1136, "21S01"),

@@ -36,8 +36,11 @@ pub enum Statement {
         partition: String,
         if_exists: bool,
     },
-    AddBackends {
-        hosts: Vec<String>,
+    AlterSystem(AlterSystem),
+    /// `KILL [CONNECTION] id` ends the connection; `KILL QUERY id` its running statement.
+    Kill {
+        id: u32,
+        query_only: bool,
     },
     Insert(Box<Insert>),
     Show(Box<Show>),
@@ -157,8 +160,10 @@ pub enum Show {
     Partitions {
         table: ObjectName,
     },
+    /// `SHOW TABLETS FROM t [PARTITION (p, ...)]`
     Tablets {
         table: ObjectName,
+        partitions: Vec<String>,
     },
     Variables {
         global: bool,
@@ -182,5 +187,33 @@ pub enum Show {
     Index {
         table: ObjectName,
     },
-    ProcessList,
+    ProcessList {
+        full: bool,
+    },
+    /// `SHOW PROC '/path'`
+    Proc {
+        path: String,
+    },
+    /// `ADMIN SHOW REPLICA STATUS FROM t [WHERE ...]`
+    ReplicaStatus {
+        table: ObjectName,
+        filter: Filter,
+    },
+    /// `ADMIN SHOW REPLICA DISTRIBUTION FROM t`
+    ReplicaDistribution {
+        table: ObjectName,
+    },
+}
+
+/// `ALTER SYSTEM ...` on backends, each named by `"host:heartbeat_port"` or id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlterSystem {
+    AddBackends(Vec<String>),
+    /// `DROP BACKEND` (refused, as in Doris) or `DROPP BACKEND` (`force`).
+    DropBackends {
+        backends: Vec<String>,
+        force: bool,
+    },
+    Decommission(Vec<String>),
+    CancelDecommission(Vec<String>),
 }

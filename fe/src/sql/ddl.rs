@@ -6,7 +6,6 @@ use super::ast::{self, CreateTable, Distribution, PartitionClause, Statement};
 use crate::planner::{resolve_db_name, resolve_table_name};
 use crate::session::{QueryResult, Session};
 use crate::Frontend;
-use basalt_catalog::partition::PartitionKey;
 use basalt_catalog::*;
 use basalt_common::now_ms;
 use basalt_common::rpc::ControlRequest;
@@ -82,7 +81,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             let old = table_replicas(&t);
             let mut fresh = Vec::new();
             for p in &t.partitions {
-                let mut np = new_partition(
+                let mut np = crate::cluster::placement::new_partition(
                     &fe,
                     &t,
                     p.name.clone(),
@@ -92,7 +91,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
                 np.id = p.id;
                 fresh.push(np);
             }
-            create_tablets(&fe, &t.schema, &fresh).await?;
+            let _creating = create_tablets(&fe, &t.schema, &fresh).await?;
             fe.catalog.log(EditLogEntry::ReplacePartitions {
                 db,
                 table,
@@ -104,7 +103,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             let (db, table) = resolve(session, &table)?;
             let t = fe.catalog.read().table(&db, &table)?.clone();
             let new = partitions::build(&fe, &t, &partitions, true)?;
-            create_tablets(&fe, &t.schema, &new).await?;
+            let _creating = create_tablets(&fe, &t.schema, &new).await?;
             fe.catalog.log(EditLogEntry::AddPartitions {
                 db,
                 table,
@@ -134,11 +133,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             })?;
             drop_tablets(&fe, tablets).await;
         }
-        Statement::AddBackends { hosts } => {
-            for host in hosts {
-                add_backend(&fe, &host).await?;
-            }
-        }
+        Statement::AlterSystem(op) => crate::cluster::alter_system(session, op).await?,
         other => return Err(Error::internal(format!("not a DDL statement: {other:?}"))),
     }
     Ok(QueryResult::ok())
@@ -154,43 +149,6 @@ pub fn resolve(session: &Session, name: &ast::ObjectName) -> Result<(String, Str
     let table = resolve_table_name(&state, &db, &name.name)
         .ok_or_else(|| unknown_table(&db, &name.name))?;
     Ok((db, table))
-}
-
-/// `ALTER SYSTEM ADD BACKEND "host:heartbeat_port"`: the backend must answer a heartbeat.
-pub async fn add_backend(fe: &Arc<Frontend>, host_port: &str) -> Result<u64> {
-    let (host, port) = host_port
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
-        .ok_or_else(|| Error::invalid(format!("Invalid host port format: {host_port}")))?;
-    if fe
-        .catalog
-        .read()
-        .backends
-        .values()
-        .any(|b| b.host == host && b.heartbeat_port == port)
-    {
-        return Err(Error::invalid(format!(
-            "Same backend already exists[{host}:{port}]"
-        )));
-    }
-    let id = fe.catalog.alloc_ids(1);
-    let mut backend = Backend {
-        id,
-        host,
-        heartbeat_port: port,
-        http_port: 0,
-        brpc_port: 0,
-    };
-    let info = fe.backends.heartbeat(&backend, 1).await.map_err(|e| {
-        Error::backend(format!(
-            "backend {host_port} did not answer the heartbeat: {}",
-            e.message
-        ))
-    })?;
-    backend.http_port = info.http_port;
-    backend.brpc_port = info.brpc_port;
-    fe.catalog.log(EditLogEntry::AddBackend { backend })?;
-    Ok(id)
 }
 
 async fn create_table(session: &mut Session, ct: CreateTable) -> Result<()> {
@@ -209,7 +167,7 @@ async fn create_table(session: &mut Session, ct: CreateTable) -> Result<()> {
         ));
     }
     let table = build_table(&fe, &ct)?;
-    create_tablets(&fe, &table.schema, &table.partitions).await?;
+    let _creating = create_tablets(&fe, &table.schema, &table.partitions).await?;
     fe.catalog.log(EditLogEntry::CreateTable {
         db,
         table: Box::new(table),
@@ -348,9 +306,16 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
         },
     };
     let mut properties: BTreeMap<String, String> = ct.properties.iter().cloned().collect();
+    if fe.config.force_olap_table_replication_num > 0 {
+        properties.insert(
+            "replication_num".into(),
+            fe.config.force_olap_table_replication_num.to_string(),
+        );
+    }
+    // Doris's default: three replicas.
     let replication = properties
         .entry("replication_num".into())
-        .or_insert_with(|| "1".into());
+        .or_insert_with(|| "3".into());
     match replication.parse::<usize>() {
         Ok(n) if (1..=32).contains(&n) => {}
         _ => {
@@ -395,7 +360,7 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
         create_time: now_ms(),
     };
     table.partitions = if matches!(table.partition_info, PartitionInfo::Unpartitioned) {
-        vec![new_partition(
+        vec![crate::cluster::placement::new_partition(
             fe,
             &table,
             table.name.clone(),
@@ -464,89 +429,31 @@ fn check_default(c: &basalt_common::schema::Column, d: &str) -> Result<()> {
     }
 }
 
-/// A new, empty partition with one tablet per bucket, replicas placed on alive backends.
-pub fn new_partition(
-    fe: &Arc<Frontend>,
-    table: &OlapTable,
-    name: String,
-    range: Option<(PartitionKey, PartitionKey)>,
-    list_values: Vec<PartitionKey>,
-) -> Result<Partition> {
-    let buckets = table.distribution.buckets();
-    let replication = table.replication_num();
-    let state = fe.catalog.read();
-    let alive: Vec<u64> = state
-        .backends
-        .keys()
-        .copied()
-        .filter(|id| fe.backends.is_alive(*id))
-        .collect();
-    drop(state);
-    if alive.len() < replication {
-        return Err(Error::invalid(format!(
-            "Failed to find enough backend, please check the replication num,replication tag and storage medium and avail capacity of backends or maybe all be on same host. Create failed replications: {replication}, need: {replication}, alive backends: {}",
-            alive.len()
-        )));
-    }
-    let first = fe
-        .catalog
-        .alloc_ids(2 + buckets as u64 * (1 + replication as u64));
-    // Ids: partition, index, then per bucket one tablet followed by its replicas.
-    let per_bucket = 1 + replication as u64;
-    let tablets = (0..buckets as u64)
-        .map(|bucket| {
-            let tablet_id = first + 2 + bucket * per_bucket;
-            // Spread replicas: each bucket starts one backend further.
-            let replicas = (0..replication)
-                .map(|k| Replica {
-                    id: tablet_id + 1 + k as u64,
-                    backend_id: alive[(bucket as usize + k) % alive.len()],
-                    version: 1,
-                })
-                .collect();
-            Tablet {
-                id: tablet_id,
-                replicas,
-            }
-        })
-        .collect();
-    Ok(Partition {
-        id: first,
-        name,
-        range,
-        list_values,
-        visible_version: 1,
-        next_version: 2,
-        visible_version_time: now_ms(),
-        index: MaterializedIndex {
-            id: first + 1,
-            tablets,
-        },
-    })
-}
-
-/// Creates every replica of the partitions' tablets on its backend.
-async fn create_tablets(
-    fe: &Arc<Frontend>,
+/// Creates every replica of the partitions' tablets on its backend. The guard
+/// keeps tablet reports from taking them for leftovers until the catalog has them.
+async fn create_tablets<'a>(
+    fe: &'a Arc<Frontend>,
     schema: &TabletSchema,
     partitions: &[Partition],
-) -> Result<()> {
+) -> Result<crate::cluster::CreatingGuard<'a>> {
+    let replicas: Vec<(u64, u64)> = partitions.iter().flat_map(partition_replicas).collect();
+    let guard = fe
+        .creating
+        .hold(&replicas.iter().map(|(b, t)| (*t, *b)).collect::<Vec<_>>());
     let addrs = fe.backend_addrs();
-    for p in partitions {
-        for t in &p.index.tablets {
-            for r in &t.replicas {
-                let addr = addrs
-                    .get(&r.backend_id)
-                    .ok_or_else(|| Error::internal("replica on unknown backend"))?;
-                let req = ControlRequest::CreateTablet {
-                    tablet_id: t.id,
-                    schema: schema.clone(),
-                };
-                fe.backends.call(addr, &req).await?;
-            }
+    let calls = replicas.iter().map(|(backend, tablet_id)| {
+        let addr = addrs.get(backend).cloned();
+        let req = ControlRequest::CreateTablet {
+            tablet_id: *tablet_id,
+            schema: schema.clone(),
+        };
+        async move {
+            let addr = addr.ok_or_else(|| Error::internal("replica on unknown backend"))?;
+            fe.backends.call(&addr, &req).await
         }
-    }
-    Ok(())
+    });
+    futures::future::try_join_all(calls).await?;
+    Ok(guard)
 }
 
 fn partition_replicas(p: &Partition) -> Vec<(u64, u64)> {
@@ -574,26 +481,5 @@ async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
                 tracing::warn!("dropping tablet {tablet_id} on backend {backend}: {e}");
             }
         }
-    }
-}
-
-/// The standalone binary's embedded BE: registered on first start; on later starts
-/// the entry is re-pointed at the BE's current port (a random port changes).
-pub async fn attach_local_backend(fe: &Arc<Frontend>, host: &str, port: u16) -> Result<()> {
-    let existing: Vec<Backend> = fe.catalog.read().backends.values().cloned().collect();
-    match existing.as_slice() {
-        [] => add_backend(fe, &format!("{host}:{port}")).await.map(|_| ()),
-        [only] => {
-            let mut backend = only.clone();
-            backend.host = host.to_string();
-            backend.heartbeat_port = port;
-            let info = fe.backends.heartbeat(&backend, 1).await?;
-            backend.http_port = info.http_port;
-            backend.brpc_port = info.brpc_port;
-            fe.catalog.log(EditLogEntry::AddBackend { backend })
-        }
-        _ => Err(Error::invalid(
-            "the standalone data directory holds more than one backend",
-        )),
     }
 }

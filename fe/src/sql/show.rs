@@ -13,13 +13,17 @@ use basalt_common::{Error, Result};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 
+mod cluster;
 mod create_table;
 pub use create_table::show_create_table;
+
+/// A SHOW result before filtering: columns, rows, and its LIKE / WHERE filter.
+pub type Out = (Vec<Col>, Vec<Vec<ScalarValue>>, Filter);
 
 pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
     // A header that depends on the statement (`Tables_in_<db>`) replaces the first column's name.
     let mut first_header: Option<String> = None;
-    let (cols, rows, filter): (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) = match show {
+    let (cols, rows, filter): Out = match show {
         Show::Databases { filter } => {
             let state = session.fe.catalog.read();
             let mut names: Vec<String> = state.databases.keys().cloned().collect();
@@ -138,47 +142,30 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             let t = session.fe.catalog.read().table(&db, &name)?.clone();
             partitions(&t)
         }
-        Show::Tablets { table } => {
+        Show::Tablets { table, partitions } => {
+            let (db, name) = resolve(session, &table)?;
+            let mut t = session.fe.catalog.read().table(&db, &name)?.clone();
+            if let Some(p) = partitions.iter().find(|p| t.partition(p).is_none()) {
+                return Err(Error::invalid(format!(
+                    "Partition {p} does not exist in table {name}"
+                )));
+            }
+            if !partitions.is_empty() {
+                t.partitions.retain(|p| partitions.contains(&p.name));
+            }
+            cluster::tablets(&session.fe, &t)
+        }
+        Show::ReplicaStatus { table, filter } => {
             let (db, name) = resolve(session, &table)?;
             let t = session.fe.catalog.read().table(&db, &name)?.clone();
-            let mut rows = Vec::new();
-            for p in &t.partitions {
-                for tablet in &p.index.tablets {
-                    for r in &tablet.replicas {
-                        let state = if session.fe.backends.is_alive(r.backend_id) {
-                            "NORMAL"
-                        } else {
-                            "BACKEND_DEAD"
-                        };
-                        rows.push(vec![
-                            i(tablet.id as i64),
-                            i(r.id as i64),
-                            i(r.backend_id as i64),
-                            i(0i64),
-                            i(r.version as i64),
-                            i(r.version as i64),
-                            i(-1i64),
-                            s("NULL"),
-                            s(state),
-                            s(&p.name),
-                        ]);
-                    }
-                }
-            }
-            let cols = vec![
-                ("TabletId", DataType::Int64),
-                ("ReplicaId", DataType::Int64),
-                ("BackendId", DataType::Int64),
-                ("SchemaHash", DataType::Int64),
-                ("Version", DataType::Int64),
-                ("LstSuccessVersion", DataType::Int64),
-                ("LstFailedVersion", DataType::Int64),
-                ("LstFailedTime", DataType::Utf8),
-                ("State", DataType::Utf8),
-                ("PartitionName", DataType::Utf8),
-            ];
-            (cols, rows, Filter::None)
+            cluster::replica_status(&session.fe, &t, filter)
         }
+        Show::ReplicaDistribution { table } => {
+            let (db, name) = resolve(session, &table)?;
+            let t = session.fe.catalog.read().table(&db, &name)?.clone();
+            cluster::replica_distribution(&session.fe, &t)
+        }
+        Show::Proc { path } => cluster::proc(session, &path)?,
         Show::Variables { filter, .. } => {
             let rows = session
                 .vars
@@ -243,8 +230,8 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                 Filter::None,
             )
         }
-        Show::Backends => backends(session),
-        Show::Frontends => frontends(session),
+        Show::Backends => cluster::backends(&session.fe),
+        Show::Frontends => cluster::frontends(&session.fe),
         Show::TableStatus { db, filter } => {
             let db = session.db_or_current(db.as_ref())?;
             let state = session.fe.catalog.read();
@@ -316,7 +303,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             ]);
             (cols, vec![], Filter::None)
         }
-        Show::ProcessList => {
+        Show::ProcessList { .. } => {
             let row = vec![
                 i(i64::from(session.connection_id)),
                 s(&session.user),
@@ -368,25 +355,39 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
 }
 
 /// `SHOW ... WHERE expr`: the rows go through DataFusion as a one-off table.
+/// Column names match in any case, as in MySQL: the table has them lowercased
+/// and the result gets the original names back.
 async fn where_filter(
     schema: datafusion::arrow::datatypes::SchemaRef,
     batch: datafusion::arrow::record_batch::RecordBatch,
     expr: datafusion::sql::sqlparser::ast::Expr,
 ) -> Result<QueryResult> {
-    // SHOW's column names are mixed case (`Variable_name`): match them as written.
-    let config = datafusion::prelude::SessionConfig::new()
-        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
-    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
-    ctx.register_table("show_result", std::sync::Arc::new(table))?;
+    use datafusion::arrow::datatypes::Schema;
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let lower = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_name(f.name().to_ascii_lowercase()))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(Arc::clone(&lower), batch.columns().to_vec())
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let ctx = datafusion::prelude::SessionContext::new();
+    let table = datafusion::datasource::MemTable::try_new(lower, vec![vec![batch]])?;
+    ctx.register_table("show_result", Arc::new(table))?;
     let df = ctx
         .sql(&format!("SELECT * FROM show_result WHERE {expr}"))
         .await?;
-    let schema = df.schema().inner().clone();
-    Ok(QueryResult::Rows {
-        schema,
-        batches: df.collect().await?,
-    })
+    let batches = df
+        .collect()
+        .await?
+        .into_iter()
+        .map(|b| RecordBatch::try_new(Arc::clone(&schema), b.columns().to_vec()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    Ok(QueryResult::Rows { schema, batches })
 }
 
 pub fn format_time(ms: i64) -> String {
@@ -473,137 +474,4 @@ fn partitions(t: &OlapTable) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
     ];
     let cols = typed_cols(&names, &[0, 2, 8, 9, 18]);
     (cols, rows, Filter::None)
-}
-
-fn backends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
-    let state = session.fe.catalog.read();
-    let tablets_by_be = |id: u64| -> i64 {
-        state
-            .databases
-            .values()
-            .flat_map(|d| d.tables.values())
-            .flat_map(|t| &t.partitions)
-            .flat_map(|p| &p.index.tablets)
-            .filter(|t| t.replicas.iter().any(|r| r.backend_id == id))
-            .count() as i64
-    };
-    let gb = |b: u64| format!("{:.3} GB", b as f64 / (1u64 << 30) as f64);
-    let rows = state
-        .backends
-        .values()
-        .map(|b| {
-            let st = session.fe.backends.status(b.id);
-            let info = &st.info;
-            let used_pct = if info.total_bytes > 0 {
-                100.0 * (info.total_bytes - info.avail_bytes) as f64 / info.total_bytes as f64
-            } else {
-                0.0
-            };
-            vec![
-                i(b.id as i64),
-                s(&b.host),
-                i(i64::from(b.heartbeat_port)),
-                i(-1i64),
-                i(i64::from(b.http_port)),
-                i(i64::from(b.brpc_port)),
-                s(format_time(info.start_time_ms)),
-                s(format_time(st.last_heartbeat_ms)),
-                s(if st.alive { "true" } else { "false" }),
-                s("false"),
-                i(tablets_by_be(b.id)),
-                s(gb(info.data_used_bytes)),
-                s("0.000 "),
-                s(gb(info.avail_bytes)),
-                s(gb(info.total_bytes)),
-                s(format!("{used_pct:.2} %")),
-                s(format!("{used_pct:.2} %")),
-                s("0.000 "),
-                s("{\"location\" : \"default\"}"),
-                s(&st.err_msg),
-                s(&info.be_version),
-                s(format!(
-                    "{{\"lastSuccessReportTabletsTime\":\"{}\"}}",
-                    format_time(st.last_heartbeat_ms)
-                )),
-                i(i64::from(st.failures)),
-                s("mix"),
-            ]
-        })
-        .collect();
-    let names = [
-        "BackendId",
-        "Host",
-        "HeartbeatPort",
-        "BePort",
-        "HttpPort",
-        "BrpcPort",
-        "LastStartTime",
-        "LastHeartbeat",
-        "Alive",
-        "SystemDecommissioned",
-        "TabletNum",
-        "DataUsedCapacity",
-        "TrashUsedCapacity",
-        "AvailCapacity",
-        "TotalCapacity",
-        "UsedPct",
-        "MaxDiskUsedPct",
-        "RemoteUsedCapacity",
-        "Tag",
-        "ErrMsg",
-        "Version",
-        "Status",
-        "HeartbeatFailureCounter",
-        "NodeRole",
-    ];
-    let cols = typed_cols(&names, &[0, 2, 3, 4, 5, 10, 22]);
-    (cols, rows, Filter::None)
-}
-
-fn frontends(session: &Session) -> (Vec<Col>, Vec<Vec<ScalarValue>>, Filter) {
-    let c = &session.fe.config;
-    let row = vec![
-        s(format!("fe_{}", c.edit_log_port)),
-        s("127.0.0.1"),
-        i(i64::from(c.edit_log_port)),
-        i(i64::from(c.http_port)),
-        i(i64::from(c.query_port)),
-        i(-1i64),
-        i(-1i64),
-        s("FOLLOWER"),
-        s("true"),
-        s("0"),
-        s("true"),
-        s("true"),
-        i(0i64),
-        s(format_time(session.fe.start_time_ms)),
-        s(format_time(basalt_common::now_ms())),
-        s("true"),
-        s(""),
-        s(env!("CARGO_PKG_VERSION")),
-        s("Yes"),
-    ];
-    let names = [
-        "Name",
-        "Host",
-        "EditLogPort",
-        "HttpPort",
-        "QueryPort",
-        "RpcPort",
-        "ArrowFlightSqlPort",
-        "Role",
-        "IsMaster",
-        "ClusterId",
-        "Join",
-        "Alive",
-        "ReplayedJournalId",
-        "LastStartTime",
-        "LastHeartbeat",
-        "IsHelper",
-        "ErrMsg",
-        "Version",
-        "CurrentConnected",
-    ];
-    let cols = typed_cols(&names, &[2, 3, 4, 5, 6, 12]);
-    (cols, vec![row], Filter::None)
 }

@@ -1,6 +1,6 @@
 //! Turning the partition clauses of CREATE TABLE / ADD PARTITION into partitions.
 
-use super::new_partition;
+use crate::cluster::placement::new_partition;
 use crate::sql::ast::PartitionDesc;
 use crate::Frontend;
 use basalt_catalog::partition::{parse_date, parse_datetime, PartitionKey};

@@ -243,13 +243,7 @@ impl DorisParser<'_> {
             "ALTER" => {
                 self.p.next_token();
                 if self.word("SYSTEM") {
-                    self.expect_word("ADD")?;
-                    self.expect_word("BACKEND")?;
-                    let mut hosts = vec![self.string()?];
-                    while self.p.consume_token(&Token::Comma) {
-                        hosts.push(self.string()?);
-                    }
-                    return Ok(Statement::AddBackends { hosts });
+                    return self.alter_system();
                 }
                 self.expect_word("TABLE")?;
                 let table = self.object_name()?;
@@ -304,6 +298,14 @@ impl DorisParser<'_> {
             "INSERT" => {
                 self.p.next_token();
                 self.insert()
+            }
+            "ADMIN" => {
+                self.p.next_token();
+                self.admin()
+            }
+            "KILL" => {
+                self.p.next_token();
+                self.kill()
             }
             "SET" => {
                 self.p.next_token();
@@ -505,9 +507,13 @@ impl DorisParser<'_> {
             }
             "TABLETS" => {
                 self.expect_word("FROM")?;
-                Show::Tablets {
-                    table: self.object_name()?,
-                }
+                let table = self.object_name()?;
+                let partitions = if self.word("PARTITION") || self.word("PARTITIONS") {
+                    self.ident_list()?
+                } else {
+                    Vec::new()
+                };
+                Show::Tablets { table, partitions }
             }
             "VARIABLES" => Show::Variables {
                 global,
@@ -530,7 +536,10 @@ impl DorisParser<'_> {
             "ENGINES" => Show::Engines,
             "BACKENDS" => Show::Backends,
             "FRONTENDS" => Show::Frontends,
-            "PROCESSLIST" => Show::ProcessList,
+            "PROCESSLIST" => Show::ProcessList { full },
+            "PROC" => Show::Proc {
+                path: self.string()?,
+            },
             "TABLE" => {
                 self.expect_word("STATUS")?;
                 Show::TableStatus {
@@ -557,4 +566,5 @@ impl DorisParser<'_> {
     }
 }
 
+mod admin;
 mod create_table;

@@ -1,0 +1,424 @@
+//! The load transaction every write goes through (INSERT now, Stream Load
+//! later): rows are routed to tablets by partition and bucket, written to every
+//! replica as pending rowsets, committed in the edit log once a majority of each
+//! tablet's replicas hold them, published on the backends, then VISIBLE.
+
+use crate::Frontend;
+use basalt_catalog::partition::{KeyValue, PartitionKey};
+use basalt_catalog::{
+    DistributionInfo, EditLogEntry, OlapTable, PartitionInfo, Transaction, TxnStatus,
+};
+use basalt_common::now_ms;
+use basalt_common::rpc::{
+    ControlRequest, ControlResponse, PublishTablet, TabletId, TxnId, Version,
+};
+use basalt_common::{Error, ErrorKind, Result};
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Runs one load transaction and returns its id once the rows are visible.
+pub async fn load(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    label: &str,
+    batch: RecordBatch,
+) -> Result<TxnId> {
+    let routed = route(table, &batch)?;
+    let txn_id = fe.catalog.alloc_ids(1);
+    let tablets: Vec<TabletId> = routed.keys().map(|(_, t)| *t).collect();
+    let txn = Transaction {
+        id: txn_id,
+        label: label.to_string(),
+        table_id: table.id,
+        status: TxnStatus::Prepare,
+        partition_versions: Vec::new(),
+        tablets: tablets.clone(),
+        replicas: Vec::new(),
+        commit_seq: 0,
+        create_time: now_ms(),
+        reason: String::new(),
+    };
+    fe.catalog.log(EditLogEntry::BeginTxn {
+        db: db.to_string(),
+        txn,
+    })?;
+    match write_and_publish(fe, db, table, txn_id, routed).await {
+        Ok(()) => Ok(txn_id),
+        Err(e) => {
+            // A commit that reached the log stays and is published later; anything earlier aborts.
+            let status = fe
+                .catalog
+                .read()
+                .db(db)
+                .ok()
+                .and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
+            if status == Some(TxnStatus::Prepare) {
+                let _ = fe.catalog.log(EditLogEntry::AbortTxn {
+                    db: db.to_string(),
+                    txn_id,
+                    reason: e.message.clone(),
+                });
+                abort_on_backends(fe, txn_id).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Rows per (partition id, tablet id).
+fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, TabletId), RecordBatch>> {
+    let n = batch.num_rows();
+    let partition_of: Vec<usize> = match &table.partition_info {
+        PartitionInfo::Unpartitioned => vec![0; n],
+        info => {
+            let cols = columns_of(table, batch, info.columns())?;
+            (0..n)
+                .map(|row| {
+                    let key = PartitionKey { values: cols.iter().map(|c| KeyValue::of_cell(c, row)).collect(), text: vec![] };
+                    table
+                        .partitions
+                        .iter()
+                        .position(|p| match &p.range {
+                            Some((lo, hi)) => *lo <= key && key < *hi,
+                            None => p.list_values.contains(&key),
+                        })
+                        .ok_or_else(|| {
+                            Error::invalid(format!(
+                                "Insert has filtered data in strict mode: no partition for this tuple, row {row}: {:?}",
+                                key.values
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()?
+        }
+    };
+    let buckets = table.distribution.buckets();
+    let bucket_of: Vec<u32> = match &table.distribution {
+        DistributionInfo::Hash { columns, .. } => {
+            let cols = columns_of(table, batch, columns)?;
+            basalt_common::hash::buckets_of(&cols, buckets).map_err(Error::invalid)?
+        }
+        // Doris's random distribution sends one load to one tablet per partition.
+        DistributionInfo::Random { .. } => vec![rand::random::<u32>() % buckets.max(1); n],
+    };
+    let mut rows: BTreeMap<(u64, TabletId), Vec<u32>> = BTreeMap::new();
+    for row in 0..n {
+        let p = &table.partitions[partition_of[row]];
+        let tablet = &p.index.tablets[bucket_of[row] as usize];
+        rows.entry((p.id, tablet.id)).or_default().push(row as u32);
+    }
+    rows.into_iter()
+        .map(|(k, idx)| {
+            let b = take_record_batch(batch, &UInt32Array::from(idx))
+                .map_err(|e| Error::internal(e.to_string()))?;
+            Ok((k, b))
+        })
+        .collect()
+}
+
+/// The arrays of the named table columns in a batch shaped like the table.
+fn columns_of(table: &OlapTable, batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+    names
+        .iter()
+        .map(|name| {
+            let idx = table
+                .schema
+                .columns
+                .iter()
+                .position(|c| &c.name == name)
+                .ok_or_else(|| {
+                    Error::internal(format!("column {name} of table {} is missing", table.name))
+                })?;
+            Ok(batch.column(idx).clone())
+        })
+        .collect()
+}
+
+/// The table with this id in `db` as the catalog holds it now.
+fn table_by_id<'a>(
+    state: &'a basalt_catalog::CatalogState,
+    db: &str,
+    table: &OlapTable,
+) -> Result<&'a OlapTable> {
+    state
+        .db(db)?
+        .tables
+        .values()
+        .find(|t| t.id == table.id)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownTable,
+                format!("table {} was dropped during the load", table.name),
+            )
+        })
+}
+
+/// Writes every replica, commits once a majority of each tablet's replicas hold
+/// the rows, then publishes.
+async fn write_and_publish(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    txn_id: TxnId,
+    routed: BTreeMap<(u64, TabletId), RecordBatch>,
+) -> Result<()> {
+    let pids: BTreeSet<u64> = routed.keys().map(|(p, _)| *p).collect();
+    // The replicas of the loaded partitions as they are now take part in the load;
+    // a replica added later (by a clone) catches up by cloning again.
+    let participants: Vec<(TabletId, u64)> = {
+        let state = fe.catalog.read();
+        table_by_id(&state, db, table)?
+            .partitions
+            .iter()
+            .filter(|p| pids.contains(&p.id))
+            .flat_map(|p| &p.index.tablets)
+            .flat_map(|t| t.replicas.iter().map(move |r| (t.id, r.backend_id)))
+            .collect()
+    };
+    let quorum = table.replication_num() / 2 + 1;
+    let addrs = fe.backend_addrs();
+    let mut writes = Vec::new();
+    for ((_, tablet), batch) in &routed {
+        for (_, be) in participants.iter().filter(|(t, _)| t == tablet) {
+            let (fe, batch, tablet, be) = (Arc::clone(fe), batch.clone(), *tablet, *be);
+            let addr = addrs.get(&be).cloned();
+            writes.push(async move {
+                let result = match addr {
+                    // A backend known to be dead is not waited for.
+                    Some(addr) if fe.backends.is_alive(be) => {
+                        fe.backends
+                            .write_rowset(&addr, txn_id, tablet, vec![batch])
+                            .await
+                    }
+                    _ => Err(Error::backend(format!("backend {be} is not alive"))),
+                };
+                ((tablet, be), result)
+            });
+        }
+    }
+    // Let every write settle before deciding: an abort must not race a write
+    // still landing on a backend.
+    let results = futures::future::join_all(writes).await;
+    let mut failed = BTreeSet::new();
+    for ((tablet, be), result) in &results {
+        if let Err(e) = result {
+            tracing::warn!("load {txn_id}: replica of tablet {tablet} on backend {be}: {e}");
+            failed.insert((*tablet, *be));
+        }
+    }
+    for (_, tablet) in routed.keys() {
+        let ok = participants
+            .iter()
+            .filter(|r| r.0 == *tablet && !failed.contains(r))
+            .count();
+        if ok < quorum {
+            let why = results
+                .iter()
+                .find_map(|((t, _), r)| r.as_ref().err().filter(|_| t == tablet))
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            return Err(Error::backend(format!(
+                "tablet {tablet}: {ok} of its replicas wrote the rows, a majority of {quorum} is needed: {why}"
+            )));
+        }
+    }
+    let replicas: Vec<(TabletId, u64)> = participants
+        .into_iter()
+        .filter(|r| !failed.contains(r))
+        .collect();
+
+    let _guard = fe.publish_lock.lock().await;
+    // Older committed loads first, so versions become visible in order.
+    publish_committed(fe, db).await?;
+    let partition_versions: Vec<(u64, Version)> = {
+        let state = fe.catalog.read();
+        let t = table_by_id(&state, db, table)?;
+        pids.iter()
+            .map(|pid| {
+                let p = t.partitions.iter().find(|p| p.id == *pid).ok_or_else(|| {
+                    Error::invalid(format!("partition {pid} was dropped during the load"))
+                })?;
+                Ok((*pid, p.next_version))
+            })
+            .collect::<Result<_>>()?
+    };
+    fe.catalog.log(EditLogEntry::CommitTxn {
+        db: db.to_string(),
+        txn_id,
+        partition_versions,
+        replicas,
+    })?;
+    publish(fe, db, txn_id).await
+}
+
+/// Publishes one committed transaction on its replicas and marks it VISIBLE once
+/// a majority of every tablet's replicas published; the others missed it and
+/// are caught up by the tablet scheduler.
+async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
+    let (per_backend, tablets, quorum) = {
+        let state = fe.catalog.read();
+        let d = state.db(db)?;
+        let txn = d
+            .transactions
+            .get(&txn_id)
+            .ok_or_else(|| Error::internal("transaction vanished"))?;
+        let versions: BTreeMap<u64, Version> = txn.partition_versions.iter().copied().collect();
+        let targets: BTreeSet<(TabletId, u64)> = txn.replicas.iter().copied().collect();
+        let has_rows: BTreeSet<TabletId> = txn.tablets.iter().copied().collect();
+        let mut per_backend: BTreeMap<u64, Vec<PublishTablet>> = BTreeMap::new();
+        let mut tablets = Vec::new();
+        let mut quorum = 1;
+        for t in d.tables.values().filter(|t| t.id == txn.table_id) {
+            quorum = t.replication_num() / 2 + 1;
+            for p in &t.partitions {
+                let Some(v) = versions.get(&p.id) else {
+                    continue;
+                };
+                // Every tablet of the partition moves to the new version, written to or not.
+                for tablet in &p.index.tablets {
+                    tablets.push(tablet.id);
+                    for r in &tablet.replicas {
+                        if targets.is_empty() || targets.contains(&(tablet.id, r.backend_id)) {
+                            per_backend
+                                .entry(r.backend_id)
+                                .or_default()
+                                .push(PublishTablet {
+                                    tablet_id: tablet.id,
+                                    version: *v,
+                                    has_rows: has_rows.contains(&tablet.id),
+                                });
+                        }
+                    }
+                }
+            }
+        }
+        (per_backend, tablets, quorum)
+    };
+    let addrs = fe.backend_addrs();
+    let calls = per_backend.into_iter().map(|(be, tablets)| {
+        let addr = addrs.get(&be).cloned();
+        async move {
+            let ids: Vec<TabletId> = tablets.iter().map(|t| t.tablet_id).collect();
+            let reply = match addr {
+                Some(addr) if fe.backends.is_alive(be) => {
+                    fe.backends
+                        .call(&addr, &ControlRequest::PublishVersion { txn_id, tablets })
+                        .await
+                }
+                _ => Err(Error::backend(format!("backend {be} is not alive"))),
+            };
+            let failed: Vec<TabletId> = match reply {
+                Ok(ControlResponse::Published { failed }) => failed,
+                Ok(_) => ids.clone(),
+                Err(e) => {
+                    tracing::warn!("publishing load {txn_id} on backend {be}: {e}");
+                    ids.clone()
+                }
+            };
+            (be, ids, failed)
+        }
+    });
+    let mut published: BTreeMap<TabletId, usize> = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (be, ids, bad) in futures::future::join_all(calls).await {
+        for id in ids {
+            if bad.contains(&id) {
+                failed.push((id, be));
+            } else {
+                *published.entry(id).or_default() += 1;
+            }
+        }
+    }
+    if let Some(short) = tablets
+        .iter()
+        .find(|t| published.get(t).copied().unwrap_or(0) < quorum)
+    {
+        return Err(Error::backend(format!(
+            "load {txn_id} is committed but not yet visible: tablet {short} was published on fewer than {quorum} replicas; it is retried"
+        )));
+    }
+    fe.catalog.log(EditLogEntry::VisibleTxn {
+        db: db.to_string(),
+        txn_id,
+        time: now_ms(),
+        failed,
+    })
+}
+
+/// Publishes every committed, not yet visible transaction of `db` in commit order.
+async fn publish_committed(fe: &Arc<Frontend>, db: &str) -> Result<()> {
+    let mut pending: Vec<(u64, TxnId)> = {
+        let state = fe.catalog.read();
+        let Ok(d) = state.db(db) else { return Ok(()) };
+        d.transactions
+            .values()
+            .filter(|t| t.status == TxnStatus::Committed)
+            .map(|t| (t.commit_seq, t.id))
+            .collect()
+    };
+    pending.sort_unstable();
+    for (_, txn_id) in pending {
+        publish(fe, db, txn_id).await?;
+    }
+    Ok(())
+}
+
+/// Called periodically: finishes publishes a crash or a dead backend interrupted.
+pub async fn publish_pending(fe: &Arc<Frontend>) {
+    let dbs: Vec<String> = fe.catalog.read().databases.keys().cloned().collect();
+    let _guard = fe.publish_lock.lock().await;
+    for db in dbs {
+        if let Err(e) = publish_committed(fe, &db).await {
+            tracing::warn!("publishing committed loads of {db}: {e}");
+        }
+    }
+}
+
+/// Logs an abort for every transaction still in PREPARE (called at start-up).
+pub fn abort_interrupted(fe: &Arc<Frontend>) -> Result<Vec<TxnId>> {
+    let prepared: Vec<(String, TxnId)> = {
+        let state = fe.catalog.read();
+        state
+            .databases
+            .values()
+            .flat_map(|d| d.transactions.values().map(move |t| (d, t)))
+            .filter(|(_, t)| t.status == TxnStatus::Prepare)
+            .map(|(d, t)| (d.name.clone(), t.id))
+            .collect()
+    };
+    for (db, txn_id) in &prepared {
+        fe.catalog.log(EditLogEntry::AbortTxn {
+            db: db.clone(),
+            txn_id: *txn_id,
+            reason: "the frontend restarted while the load was running".into(),
+        })?;
+    }
+    Ok(prepared.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Drops the pending rowsets of aborted loads once the backends answer heartbeats.
+pub async fn abort_on_backends_later(fe: Arc<Frontend>, txns: Vec<TxnId>) {
+    if txns.is_empty() {
+        return;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(
+        fe.config.heartbeat_interval_second.max(1),
+    ))
+    .await;
+    for txn_id in txns {
+        abort_on_backends(&fe, txn_id).await;
+    }
+}
+
+async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId) {
+    for addr in fe.backend_addrs().into_values() {
+        let _ = fe
+            .backends
+            .call(&addr, &ControlRequest::AbortTxn { txn_id })
+            .await;
+    }
+}

@@ -28,6 +28,10 @@ pub enum ErrorKind {
     NotSupported,
     /// A backend could not be reached or failed.
     Backend,
+    /// KILL of a connection id that does not exist (MySQL 1094).
+    UnknownThread,
+    /// KILL of another user's connection (MySQL 1095).
+    KillDenied,
     Internal,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod cluster;
+pub mod connections;
 pub mod http;
 pub mod load;
 pub mod mysql;
@@ -30,6 +31,11 @@ pub struct Frontend {
     pub start_time_ms: i64,
     /// Replicas being created by DDL or clones, not yet in the catalog.
     pub creating: cluster::CreatingReplicas,
+    /// Live MySQL connections, for SHOW PROCESSLIST and KILL.
+    pub connections: connections::Connections,
+    /// Where queries execute: a pool of its own, so a busy query never starves
+    /// the connections, heartbeats and KILL.
+    pub query_runtime: tokio::runtime::Handle,
     /// Clones running now, for `SHOW PROC '/cluster_health/tablet_health'`.
     pub cloning: std::sync::atomic::AtomicUsize,
 }
@@ -53,6 +59,8 @@ impl Frontend {
             publish_lock: Default::default(),
             start_time_ms: basalt_common::now_ms(),
             creating: Default::default(),
+            connections: Default::default(),
+            query_runtime: query_runtime()?,
             cloning: Default::default(),
         }))
     }
@@ -70,6 +78,18 @@ impl Frontend {
     pub fn next_connection_id(&self) -> u32 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The query pool lives as long as the process: a runtime cannot be dropped
+/// from async code, and the FE needs it until it exits.
+fn query_runtime() -> Result<tokio::runtime::Handle> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("query")
+        .enable_all()
+        .build()?;
+    Ok(Box::leak(Box::new(runtime)).handle().clone())
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]

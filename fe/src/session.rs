@@ -42,14 +42,21 @@ pub struct Session {
     pub user_vars: BTreeMap<String, VarValue>,
     /// (level, code, message) of the last statement, for SHOW WARNINGS.
     pub warnings: Vec<(String, u16, String)>,
+    /// Shared with SHOW PROCESSLIST and KILL.
+    pub control: Arc<crate::connections::ConnectionControl>,
 }
 
 impl Session {
-    pub fn new(fe: Arc<Frontend>, user: String, client_host: String) -> Self {
-        let connection_id = fe.next_connection_id();
+    pub fn new(fe: Arc<Frontend>, connection_id: u32, user: String, client_host: String) -> Self {
         let vars = initial_vars(&fe);
+        let control = Arc::new(crate::connections::ConnectionControl::new(
+            connection_id,
+            user.clone(),
+            client_host.clone(),
+        ));
         Self {
             fe,
+            control,
             connection_id,
             user,
             client_host,

@@ -5,6 +5,8 @@ mod clients;
 mod cluster;
 mod ddl;
 mod durability;
+mod local_cluster;
+mod query_control;
 mod robustness;
 mod slt_files;
 mod two_process;

@@ -38,6 +38,8 @@ fn error_code_state(kind: ErrorKind) -> (u16, &'static str) {
         ErrorKind::UnknownVariable => (1193, "HY000"),
         ErrorKind::ColumnCountMismatch => (1136, "21S01"),
         ErrorKind::DuplicateColumn => (1060, "42S21"),
+        ErrorKind::UnknownThread => (1094, "HY000"),
+        ErrorKind::KillDenied => (1095, "HY000"),
         ErrorKind::LabelAlreadyExists
         | ErrorKind::InvalidInput
         | ErrorKind::NotSupported
@@ -100,6 +102,8 @@ impl Connection {
         let Some((session, caps)) = handshake(&fe, &mut conn, host).await? else {
             return Ok(());
         };
+        let _registration = fe.connections.register(Arc::clone(&session.control));
+        let control = Arc::clone(&session.control);
         let mut c = Connection {
             conn,
             session,
@@ -108,13 +112,21 @@ impl Connection {
         };
         loop {
             c.conn.reset_seq();
-            let Some(packet) = c.conn.read_packet().await? else {
+            // KILL closes an idle connection at once, a busy one after its statement.
+            let packet = tokio::select! {
+                p = c.conn.read_packet() => p?,
+                _ = control.kill.notified() => None,
+            };
+            let Some(packet) = packet.filter(|_| !control.is_killed()) else {
                 return Ok(());
             };
             if !c.command(&packet).await? {
                 return Ok(());
             }
             c.conn.flush().await?;
+            if control.is_killed() {
+                return Ok(());
+            }
         }
     }
 
@@ -137,7 +149,23 @@ impl Connection {
             0x03 => {
                 // COM_QUERY
                 let sql = String::from_utf8_lossy(body).to_string();
+                self.session.control.set(|a| {
+                    a.command = "Query";
+                    a.since_ms = basalt_common::now_ms();
+                    a.query_id = format!(
+                        "{:016x}-{:016x}",
+                        rand::random::<u64>(),
+                        rand::random::<u64>()
+                    );
+                    a.info = sql.clone();
+                });
                 let results = self.session.execute(&sql).await;
+                let db = self.session.db.clone();
+                self.session.control.set(|a| {
+                    a.command = "Sleep";
+                    a.since_ms = basalt_common::now_ms();
+                    a.db = db;
+                });
                 self.send_results(results, false).await?;
             }
             0x04 => self.field_list(body)?,
@@ -364,7 +392,7 @@ async fn handshake(
         // Printable, non-zero bytes: some clients treat the salt as a C string.
         *b = rand::random_range(0x21u8..0x7f);
     }
-    let session = Session::new(Arc::clone(fe), String::new(), host);
+    let connection_id = fe.next_connection_id();
     let server_version = format!(
         "{}-{}",
         basalt_common::MYSQL_SERVER_VERSION,
@@ -373,7 +401,7 @@ async fn handshake(
     let hs = HandshakePacket::new(
         10,
         server_version.as_bytes(),
-        session.connection_id,
+        connection_id,
         salt[..8].try_into().unwrap_or([0; 8]),
         // The second part is NUL-terminated on the wire; clients read 13 bytes.
         Some([&salt[8..], &[0u8][..]].concat()),
@@ -421,14 +449,12 @@ async fn handshake(
     }
     if !check_password(&user, &salt, &scramble) {
         let msg = format!(
-            "Access denied for user '{user}'@'{}' (using password: {})",
-            session.client_host,
+            "Access denied for user '{user}'@'{host}' (using password: {})",
             if scramble.is_empty() { "NO" } else { "YES" }
         );
         return refuse(conn, 1045, "28000", &msg).await;
     }
-    let mut session = session;
-    session.user = user;
+    let mut session = Session::new(Arc::clone(fe), connection_id, user, host);
     if let Some(db) = db {
         if let Err(e) = session.use_db(&db) {
             let (code, state) = error_code_state(e.kind);

@@ -64,8 +64,25 @@ pub fn context(session: &Session) -> SessionContext {
         .set_str("datafusion.sql_parser.dialect", "MySQL")
         // MySQL and Doris sort NULL first in ascending order.
         .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
+    // exec_mem_limit bounds what the query holds on the FE; like Doris, it
+    // fails rather than spilling to disk.
+    let limit = match session.vars.get("exec_mem_limit") {
+        Some(crate::variables::VarValue::Int(n)) if *n > 0 => *n as usize,
+        _ => 2 << 30,
+    };
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(
+            datafusion::execution::memory_pool::GreedyMemoryPool::new(limit),
+        ))
+        .with_disk_manager_builder(
+            datafusion::execution::disk_manager::DiskManagerBuilder::default()
+                .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled),
+        )
+        .build_arc()
+        .unwrap_or_default();
     let builder = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .with_catalog_list(Arc::new(Catalogs(Arc::clone(fe))));
     let state = distribute::with_distribution(builder, Arc::clone(fe)).build();
@@ -77,6 +94,46 @@ pub fn context(session: &Session) -> SessionContext {
     );
     functions::register(&ctx, session);
     ctx
+}
+
+/// A query's execution error in Doris's terms: the memory limit names
+/// `exec_mem_limit`; a backend that failed mid-query is named, and a retry
+/// will read another replica (the caller re-checks liveness first).
+pub fn query_error(
+    session: &Session,
+    e: datafusion::error::DataFusionError,
+) -> basalt_common::Error {
+    use basalt_common::{Error, ErrorKind};
+    if let datafusion::error::DataFusionError::ResourcesExhausted(msg) = e.find_root() {
+        let limit = session
+            .vars
+            .get("exec_mem_limit")
+            .map(|v| v.to_text())
+            .unwrap_or_default();
+        return Error::invalid(format!(
+            "[MEM_LIMIT_EXCEEDED] query memory limit exceeded, limit {limit} bytes: {msg}; can `set exec_mem_limit=8G` to change limit"
+        ));
+    }
+    let err = basalt_common::Error::from(e);
+    // datafusion-distributed reports a lost worker as a transport error in text form.
+    const LOST: [&str; 6] = [
+        "transport error",
+        "Connection refused",
+        "error trying to connect",
+        "connection reset",
+        "Broken pipe",
+        "status: Unavailable",
+    ];
+    if LOST.iter().any(|m| err.message.contains(m)) {
+        return Error::new(
+            ErrorKind::Backend,
+            format!(
+                "a backend failed during the query; run it again to read other replicas: {}",
+                err.message
+            ),
+        );
+    }
+    err
 }
 
 #[derive(Debug)]

@@ -97,11 +97,24 @@ impl TableProvider for OlapTableProvider {
                     {
                         continue;
                     }
-                    let replica = tablet
+                    // A complete replica on a live backend, preferring backends
+                    // with no recent failure; tablets spread over the choices.
+                    let healthy: Vec<_> = tablet
                         .replicas
                         .iter()
-                        .filter(|r| r.version >= p.visible_version)
-                        .find(|r| self.fe.backends.is_alive(r.backend_id))
+                        .filter(|r| r.is_complete(p.visible_version))
+                        .filter(|r| catalog.backends.contains_key(&r.backend_id))
+                        .map(|r| (r, self.fe.backends.status(r.backend_id)))
+                        .filter(|(_, st)| st.alive)
+                        .collect();
+                    let best = healthy.iter().map(|(_, st)| st.failures).min();
+                    let choices: Vec<_> = healthy
+                        .iter()
+                        .filter(|(_, st)| Some(st.failures) == best)
+                        .map(|(r, _)| *r)
+                        .collect();
+                    let replica = choices
+                        .get(tablet.id as usize % choices.len().max(1))
                         .ok_or_else(|| {
                             Error::backend(format!(
                                 "no alive replica of tablet {} at version {}",

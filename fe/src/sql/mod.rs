@@ -29,6 +29,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             Ok(QueryResult::ok())
         }
         Statement::TransactionNoop => Ok(QueryResult::ok()),
+        Statement::Kill { id, query_only } => kill(session, id, query_only),
         Statement::Show(show) => show::execute(session, *show).await,
         Statement::Insert(insert) => insert::execute(session, *insert).await,
         other => ddl::execute(session, other).await,
@@ -64,15 +65,37 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
         Some(VarValue::Int(s)) if *s > 0 => std::time::Duration::from_secs(*s as u64),
         _ => std::time::Duration::from_secs(900),
     };
-    let batches = tokio::time::timeout(timeout, df.collect())
-        .await
-        .map_err(|_| {
-            Error::invalid(format!(
-                "Query timed out after {} seconds (query_timeout)",
-                timeout.as_secs()
-            ))
-        })?
-        .map_err(Error::from)?;
+    // The query runs on the query pool; this task stays free to notice KILL and
+    // the timeout, and aborting the handle drops the query's streams.
+    let mut running = session.fe.query_runtime.spawn(df.collect());
+    let batches = tokio::select! {
+        r = tokio::time::timeout(timeout, &mut running) => match r {
+            Ok(joined) => joined
+                .map_err(|e| Error::internal(format!("query task failed: {e}")))?
+                .map_err(|e| crate::planner::query_error(session, e)),
+            Err(_) => {
+                running.abort();
+                return Err(Error::invalid(format!(
+                    "query is timeout, killed by timeout checker (query_timeout = {} s)",
+                    timeout.as_secs()
+                )));
+            }
+        },
+        _ = session.control.cancel_query.notified() => {
+            running.abort();
+            return Err(Error::invalid("cancel query by user"));
+        }
+    };
+    let batches = match batches {
+        Ok(b) => b,
+        Err(e) => {
+            // Learn now which backend died, so a retry reads another replica.
+            if e.kind == ErrorKind::Backend {
+                crate::backend::heartbeat_all(&session.fe).await;
+            }
+            return Err(e);
+        }
+    };
     let batches = batches
         .into_iter()
         .map(|b| {
@@ -84,6 +107,27 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::internal(e.to_string()))?;
     Ok(QueryResult::Rows { schema, batches })
+}
+
+/// `KILL [CONNECTION] id` closes a connection; `KILL QUERY id` stops its statement.
+/// Root may kill any connection, other users only their own.
+fn kill(session: &Session, id: u32, query_only: bool) -> Result<QueryResult> {
+    let target =
+        session.fe.connections.get(id).ok_or_else(|| {
+            Error::new(ErrorKind::UnknownThread, format!("Unknown thread id: {id}"))
+        })?;
+    if target.user != session.user && session.user != "root" {
+        return Err(Error::new(
+            ErrorKind::KillDenied,
+            format!("You are not owner of thread {id}"),
+        ));
+    }
+    if query_only {
+        target.cancel();
+    } else {
+        target.kill_connection();
+    }
+    Ok(QueryResult::ok())
 }
 
 /// DataFusion's "table not found" becomes 1146, or 1049 when the database is missing.

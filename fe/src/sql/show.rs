@@ -303,29 +303,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             ]);
             (cols, vec![], Filter::None)
         }
-        Show::ProcessList { .. } => {
-            let row = vec![
-                i(i64::from(session.connection_id)),
-                s(&session.user),
-                s(&session.client_host),
-                opt(session.db.clone()),
-                s("Query"),
-                i(0i64),
-                s("OK"),
-                s("SHOW PROCESSLIST"),
-            ];
-            let cols = vec![
-                ("Id", DataType::Int64),
-                ("User", DataType::Utf8),
-                ("Host", DataType::Utf8),
-                ("db", DataType::Utf8),
-                ("Command", DataType::Utf8),
-                ("Time", DataType::Int64),
-                ("State", DataType::Utf8),
-                ("Info", DataType::Utf8),
-            ];
-            (cols, vec![row], Filter::None)
-        }
+        Show::ProcessList { full } => cluster::processlist(session, full),
     };
     let rows = match &filter {
         Filter::Like(p) => rows

@@ -630,3 +630,56 @@ fn statistic(fe: &Frontend) -> Out {
     ];
     (typed_cols(&names, &[2, 3, 4, 5, 6]), rows, Filter::None)
 }
+
+/// `SHOW [FULL] PROCESSLIST`: every connection (root sees all, others their own).
+pub fn processlist(session: &Session, full: bool) -> Out {
+    let now = basalt_common::now_ms();
+    let rows = session
+        .fe
+        .connections
+        .all()
+        .into_iter()
+        .filter(|c| session.user == "root" || c.user == session.user)
+        .map(|c| {
+            let a = c.activity();
+            let info = if full {
+                a.info.clone()
+            } else {
+                a.info.chars().take(100).collect()
+            };
+            vec![
+                s(if c.id == session.connection_id {
+                    "Yes"
+                } else {
+                    "No"
+                }),
+                i(i64::from(c.id)),
+                s(&c.user),
+                s(&c.host),
+                s(format_time(c.login_ms)),
+                s("internal"),
+                s(a.db.unwrap_or_default()),
+                s(a.command),
+                i((now - a.since_ms) / 1000),
+                s(if a.command == "Query" { "OK" } else { "" }),
+                s(a.query_id),
+                s(info),
+            ]
+        })
+        .collect();
+    let names = [
+        "CurrentConnected",
+        "Id",
+        "User",
+        "Host",
+        "LoginTime",
+        "Catalog",
+        "Db",
+        "Command",
+        "Time",
+        "State",
+        "QueryId",
+        "Info",
+    ];
+    (typed_cols(&names, &[1, 8]), rows, Filter::None)
+}

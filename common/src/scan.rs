@@ -27,6 +27,9 @@ use std::sync::Arc;
 pub struct TabletScanRange {
     pub tablet_id: TabletId,
     pub version: Version,
+    /// The replica's row count as last reported (an estimate for planning).
+    #[serde(default)]
+    pub num_rows: u64,
     pub backend_id: u64,
     /// The datafusion-distributed worker address of that BE (`http://host:brpc_port`).
     pub worker_url: String,
@@ -172,8 +175,25 @@ impl DisplayAs for OlapScanExec {
         if let Some(v) = self.ranges.first().map(|r| r.version) {
             write!(f, ", version={v}")?;
         }
-        if let Some(w) = self.worker_url() {
-            write!(f, ", backend={w}")?;
+        match &self.worker {
+            Some(w) => write!(f, ", backend={w}")?,
+            // Before the split: which backend reads which tablets.
+            None => {
+                let per_backend: Vec<String> = self
+                    .workers()
+                    .iter()
+                    .map(|w| {
+                        let tablets: Vec<String> = self
+                            .ranges
+                            .iter()
+                            .filter(|r| r.worker_url == *w)
+                            .map(|r| r.tablet_id.to_string())
+                            .collect();
+                        format!("{w}({})", tablets.join(","))
+                    })
+                    .collect();
+                write!(f, ", backends=[{}]", per_backend.join(" "))?;
+            }
         }
         if let Some(p) = &self.predicate {
             write!(f, ", predicate={p}")?;
@@ -193,6 +213,27 @@ impl ExecutionPlan for OlapScanExec {
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         vec![]
+    }
+
+    /// Row counts from the tablet reports let the planner pick broadcast joins.
+    fn partition_statistics(
+        &self,
+        partition: Option<usize>,
+    ) -> Result<Arc<datafusion::common::Statistics>> {
+        use datafusion::common::stats::Precision;
+        let mut stats = datafusion::common::Statistics::new_unknown(&self.schema());
+        let rows: u64 = self
+            .ranges
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| partition.is_none_or(|p| i % self.partitions() == p))
+            .map(|(_, r)| r.num_rows)
+            .sum();
+        // No report yet: unknown, not "empty" (which would broadcast anything).
+        if self.ranges.iter().any(|r| r.num_rows > 0) {
+            stats.num_rows = Precision::Inexact(rows as usize);
+        }
+        Ok(Arc::new(stats))
     }
 
     fn with_new_children(

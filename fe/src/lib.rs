@@ -75,6 +75,16 @@ impl Frontend {
             .collect()
     }
 
+    /// Backends that can run query fragments now.
+    pub fn alive_backends(&self) -> usize {
+        let state = self.catalog.read();
+        state
+            .backends
+            .keys()
+            .filter(|id| self.backends.is_alive(**id))
+            .count()
+    }
+
     pub fn next_connection_id(&self) -> u32 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
     }

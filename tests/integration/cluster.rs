@@ -323,3 +323,60 @@ async fn a_new_backend_receives_replicas_by_balancing() {
     .await;
     assert_eq!(summary(&mut conn).await, expected(300));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_and_aggregations_run_on_the_backends() {
+    let cluster = Cluster::start("cluster-mpp", 3, FAST_SCHEDULER).await;
+    let mut conn = cluster.fe.connect().await;
+    conn.query_drop("CREATE DATABASE db").await.unwrap();
+    conn.query_drop(TABLE).await.unwrap();
+    load(&mut conn, 0, 300).await;
+    conn.query_drop(
+        "CREATE TABLE db.dim (id INT, name VARCHAR(10)) DISTRIBUTED BY HASH(id) BUCKETS 3",
+    )
+    .await
+    .unwrap();
+    conn.query_drop(
+        "INSERT INTO db.dim VALUES (1, 'one'), (2, 'two'), (7, 'seven'), (1000, 'none')",
+    )
+    .await
+    .unwrap();
+    // Row counts reach the planner with the next tablet reports.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+
+    let q = "SELECT d.name, COUNT(*), SUM(s.qty) FROM db.sales s JOIN db.dim d ON s.id = d.id GROUP BY d.name";
+    let plan = rows(&mut conn, &format!("EXPLAIN {q}")).await;
+    let physical = &plan.iter().find(|r| r[0] == "physical_plan").unwrap()[1];
+    // The small side is broadcast to the backends that scan the big one; the
+    // partial aggregates are shuffled to the backends for the final one.
+    assert!(physical.contains("NetworkBroadcastExec"), "{physical}");
+    assert!(physical.contains("NetworkShuffleExec"), "{physical}");
+    assert!(
+        physical.contains("backends=[http://127.0.0.1:"),
+        "{physical}"
+    );
+    let mut got = rows(&mut conn, q).await;
+    got.sort();
+    let qty = |i: i64| (i % 7).to_string();
+    assert_eq!(
+        got,
+        vec![
+            vec!["one".to_string(), "1".into(), qty(1)],
+            vec!["seven".to_string(), "1".into(), qty(7)],
+            vec!["two".to_string(), "1".into(), qty(2)],
+        ]
+    );
+    // Joins that must see every build row stay correct.
+    let left = rows(
+        &mut conn,
+        "SELECT COUNT(*), COUNT(s.id) FROM db.dim d LEFT JOIN db.sales s ON s.id = d.id",
+    )
+    .await;
+    assert_eq!(left, vec![vec!["4".to_string(), "3".into()]]);
+    let semi = rows(
+        &mut conn,
+        "SELECT COUNT(*) FROM db.sales s WHERE s.id IN (SELECT id FROM db.dim)",
+    )
+    .await;
+    assert_eq!(semi, vec![vec!["3".to_string()]]);
+}

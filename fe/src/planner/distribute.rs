@@ -9,6 +9,7 @@
 use crate::Frontend;
 use basalt_common::scan::{OlapScanCodec, OlapScanExec};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::JoinType;
 use datafusion::common::Result;
 use datafusion::config::ConfigOptions;
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -16,14 +17,15 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::limit::LocalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 use datafusion_distributed::{
-    DistributedExt, DistributedLeafExec, NetworkCoalesceExec, RouteTasksEvent,
-    RouteTasksEventResponse, ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse,
-    SessionStateBuilderExt, WorkerResolver,
+    BroadcastExec, DistributedExt, DistributedLeafExec, NetworkBroadcastExec, NetworkCoalesceExec,
+    NetworkShuffleExec, RouteTasksEvent, RouteTasksEventResponse, ScaleUpLeafNodeEvent,
+    ScaleUpLeafNodeEventResponse, SessionStateBuilderExt, WorkerResolver,
 };
 use std::sync::Arc;
 use url::Url;
@@ -31,7 +33,7 @@ use url::Url;
 /// Adds Basalt's distribution to a session: the rule, the codec, the handlers.
 pub fn with_distribution(builder: SessionStateBuilder, fe: Arc<Frontend>) -> SessionStateBuilder {
     builder
-        .with_physical_optimizer_rule(Arc::new(PushFragmentsToBackends))
+        .with_physical_optimizer_rule(Arc::new(PushFragmentsToBackends(Arc::clone(&fe))))
         .with_distributed_worker_resolver(BackendWorkers(fe))
         .with_distributed_planner()
         .with_distributed_user_codec(OlapScanCodec)
@@ -55,8 +57,13 @@ impl WorkerResolver for BackendWorkers {
     }
 }
 
-#[derive(Debug)]
-struct PushFragmentsToBackends;
+struct PushFragmentsToBackends(Arc<Frontend>);
+
+impl std::fmt::Debug for PushFragmentsToBackends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushFragmentsToBackends")
+    }
+}
 
 impl PhysicalOptimizerRule for PushFragmentsToBackends {
     fn optimize(
@@ -64,7 +71,7 @@ impl PhysicalOptimizerRule for PushFragmentsToBackends {
         plan: Arc<dyn ExecutionPlan>,
         _: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let plan = cut(plan)?;
+        let plan = cut(plan, self.0.alive_backends().max(2))?;
         // The coordinator's root must produce one partition.
         if plan.output_partitioning().partition_count() > 1 {
             return Ok(Arc::new(CoalescePartitionsExec::new(plan)));
@@ -81,28 +88,102 @@ impl PhysicalOptimizerRule for PushFragmentsToBackends {
     }
 }
 
-fn cut(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    if let Some(tasks) = backend_tasks(&plan) {
-        return Ok(Arc::new(NetworkCoalesceExec::try_new(plan, tasks, 1)?));
-    }
-    let children: Vec<Arc<dyn ExecutionPlan>> = plan
-        .children()
-        .into_iter()
-        .map(|c| cut(Arc::clone(c)))
-        .collect::<Result<_>>()?;
-    if children.is_empty() {
-        return Ok(plan);
-    }
-    plan.with_new_children(children)
+/// Where a subtree of the physical plan runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Placed {
+    /// Next to its tablets: one task per group of tablets of one backend.
+    Local(usize),
+    /// On any backends, reading only network exchanges (a shuffle or broadcast join,
+    /// a final aggregation): this many tasks.
+    Worker(usize),
+    /// On the FE.
+    Coordinator,
 }
 
-/// If `plan` can run entirely on the backends, the number of tasks to run it as.
-/// At least two: datafusion-distributed runs a one-task stage on the coordinator.
-fn backend_tasks(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
-    if let Some(scan) = plan.downcast_ref::<OlapScanExec>() {
-        return Some(scan.workers().len().max(2));
+impl Placed {
+    fn tasks(self) -> Option<usize> {
+        match self {
+            Placed::Local(t) | Placed::Worker(t) => Some(t),
+            Placed::Coordinator => None,
+        }
     }
-    let local = plan.is::<FilterExec>()
+}
+
+/// Cuts the plan into fragments bottom-up: scans with their filters,
+/// projections and partial aggregations stay next to the tablets; hash
+/// repartitions become shuffles between backends, the build side of a
+/// broadcast-safe hash join is broadcast to the probe side's backends, and
+/// what reads only exchanges runs on `workers` backends. The rest runs on the
+/// FE, reading the fragments below it through a coalescing exchange.
+fn cut(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let (plan, placed) = place(plan, workers)?;
+    Ok(match placed.tasks() {
+        Some(tasks) => Arc::new(NetworkCoalesceExec::try_new(plan, tasks, 1)?),
+        None => plan,
+    })
+}
+
+fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn ExecutionPlan>, Placed)> {
+    if let Some(scan) = plan.downcast_ref::<OlapScanExec>() {
+        // At least two tasks: datafusion-distributed runs a one-task stage on the coordinator.
+        return Ok((
+            Arc::clone(&plan),
+            Placed::Local(scan.workers().len().max(2)),
+        ));
+    }
+    let children: Vec<(Arc<dyn ExecutionPlan>, Placed)> = plan
+        .children()
+        .into_iter()
+        .map(|c| place(Arc::clone(c), workers))
+        .collect::<Result<_>>()?;
+    if children.is_empty() {
+        return Ok((plan, Placed::Coordinator));
+    }
+    let rebuild = |plan: &Arc<dyn ExecutionPlan>, children: &[(Arc<dyn ExecutionPlan>, Placed)]| {
+        Arc::clone(plan).with_new_children(children.iter().map(|(c, _)| Arc::clone(c)).collect())
+    };
+    if let [(_, child)] = children.as_slice() {
+        if *child != Placed::Coordinator && stays_with_input(&plan) {
+            return Ok((rebuild(&plan, &children)?, *child));
+        }
+        if let (Some(tasks), Some(r)) = (child.tasks(), plan.downcast_ref::<RepartitionExec>()) {
+            if matches!(r.partitioning(), Partitioning::Hash(..)) {
+                let shuffle = NetworkShuffleExec::try_new(rebuild(&plan, &children)?, tasks)?;
+                return Ok((Arc::new(shuffle), Placed::Worker(workers)));
+            }
+        }
+        if let (Placed::Worker(w), Some(agg)) = (child, plan.downcast_ref::<AggregateExec>()) {
+            // Its input is already hash-partitioned by the group keys.
+            if matches!(
+                agg.mode(),
+                AggregateMode::FinalPartitioned | AggregateMode::SinglePartitioned
+            ) {
+                return Ok((rebuild(&plan, &children)?, Placed::Worker(*w)));
+            }
+        }
+    }
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        if let Some(placed) = join_on_backends(&plan, join, &children, workers)? {
+            return Ok(placed);
+        }
+    }
+    // Runs on the FE: every child that runs on backends comes back through an exchange.
+    let children = children
+        .into_iter()
+        .map(|(c, placed)| match placed.tasks() {
+            Some(tasks) => Ok((
+                Arc::new(NetworkCoalesceExec::try_new(c, tasks, 1)?) as Arc<dyn ExecutionPlan>,
+                Placed::Coordinator,
+            )),
+            None => Ok((c, placed)),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((rebuild(&plan, &children)?, Placed::Coordinator))
+}
+
+/// Operators that run wherever their single input runs.
+fn stays_with_input(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    plan.is::<FilterExec>()
         || plan.is::<ProjectionExec>()
         || plan.is::<LocalLimitExec>()
         || plan
@@ -110,10 +191,59 @@ fn backend_tasks(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
             .is_some_and(|a| *a.mode() == AggregateMode::Partial)
         || plan
             .downcast_ref::<RepartitionExec>()
-            .is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)));
-    match plan.children().as_slice() {
-        [child] if local => backend_tasks(child),
-        _ => None,
+            .is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)))
+}
+
+/// A hash join on the backends: partitioned over two shuffles, or with its
+/// build side broadcast to the backends of its probe side's scan.
+fn join_on_backends(
+    plan: &Arc<dyn ExecutionPlan>,
+    join: &HashJoinExec,
+    children: &[(Arc<dyn ExecutionPlan>, Placed)],
+    workers: usize,
+) -> Result<Option<(Arc<dyn ExecutionPlan>, Placed)>> {
+    let [(build, build_at), (probe, probe_at)] = children else {
+        return Ok(None);
+    };
+    let node = |children: Vec<Arc<dyn ExecutionPlan>>| -> Result<Arc<dyn ExecutionPlan>> {
+        Arc::clone(plan).with_new_children(children)
+    };
+    match (join.partition_mode(), build_at, probe_at) {
+        (PartitionMode::Partitioned, Placed::Worker(a), Placed::Worker(b)) if a == b => Ok(Some((
+            node(vec![Arc::clone(build), Arc::clone(probe)])?,
+            Placed::Worker(*a),
+        ))),
+        // Only joins that never emit unmatched build rows may see a copy of the build side per task.
+        (PartitionMode::CollectLeft, Placed::Coordinator, Placed::Local(tasks))
+            if !join.null_aware
+                && matches!(
+                    join.join_type(),
+                    JoinType::Inner
+                        | JoinType::Right
+                        | JoinType::RightSemi
+                        | JoinType::RightAnti
+                        | JoinType::RightMark
+                ) =>
+        {
+            // The build side arrives as one partition: broadcast what is under that
+            // coalesce, placed afresh (the FE-side placement wrapped it in an exchange).
+            let input = match join.left().downcast_ref::<CoalescePartitionsExec>() {
+                Some(c) => Arc::clone(c.input()),
+                None => Arc::clone(join.left()),
+            };
+            let (input, input_at) = place(input, workers)?;
+            let Some(build_tasks) = input_at.tasks() else {
+                return Ok(None);
+            };
+            let broadcast =
+                NetworkBroadcastExec::try_new(Arc::new(BroadcastExec::new(input, 1)), build_tasks)?;
+            let build = Arc::new(CoalescePartitionsExec::new(Arc::new(broadcast)));
+            Ok(Some((
+                node(vec![build, Arc::clone(probe)])?,
+                Placed::Local(*tasks),
+            )))
+        }
+        _ => Ok(None),
     }
 }
 

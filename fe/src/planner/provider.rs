@@ -127,9 +127,15 @@ impl TableProvider for OlapTableProvider {
                             replica.backend_id
                         ))
                     })?;
+                    let num_rows = self
+                        .fe
+                        .backends
+                        .reported(replica.backend_id, tablet.id)
+                        .map_or(0, |r| r.num_rows);
                     ranges.push(TabletScanRange {
                         tablet_id: tablet.id,
                         version: p.visible_version,
+                        num_rows,
                         backend_id: backend.id,
                         worker_url: backend.worker_url(),
                     });

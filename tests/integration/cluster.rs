@@ -380,3 +380,70 @@ async fn joins_and_aggregations_run_on_the_backends() {
     .await;
     assert_eq!(semi, vec![vec!["3".to_string()]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_missed_loads_is_caught_up_by_cloning() {
+    // A long repair delay: the dead backend's replicas are waited for, not replaced.
+    let mut cluster = Cluster::start(
+        "cluster-catchup",
+        3,
+        &[
+            "--tablet-checker-interval-ms",
+            "300",
+            "--tablet-report-interval-second",
+            "1",
+            "--tablet-repair-delay-factor-second",
+            "600",
+        ],
+    )
+    .await;
+    let mut conn = cluster.fe.connect().await;
+    conn.query_drop("CREATE DATABASE db").await.unwrap();
+    conn.query_drop(TABLE).await.unwrap();
+    load(&mut conn, 0, 100).await;
+    let victim = cluster.backend_id(2).await;
+    cluster.bes[2].kill9();
+    wait_until(15, "the killed backend to be seen dead", || async {
+        let mut c = cluster.fe.connect().await;
+        let b = cluster.backends(&mut c).await;
+        b.iter().any(|r| r[0] == victim && r[8] == "false")
+    })
+    .await;
+    // Two loads commit on the two live replicas of every tablet.
+    load(&mut conn, 100, 100).await;
+    load(&mut conn, 200, 100).await;
+    let behind = rows(
+        &mut conn,
+        &format!("ADMIN SHOW REPLICA STATUS FROM db.sales WHERE BackendId = {victim}"),
+    )
+    .await;
+    assert_eq!(behind.len(), 12);
+    assert!(
+        behind.iter().all(|r| r[12] == "DEAD" && r[4] != "-1"),
+        "{behind:?}"
+    );
+
+    cluster.bes[2].start();
+    wait_until(60, "the returned replicas to catch up", || async {
+        let mut c = cluster.fe.connect().await;
+        fully_replicated(&mut c, &[]).await
+    })
+    .await;
+    // Caught up in place: still on the same three backends, at the partitions' versions.
+    let status = rows(&mut conn, "ADMIN SHOW REPLICA STATUS FROM db.sales").await;
+    assert_eq!(status.iter().filter(|r| r[2] == victim).count(), 12);
+    assert!(
+        status.iter().all(|r| r[3] == r[6] && r[4] == "-1"),
+        "{status:?}"
+    );
+    // The caught-up replicas answer queries alone: stop the other two.
+    cluster.bes[0].kill9();
+    cluster.bes[1].kill9();
+    wait_until(15, "only the caught-up backend to be alive", || async {
+        let mut c = cluster.fe.connect().await;
+        let b = cluster.backends(&mut c).await;
+        b.iter().filter(|r| r[8] == "true").count() == 1
+    })
+    .await;
+    assert_eq!(summary(&mut conn).await, expected(300));
+}

@@ -8,7 +8,8 @@
 #   deploy/local-cluster.sh stop      SIGTERM every process and wait for it
 #
 # BASALT_BIN_DIR names the directory holding the binaries (default: build them
-# with cargo and use its target directory). Needs the mysql client.
+# with cargo and use its target directory); BASALT_FE_FLAGS adds FE flags
+# (for example "--tablet-repair-delay-factor-second 10"). Needs the mysql client.
 set -euo pipefail
 
 DIR=${BASALT_CLUSTER_DIR:-./local-cluster}
@@ -62,7 +63,7 @@ start)
     mkdir -p "$DIR"
     DIR=$(cd "$DIR" && pwd)
     start_process fe "$bin/basalt-fe" --meta-dir "$DIR/fe/meta" --bind-host 127.0.0.1 \
-        --query-port 0 --http-port 0 --edit-log-port 0
+        --query-port 0 --http-port 0 --edit-log-port 0 ${BASALT_FE_FLAGS:-}
     query_port=$(port_of "$DIR/fe/ready.json" query_port)
     add=()
     for k in $(seq 0 $((n - 1))); do

@@ -13,14 +13,18 @@ use datafusion::common::JoinType;
 use datafusion::common::Result;
 use datafusion::config::ConfigOptions;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::limit::LocalLimitExec;
+use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 use datafusion_distributed::{
     BroadcastExec, DistributedExt, DistributedLeafExec, NetworkBroadcastExec, NetworkCoalesceExec,
@@ -168,17 +172,46 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         }
     }
     // Runs on the FE: every child that runs on backends comes back through an exchange.
+    let shield = hides_fetch(&plan);
     let children = children
         .into_iter()
         .map(|(c, placed)| match placed.tasks() {
-            Some(tasks) => Ok((
-                Arc::new(NetworkCoalesceExec::try_new(c, tasks, 1)?) as Arc<dyn ExecutionPlan>,
-                Placed::Coordinator,
-            )),
+            Some(tasks) => {
+                let mut exchange: Arc<dyn ExecutionPlan> =
+                    Arc::new(NetworkCoalesceExec::try_new(c, tasks, 1)?);
+                if shield {
+                    exchange = identity(exchange)?;
+                }
+                Ok((exchange, Placed::Coordinator))
+            }
             None => Ok((c, placed)),
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((rebuild(&plan, &children)?, Placed::Coordinator))
+}
+
+/// datafusion-distributed 3.0 pushes any parent's `fetch` into the fragment
+/// below an exchange as a plain row limit. That is right for limits and merges
+/// of sorted streams, wrong for anything else with a fetch (a top-N sort, a
+/// limited aggregation): the fragment would return its first rows, not the top ones.
+fn hides_fetch(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    plan.fetch().is_some()
+        && !(plan.is::<GlobalLimitExec>()
+            || plan.is::<LocalLimitExec>()
+            || plan.is::<CoalescePartitionsExec>()
+            || plan.is::<SortPreservingMergeExec>())
+}
+
+/// A pass-through projection: keeps a parent's fetch away from the exchange below.
+fn identity(input: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (Arc::new(Column::new(f.name(), i)) as _, f.name().clone()))
+        .collect();
+    Ok(Arc::new(ProjectionExec::try_new(columns, input)?))
 }
 
 /// Operators that run wherever their single input runs.
@@ -192,6 +225,10 @@ fn stays_with_input(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || plan
             .downcast_ref::<RepartitionExec>()
             .is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)))
+        // A per-partition sort (a top-N) runs next to its input; the FE merges.
+        || plan
+            .downcast_ref::<SortExec>()
+            .is_some_and(|s| s.preserve_partitioning())
 }
 
 /// A hash join on the backends: partitioned over two shuffles, or with its

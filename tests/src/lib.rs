@@ -106,6 +106,9 @@ impl Process {
             "127.0.0.1".into(),
             "--heartbeat-interval-second".into(),
             "1".into(),
+            // One slow heartbeat on a loaded 2-core CI machine must not kill a backend.
+            "--max-backend-heartbeat-failure-tolerance-count".into(),
+            "2".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(PORT_FLAGS_FE.iter().map(|s| s.to_string()));

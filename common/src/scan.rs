@@ -6,11 +6,23 @@
 
 use crate::rpc::{TabletId, Version};
 use crate::schema::TabletSchema;
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::cast::as_boolean_array;
+use datafusion::common::ScalarValue;
 use datafusion::common::{internal_err, DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_expr_common::physical_expr::{
+    is_dynamic_physical_expr, snapshot_physical_expr,
+};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
+};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion_proto::physical_plan::from_proto::parse_physical_expr;
@@ -65,6 +77,10 @@ pub struct OlapScanExec {
     pub worker: Option<String>,
     /// The partitions left after pruning, for EXPLAIN.
     pub partition_names: Vec<String>,
+    /// Runtime filters from hash joins above (dynamic filters over this scan's
+    /// output): rows they reject are dropped here, before the join sees them.
+    pub runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
+    metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
 
@@ -96,6 +112,8 @@ impl OlapScanExec {
             ranges,
             worker: None,
             partition_names: Vec::new(),
+            runtime_filters: Vec::new(),
+            metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
     }
@@ -145,6 +163,7 @@ impl OlapScanExec {
                 )?;
                 part.worker = Some(url.to_string());
                 part.partition_names = self.partition_names.clone();
+                part.runtime_filters = self.runtime_filters.clone();
                 Ok(part)
             })
             .collect()
@@ -198,6 +217,9 @@ impl DisplayAs for OlapScanExec {
         if let Some(p) = &self.predicate {
             write!(f, ", predicate={p}")?;
         }
+        for r in &self.runtime_filters {
+            write!(f, ", runtime_filter={r}")?;
+        }
         Ok(())
     }
 }
@@ -213,6 +235,37 @@ impl ExecutionPlan for OlapScanExec {
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         vec![]
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    /// Takes the dynamic filters of joins (and top-N sorts) above as runtime
+    /// filters. The parents keep filtering themselves: this only drops rows early.
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let filters: Vec<Arc<dyn PhysicalExpr>> = child_pushdown_result
+            .parent_filters
+            .iter()
+            .map(|f| Arc::clone(&f.filter))
+            .collect();
+        let no = vec![PushedDown::No; filters.len()];
+        let dynamic: Vec<_> = filters
+            .into_iter()
+            .filter(is_dynamic_physical_expr)
+            .collect();
+        if dynamic.is_empty() {
+            return Ok(FilterPushdownPropagation::with_parent_pushdown_result(no));
+        }
+        let mut scan = self.clone();
+        scan.runtime_filters.extend(dynamic);
+        Ok(FilterPushdownPropagation::with_parent_pushdown_result(no)
+            .with_updated_node(Arc::new(scan)))
     }
 
     /// Row counts from the tablet reports let the planner pick broadcast joins.
@@ -274,12 +327,45 @@ impl ExecutionPlan for OlapScanExec {
                 Arc::clone(&ctx),
             )
         });
-        let batches = streams.try_flatten();
+        let filters = self.runtime_filters.clone();
+        let filtered =
+            MetricBuilder::new(&self.metrics).counter("rows_filtered_by_runtime_filter", partition);
+        let output = MetricBuilder::new(&self.metrics).output_rows(partition);
+        let batches = streams.try_flatten().and_then(move |batch| {
+            let result = apply_runtime_filters(&filters, batch).map(|(batch, dropped)| {
+                filtered.add(dropped);
+                output.add(batch.num_rows());
+                batch
+            });
+            futures::future::ready(result)
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.schema(),
             batches,
         )))
     }
+}
+
+/// Keeps the rows every runtime filter accepts; returns them and how many were dropped.
+/// A filter whose build side has not finished is `true` and costs nothing.
+fn apply_runtime_filters(
+    filters: &[Arc<dyn PhysicalExpr>],
+    mut batch: RecordBatch,
+) -> Result<(RecordBatch, usize)> {
+    let before = batch.num_rows();
+    for f in filters {
+        let current = snapshot_physical_expr(Arc::clone(f))?;
+        let always = current
+            .downcast_ref::<Literal>()
+            .is_some_and(|l| l.value() == &ScalarValue::Boolean(Some(true)));
+        if always || batch.num_rows() == 0 {
+            continue;
+        }
+        let mask = current.evaluate(&batch)?.into_array(batch.num_rows())?;
+        batch = filter_record_batch(&batch, as_boolean_array(&mask)?)?;
+    }
+    let after = batch.num_rows();
+    Ok((batch, before - after))
 }
 
 /// Wire form of an `OlapScanExec`.
@@ -293,6 +379,8 @@ struct OlapScanProto {
     worker: Option<String>,
     partition_names: Vec<String>,
     partitions: usize,
+    #[serde(default)]
+    runtime_filters: Vec<Vec<u8>>,
 }
 
 /// Encodes and decodes `OlapScanExec` for datafusion-distributed; registered on the FE and every BE.
@@ -332,6 +420,16 @@ impl PhysicalExtensionCodec for OlapScanCodec {
         )?;
         scan.worker = p.worker;
         scan.partition_names = p.partition_names;
+        let output = scan.schema();
+        scan.runtime_filters = p
+            .runtime_filters
+            .iter()
+            .map(|bytes| {
+                let node = datafusion_proto::protobuf::PhysicalExprNode::decode(bytes.as_slice())
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                parse_physical_expr(&node, ctx, &output, &DefaultPhysicalExtensionCodec {})
+            })
+            .collect::<Result<_>>()?;
         Ok(Arc::new(scan))
     }
 
@@ -354,6 +452,16 @@ impl PhysicalExtensionCodec for OlapScanCodec {
             worker: scan.worker.clone(),
             partition_names: scan.partition_names.clone(),
             partitions: scan.partitions(),
+            runtime_filters: scan
+                .runtime_filters
+                .iter()
+                .map(|f| {
+                    Ok(
+                        serialize_physical_expr(f, &DefaultPhysicalExtensionCodec {})?
+                            .encode_to_vec(),
+                    )
+                })
+                .collect::<Result<_>>()?,
         };
         serde_json::to_writer(buf, &proto).map_err(|e| DataFusionError::External(Box::new(e)))
     }

@@ -366,6 +366,22 @@ async fn joins_and_aggregations_run_on_the_backends() {
             vec!["two".to_string(), "1".into(), qty(2)],
         ]
     );
+    // The broadcast join's build side becomes a runtime filter at the probe
+    // scan: the profile counts the rows it dropped there (297 of 300).
+    let profile = rows(
+        &mut conn,
+        "EXPLAIN ANALYZE SELECT COUNT(*) FROM db.sales s JOIN db.dim d ON s.id = d.id",
+    )
+    .await;
+    let profile = &profile[0][1];
+    assert!(
+        profile.contains("runtime_filter=DynamicFilter"),
+        "{profile}"
+    );
+    assert!(
+        profile.contains("rows_filtered_by_runtime_filter=297"),
+        "{profile}"
+    );
     // Joins that must see every build row stay correct.
     let left = rows(
         &mut conn,

@@ -64,6 +64,14 @@ impl OlapTable {
             .unwrap_or(1)
     }
 
+    /// The colocation group named by `"colocate_with"`, if any.
+    pub fn colocate_group(&self) -> Option<&str> {
+        self.properties
+            .get("colocate_with")
+            .map(String::as_str)
+            .filter(|g| !g.is_empty())
+    }
+
     pub fn tablet_num(&self) -> usize {
         self.partitions.iter().map(|p| p.index.tablets.len()).sum()
     }

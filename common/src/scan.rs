@@ -31,6 +31,7 @@ use datafusion_proto::physical_plan::{DefaultPhysicalExtensionCodec, PhysicalExt
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -42,9 +43,21 @@ pub struct TabletScanRange {
     /// The replica's row count as last reported (an estimate for planning).
     #[serde(default)]
     pub num_rows: u64,
+    /// The tablet's bucket in its partition.
+    #[serde(default)]
+    pub bucket: u32,
     pub backend_id: u64,
     /// The datafusion-distributed worker address of that BE (`http://host:brpc_port`).
     pub worker_url: String,
+}
+
+/// A colocated table's group membership (Doris's `"colocate_with"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Colocation {
+    /// `db.group`
+    pub group: String,
+    pub buckets: u32,
+    pub columns: Vec<String>,
 }
 
 /// How a BE reads one tablet; the BE puts an implementation into the worker's
@@ -77,6 +90,13 @@ pub struct OlapScanExec {
     pub worker: Option<String>,
     /// The partitions left after pruning, for EXPLAIN.
     pub partition_names: Vec<String>,
+    /// Set for a table created with `"colocate_with"`: its group, bucket count
+    /// and distribution columns, so the planner can join it without a shuffle.
+    pub colocation: Option<Colocation>,
+    /// Set by a colocate join: for each backend (worker URL) the buckets it
+    /// serves, in partition order. Partition `p` of a task reads bucket
+    /// `layout[url][p]`, the same bucket on both sides of the join.
+    pub bucket_layout: Option<BTreeMap<String, Vec<u32>>>,
     /// Runtime filters from hash joins above (dynamic filters over this scan's
     /// output): rows they reject are dropped here, before the join sees them.
     pub runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
@@ -113,6 +133,8 @@ impl OlapScanExec {
             worker: None,
             partition_names: Vec::new(),
             runtime_filters: Vec::new(),
+            colocation: None,
+            bucket_layout: None,
             metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
@@ -122,8 +144,30 @@ impl OlapScanExec {
         self.properties.output_partitioning().partition_count()
     }
 
+    /// This scan as one side of a colocate join: partitions are buckets, laid
+    /// out per backend as `layout` says (shared with the other side).
+    pub fn with_bucket_layout(&self, layout: BTreeMap<String, Vec<u32>>) -> Result<Self> {
+        let partitions = layout.values().map(Vec::len).max().unwrap_or(1);
+        let mut scan = OlapScanExec::new(
+            self.table.clone(),
+            self.schema.clone(),
+            self.projection.clone(),
+            self.predicate.clone(),
+            self.ranges.clone(),
+            partitions,
+        )?;
+        scan.partition_names = self.partition_names.clone();
+        scan.runtime_filters = self.runtime_filters.clone();
+        scan.colocation = self.colocation.clone();
+        scan.bucket_layout = Some(layout);
+        Ok(scan)
+    }
+
     /// The distinct worker URLs of the BEs this scan reads from, sorted.
     pub fn workers(&self) -> Vec<&str> {
+        if let Some(layout) = &self.bucket_layout {
+            return layout.keys().map(String::as_str).collect();
+        }
         let mut urls: Vec<&str> = self.ranges.iter().map(|r| r.worker_url.as_str()).collect();
         urls.sort_unstable();
         urls.dedup();
@@ -145,7 +189,13 @@ impl OlapScanExec {
             let own: Vec<usize> = (0..tasks).filter(|t| t % urls.len() == u).collect();
             let mine = self.ranges.iter().filter(|r| r.worker_url == *url);
             for (i, r) in mine.enumerate() {
-                parts[own[i % own.len()]].push(r.clone());
+                // Both sides of a colocate join must put a bucket in the same task.
+                let slot = if self.bucket_layout.is_some() {
+                    0
+                } else {
+                    i % own.len()
+                };
+                parts[own[slot]].push(r.clone());
             }
         }
         let task_urls: Vec<&str> = (0..tasks).map(|t| urls[t % urls.len()]).collect();
@@ -164,6 +214,8 @@ impl OlapScanExec {
                 part.worker = Some(url.to_string());
                 part.partition_names = self.partition_names.clone();
                 part.runtime_filters = self.runtime_filters.clone();
+                part.colocation = self.colocation.clone();
+                part.bucket_layout = self.bucket_layout.clone();
                 Ok(part)
             })
             .collect()
@@ -306,13 +358,24 @@ impl ExecutionPlan for OlapScanExec {
             return internal_err!("OlapScanExec of {} must run on a backend", self.table);
         };
         let n = self.partitions();
-        let mine: Vec<TabletScanRange> = self
-            .ranges
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % n == partition)
-            .map(|(_, r)| r.clone())
-            .collect();
+        let mine: Vec<TabletScanRange> = match (&self.bucket_layout, &self.worker) {
+            // A colocate join: this partition is one bucket, the same on both sides.
+            (Some(layout), Some(url)) => {
+                let bucket = layout.get(url).and_then(|b| b.get(partition));
+                self.ranges
+                    .iter()
+                    .filter(|r| Some(&r.bucket) == bucket)
+                    .cloned()
+                    .collect()
+            }
+            _ => self
+                .ranges
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % n == partition)
+                .map(|(_, r)| r.clone())
+                .collect(),
+        };
         let (schema, projection, predicate) = (
             self.schema.clone(),
             self.projection.clone(),
@@ -381,6 +444,10 @@ struct OlapScanProto {
     partitions: usize,
     #[serde(default)]
     runtime_filters: Vec<Vec<u8>>,
+    #[serde(default)]
+    colocation: Option<Colocation>,
+    #[serde(default)]
+    bucket_layout: Option<BTreeMap<String, Vec<u32>>>,
 }
 
 /// Encodes and decodes `OlapScanExec` for datafusion-distributed; registered on the FE and every BE.
@@ -420,6 +487,8 @@ impl PhysicalExtensionCodec for OlapScanCodec {
         )?;
         scan.worker = p.worker;
         scan.partition_names = p.partition_names;
+        scan.colocation = p.colocation;
+        scan.bucket_layout = p.bucket_layout;
         let output = scan.schema();
         scan.runtime_filters = p
             .runtime_filters
@@ -452,6 +521,8 @@ impl PhysicalExtensionCodec for OlapScanCodec {
             worker: scan.worker.clone(),
             partition_names: scan.partition_names.clone(),
             partitions: scan.partitions(),
+            colocation: scan.colocation.clone(),
+            bucket_layout: scan.bucket_layout.clone(),
             runtime_filters: scan
                 .runtime_filters
                 .iter()

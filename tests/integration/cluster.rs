@@ -463,3 +463,59 @@ async fn a_replica_that_missed_loads_is_caught_up_by_cloning() {
     .await;
     assert_eq!(summary(&mut conn).await, expected(300));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colocated_tables_join_bucket_by_bucket_without_an_exchange() {
+    let cluster = Cluster::start("cluster-colocate", 3, &[]).await;
+    let mut conn = cluster.fe.connect().await;
+    conn.query_drop("CREATE DATABASE db").await.unwrap();
+    for (name, extra) in [("orders", "amount INT"), ("lines", "qty INT")] {
+        conn.query_drop(format!(
+            "CREATE TABLE db.{name} (dt DATE NOT NULL, okey INT NOT NULL, {extra}) DUPLICATE KEY(dt, okey) \
+             PARTITION BY RANGE(dt) (PARTITION p1 VALUES LESS THAN ('2024-02-01'), PARTITION p2 VALUES LESS THAN ('2024-03-01')) \
+             DISTRIBUTED BY HASH(okey) BUCKETS 5 PROPERTIES ('replication_num' = '2', 'colocate_with' = 'ol')"
+        ))
+        .await
+        .unwrap();
+    }
+    // The group's rules: same buckets, same replicas, hash distribution.
+    let err = conn
+        .query_drop("CREATE TABLE db.bad (okey INT) DISTRIBUTED BY HASH(okey) BUCKETS 4 PROPERTIES ('replication_num' = '2', 'colocate_with' = 'ol')")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("same bucket num: 5"), "{err}");
+    let values = |f: &dyn Fn(i64) -> String| (0..200).map(f).collect::<Vec<_>>().join(",");
+    conn.query_drop(format!(
+        "INSERT INTO db.orders VALUES {}",
+        values(&|i| format!("('2024-0{}-05', {i}, {})", i % 2 + 1, i * 10))
+    ))
+    .await
+    .unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO db.lines VALUES {}",
+        values(&|i| format!("('2024-0{}-07', {}, {})", (i + 1) % 2 + 1, i % 120, i % 5))
+    ))
+    .await
+    .unwrap();
+
+    let q = "SELECT COUNT(*), SUM(o.amount * l.qty) FROM db.orders o JOIN db.lines l ON o.okey = l.okey";
+    let plan = rows(&mut conn, &format!("EXPLAIN {q}")).await;
+    let physical = &plan.iter().find(|r| r[0] == "physical_plan").unwrap()[1];
+    // Both scans feed the join directly in one fragment: no shuffle, no broadcast.
+    assert!(
+        physical.contains("HashJoinExec: mode=Partitioned"),
+        "{physical}"
+    );
+    assert!(!physical.contains("NetworkShuffleExec"), "{physical}");
+    assert!(!physical.contains("NetworkBroadcastExec"), "{physical}");
+    // The same join computed another way (a key the planner cannot match to buckets).
+    let colocated = rows(&mut conn, q).await;
+    let shuffled = rows(
+        &mut conn,
+        "SELECT COUNT(*), SUM(o.amount * l.qty) FROM db.orders o JOIN db.lines l ON o.okey = l.okey + 0",
+    )
+    .await;
+    assert_eq!(colocated, shuffled);
+    // Every line (okey 0..119) finds its order (okey 0..199).
+    assert_eq!(colocated[0][0], "200");
+}

@@ -66,18 +66,32 @@ pub fn new_partition(
     let per_bucket = 1 + replication as u64;
     // Ids: partition, index, then per bucket one tablet followed by its replicas.
     let first = fe.catalog.alloc_ids(2 + buckets as u64 * per_bucket);
+    // A colocated table places bucket b by a rule every table of the group
+    // shares (b and the backends in id order), so bucket b of each table lands
+    // on the same backends and a join on the distribution keys needs no shuffle.
+    let colocated = table.colocate_group().is_some();
+    pool.sort_by_key(|(id, _)| *id);
     let mut tablets = Vec::with_capacity(buckets);
-    for bucket in 0..buckets as u64 {
-        pool.sort_by_key(|(id, count)| placement_key(fe, *id, *count));
-        let tablet_id = first + 2 + bucket * per_bucket;
-        let replicas = pool
-            .iter_mut()
-            .take(replication)
+    for bucket in 0..buckets {
+        let chosen: Vec<u64> = if colocated {
+            (0..replication)
+                .map(|k| pool[(bucket + k) % pool.len()].0)
+                .collect()
+        } else {
+            pool.sort_by_key(|(id, count)| placement_key(fe, *id, *count));
+            pool.iter_mut()
+                .take(replication)
+                .map(|(id, count)| {
+                    *count += 1;
+                    *id
+                })
+                .collect()
+        };
+        let tablet_id = first + 2 + bucket as u64 * per_bucket;
+        let replicas = chosen
+            .into_iter()
             .enumerate()
-            .map(|(k, (backend, count))| {
-                *count += 1;
-                Replica::new(tablet_id + 1 + k as u64, *backend, 1)
-            })
+            .map(|(k, backend)| Replica::new(tablet_id + 1 + k as u64, backend, 1))
             .collect();
         tablets.push(Tablet {
             id: tablet_id,

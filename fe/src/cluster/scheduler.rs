@@ -236,7 +236,9 @@ fn balance(fe: &Frontend, state: &CatalogState, mut pool: Vec<(u64, usize)>) -> 
             .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
             .flat_map(|(t, p)| p.index.tablets.iter().map(move |tb| (t, p, tb)))
             .find(|(t, p, tb)| {
-                !moved.contains(&tb.id)
+                // Moving one colocated tablet would split its bucket from the group's.
+                t.colocate_group().is_none()
+                    && !moved.contains(&tb.id)
                     && tb.replicas.len() == t.replication_num()
                     && tb.replicas.iter().any(|r| r.backend_id == high.0)
                     && tb.replicas.iter().all(|r| r.backend_id != low.0)

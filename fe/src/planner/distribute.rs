@@ -8,7 +8,7 @@
 
 use crate::Frontend;
 use basalt_common::scan::{OlapScanCodec, OlapScanExec};
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::JoinType;
 use datafusion::common::Result;
 use datafusion::config::ConfigOptions;
@@ -31,6 +31,7 @@ use datafusion_distributed::{
     NetworkShuffleExec, RouteTasksEvent, RouteTasksEventResponse, ScaleUpLeafNodeEvent,
     ScaleUpLeafNodeEventResponse, SessionStateBuilderExt, WorkerResolver,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use url::Url;
 
@@ -167,6 +168,9 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         }
     }
     if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        if let Some(placed) = colocate_join(join)? {
+            return Ok(placed);
+        }
         if let Some(placed) = join_on_backends(&plan, join, &children, workers)? {
             return Ok(placed);
         }
@@ -229,6 +233,80 @@ fn stays_with_input(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || plan
             .downcast_ref::<SortExec>()
             .is_some_and(|s| s.preserve_partitioning())
+}
+
+/// One side of a possible colocate join: the subtree without the exchange
+/// DataFusion put above it, and the scan at its bottom.
+fn colocate_side(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, &OlapScanExec)> {
+    let mut node = plan;
+    while node.is::<RepartitionExec>() || node.is::<CoalescePartitionsExec>() {
+        node = node.children()[0];
+    }
+    let top = Arc::clone(node);
+    while node.is::<FilterExec>() {
+        node = node.children()[0];
+    }
+    Some((top, node.downcast_ref::<OlapScanExec>()?))
+}
+
+/// Doris's colocate join: two tables of one colocation group joined on their
+/// distribution columns. Bucket b of both tables sits on the same backends, so
+/// each backend joins its buckets locally, bucket by bucket, with no exchange.
+/// Applies only when the replicas chosen for every bucket agree on a backend.
+fn colocate_join(join: &HashJoinExec) -> Result<Option<(Arc<dyn ExecutionPlan>, Placed)>> {
+    let (Some((left, lscan)), Some((right, rscan))) =
+        (colocate_side(join.left()), colocate_side(join.right()))
+    else {
+        return Ok(None);
+    };
+    let (Some(lc), Some(rc)) = (&lscan.colocation, &rscan.colocation) else {
+        return Ok(None);
+    };
+    if join.null_aware
+        || lc.group != rc.group
+        || lc.buckets != rc.buckets
+        || lc.columns.len() != join.on().len()
+        || rc.columns.len() != join.on().len()
+    {
+        return Ok(None);
+    }
+    let column_name =
+        |e: &Arc<dyn PhysicalExpr>| e.downcast_ref::<Column>().map(|c| c.name().to_string());
+    let keys_match = join.on().iter().enumerate().all(|(i, (l, r))| {
+        column_name(l).as_deref() == Some(lc.columns[i].as_str())
+            && column_name(r).as_deref() == Some(rc.columns[i].as_str())
+    });
+    if !keys_match {
+        return Ok(None);
+    }
+    // Every bucket read on one backend, the same for both tables.
+    let mut where_is: BTreeMap<u32, &str> = BTreeMap::new();
+    for r in lscan.ranges.iter().chain(&rscan.ranges) {
+        if *where_is.entry(r.bucket).or_insert(&r.worker_url) != r.worker_url {
+            return Ok(None);
+        }
+    }
+    let mut layout: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (bucket, url) in where_is {
+        layout.entry(url.to_string()).or_default().push(bucket);
+    }
+    let tasks = layout.len().max(2);
+    let with_layout = |side: Arc<dyn ExecutionPlan>| -> Result<Arc<dyn ExecutionPlan>> {
+        side.transform_up(|node| match node.downcast_ref::<OlapScanExec>() {
+            Some(scan) => Ok(Transformed::yes(
+                Arc::new(scan.with_bucket_layout(layout.clone())?) as Arc<dyn ExecutionPlan>,
+            )),
+            None => Ok(Transformed::no(node)),
+        })
+        .map(|t| t.data)
+    };
+    let joined = join
+        .builder()
+        .with_partition_mode(PartitionMode::Partitioned)
+        .with_new_children(vec![with_layout(left)?, with_layout(right)?])?
+        .reset_state()
+        .build_exec()?;
+    Ok(Some((joined, Placed::Local(tasks))))
 }
 
 /// A hash join on the backends: partitioned over two shuffles, or with its

@@ -6,7 +6,7 @@ use crate::Frontend;
 use async_trait::async_trait;
 use basalt_catalog::partition::{parse_value, KeyValue};
 use basalt_catalog::{DistributionInfo, OlapTable, Partition, PartitionInfo};
-use basalt_common::scan::{OlapScanExec, TabletScanRange};
+use basalt_common::scan::{Colocation, OlapScanExec, TabletScanRange};
 use basalt_common::types::DorisType;
 use basalt_common::Error;
 use datafusion::arrow::array::ArrayRef;
@@ -80,6 +80,14 @@ impl TableProvider for OlapTableProvider {
             .filter(|p| partition_may_match(&self.table, p, &filters))
             .collect();
         let buckets = selected_buckets(&self.table, &filters);
+        let colocation = self.table.colocate_group().map(|group| Colocation {
+            group: format!("{}.{group}", self.db),
+            buckets: self.table.distribution.buckets(),
+            columns: match &self.table.distribution {
+                DistributionInfo::Hash { columns, .. } => columns.clone(),
+                DistributionInfo::Random { .. } => Vec::new(),
+            },
+        });
         let mut ranges = Vec::new();
         let mut names = Vec::new();
         {
@@ -113,14 +121,21 @@ impl TableProvider for OlapTableProvider {
                         .filter(|(_, st)| Some(st.failures) == best)
                         .map(|(r, _)| *r)
                         .collect();
-                    let replica = choices
-                        .get(tablet.id as usize % choices.len().max(1))
-                        .ok_or_else(|| {
-                            Error::backend(format!(
-                                "no alive replica of tablet {} at version {}",
-                                tablet.id, p.visible_version
-                            ))
-                        })?;
+                    // Colocated tables choose by bucket among replicas in backend order,
+                    // so bucket b of every table in the group is read on the same backend.
+                    let mut choices = choices;
+                    let pick = if colocation.is_some() {
+                        choices.sort_by_key(|r| r.backend_id);
+                        bucket
+                    } else {
+                        tablet.id as usize
+                    };
+                    let replica = choices.get(pick % choices.len().max(1)).ok_or_else(|| {
+                        Error::backend(format!(
+                            "no alive replica of tablet {} at version {}",
+                            tablet.id, p.visible_version
+                        ))
+                    })?;
                     let backend = catalog.backends.get(&replica.backend_id).ok_or_else(|| {
                         Error::internal(format!(
                             "backend {} is not in the catalog",
@@ -136,6 +151,7 @@ impl TableProvider for OlapTableProvider {
                         tablet_id: tablet.id,
                         version: p.visible_version,
                         num_rows,
+                        bucket: bucket as u32,
                         backend_id: backend.id,
                         worker_url: backend.worker_url(),
                     });
@@ -163,6 +179,7 @@ impl TableProvider for OlapTableProvider {
             parallel,
         )?;
         scan.partition_names = names;
+        scan.colocation = colocation;
         Ok(Arc::new(scan))
     }
 }

@@ -167,11 +167,69 @@ async fn create_table(session: &mut Session, ct: CreateTable) -> Result<()> {
         ));
     }
     let table = build_table(&fe, &ct)?;
+    check_colocation(&fe.catalog.read(), &db, &table)?;
     let _creating = create_tablets(&fe, &table.schema, &table.partitions).await?;
     fe.catalog.log(EditLogEntry::CreateTable {
         db,
         table: Box::new(table),
     })
+}
+
+/// Tables of one colocation group (per database) must agree on what makes
+/// their buckets line up: hash distribution, bucket count, replicas, and the
+/// distribution columns' types. Doris's messages.
+fn check_colocation(state: &CatalogState, db: &str, table: &OlapTable) -> Result<()> {
+    let Some(group) = table.colocate_group() else {
+        return Ok(());
+    };
+    let types = |t: &OlapTable| -> Option<Vec<DorisType>> {
+        match &t.distribution {
+            DistributionInfo::Hash { columns, .. } => columns
+                .iter()
+                .map(|c| t.column(c).map(|c| c.data_type))
+                .collect(),
+            DistributionInfo::Random { .. } => None,
+        }
+    };
+    let Some(mine) = types(table) else {
+        return Err(Error::invalid("Colocate table must use hash distribution"));
+    };
+    let other = state
+        .db(db)?
+        .tables
+        .values()
+        .find(|t| t.colocate_group() == Some(group));
+    let Some(other) = other else { return Ok(()) };
+    let buckets = other.distribution.buckets();
+    if table.distribution.buckets() != buckets {
+        return Err(Error::invalid(format!(
+            "Colocate tables must have same bucket num: {buckets}"
+        )));
+    }
+    if table.replication_num() != other.replication_num() {
+        return Err(Error::invalid(format!(
+            "Colocate tables must have same replication num: {}",
+            other.replication_num()
+        )));
+    }
+    let theirs = types(other).unwrap_or_default();
+    if mine.len() != theirs.len() {
+        return Err(Error::invalid(format!(
+            "Colocate tables distribution columns size must be same : {}",
+            theirs.len()
+        )));
+    }
+    if mine != theirs {
+        return Err(Error::invalid(format!(
+            "Colocate tables distribution columns must have the same data type: {}",
+            theirs
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Validates a CREATE TABLE and builds its metadata, with Doris's defaults.

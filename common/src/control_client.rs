@@ -17,7 +17,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
+/// Control calls answer quickly; a clone copies whole tablets and gets longer.
 const RPC_TIMEOUT: Duration = Duration::from_secs(60);
+pub const CLONE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// Connections to control services, one lazily connected channel per address.
 #[derive(Default)]
@@ -34,7 +36,6 @@ impl ControlClient {
                 let c = Endpoint::from_shared(format!("http://{addr}"))
                     .map_err(|e| Error::invalid(format!("bad backend address {addr}: {e}")))?
                     .connect_timeout(Duration::from_secs(3))
-                    .timeout(RPC_TIMEOUT)
                     .connect_lazy();
                 channels.insert(addr.to_string(), c.clone());
                 c
@@ -45,6 +46,27 @@ impl ControlClient {
 
     /// One control call to the service at `addr`.
     pub async fn call(&self, addr: &str, req: &ControlRequest) -> Result<ControlResponse> {
+        self.call_within(addr, req, RPC_TIMEOUT).await
+    }
+
+    /// One control call that may take up to `timeout`.
+    pub async fn call_within(
+        &self,
+        addr: &str,
+        req: &ControlRequest,
+        timeout: Duration,
+    ) -> Result<ControlResponse> {
+        tokio::time::timeout(timeout, self.call_once(addr, req))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::backend(format!(
+                    "backend {addr} did not answer within {} s",
+                    timeout.as_secs()
+                )))
+            })
+    }
+
+    async fn call_once(&self, addr: &str, req: &ControlRequest) -> Result<ControlResponse> {
         let mut client = self.client(addr)?;
         let action = Action {
             r#type: CONTROL_ACTION.into(),

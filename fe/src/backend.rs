@@ -138,10 +138,14 @@ pub async fn heartbeat_all(fe: &Arc<Frontend>) {
     for (be, reply) in backends.into_iter().zip(replies) {
         let Ok(info) = reply else { continue };
         if (info.http_port, info.brpc_port) != (be.http_port, be.brpc_port) {
+            // The entry as it is now: a decommission or drop since the snapshot stays.
+            let Some(current) = fe.catalog.read().backends.get(&be.id).cloned() else {
+                continue;
+            };
             let backend = Backend {
                 http_port: info.http_port,
                 brpc_port: info.brpc_port,
-                ..be
+                ..current
             };
             if let Err(e) = fe
                 .catalog

@@ -25,8 +25,10 @@ pub struct ConnectionControl {
     pub host: String,
     pub login_ms: i64,
     pub activity: Mutex<Activity>,
-    /// KILL QUERY: the running query stops with an error.
+    /// KILL QUERY: the running query stops with an error. The flag keeps a
+    /// KILL that arrives while the statement is still being planned.
     pub cancel_query: Notify,
+    pub cancelled: AtomicBool,
     /// KILL [CONNECTION]: the connection closes.
     pub kill: Notify,
     pub killed: AtomicBool,
@@ -100,14 +102,20 @@ impl ConnectionControl {
                 ..Default::default()
             }),
             cancel_query: Notify::new(),
+            cancelled: AtomicBool::new(false),
             kill: Notify::new(),
             killed: AtomicBool::new(false),
         }
     }
 
-    /// KILL QUERY: wakes the running query, which fails.
+    /// KILL QUERY: the running (or about to run) query fails.
     pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
         self.cancel_query.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// KILL: cancels the query and closes the connection.

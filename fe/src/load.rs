@@ -19,14 +19,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Runs one load transaction and returns its id once the rows are visible.
+/// Runs one load transaction. Returns its id and status: VISIBLE, or COMMITTED
+/// when the rows are durable but their publish is still being retried (as in
+/// Doris, that is a success: the rows become visible without a new load).
 pub async fn load(
     fe: &Arc<Frontend>,
     db: &str,
     table: &OlapTable,
     label: &str,
     batch: RecordBatch,
-) -> Result<TxnId> {
+) -> Result<(TxnId, TxnStatus)> {
     let routed = route(table, &batch)?;
     let txn_id = fe.catalog.alloc_ids(1);
     let tablets: Vec<TabletId> = routed.keys().map(|(_, t)| *t).collect();
@@ -47,7 +49,7 @@ pub async fn load(
         txn,
     })?;
     match write_and_publish(fe, db, table, txn_id, routed).await {
-        Ok(()) => Ok(txn_id),
+        Ok(()) => Ok((txn_id, TxnStatus::Visible)),
         Err(e) => {
             // A commit that reached the log stays and is published later; anything earlier aborts.
             let status = fe
@@ -63,6 +65,10 @@ pub async fn load(
                     reason: e.message.clone(),
                 });
                 abort_on_backends(fe, txn_id).await;
+            }
+            if status == Some(TxnStatus::Committed) {
+                tracing::warn!("load {txn_id} is committed, its publish is retried: {e}");
+                return Ok((txn_id, TxnStatus::Committed));
             }
             Err(e)
         }
@@ -210,7 +216,16 @@ async fn write_and_publish(
             failed.insert((*tablet, *be));
         }
     }
-    for (_, tablet) in routed.keys() {
+    // Every tablet of the partitions moves to the new version, those without rows
+    // too: a majority of each must be on live backends, or the publish could never finish.
+    let written: BTreeSet<TabletId> = routed.keys().map(|(_, t)| *t).collect();
+    for r in &participants {
+        if !written.contains(&r.0) && !fe.backends.is_alive(r.1) {
+            failed.insert(*r);
+        }
+    }
+    let tablets: BTreeSet<TabletId> = participants.iter().map(|r| r.0).collect();
+    for tablet in &tablets {
         let ok = participants
             .iter()
             .filter(|r| r.0 == *tablet && !failed.contains(r))
@@ -222,7 +237,8 @@ async fn write_and_publish(
                 .map(|e| e.message.clone())
                 .unwrap_or_default();
             return Err(Error::backend(format!(
-                "tablet {tablet}: {ok} of its replicas wrote the rows, a majority of {quorum} is needed: {why}"
+                "tablet {tablet}: {ok} of its replicas can take the load, a majority of {quorum} is needed{}",
+                if why.is_empty() { String::new() } else { format!(": {why}") }
             )));
         }
     }
@@ -233,7 +249,7 @@ async fn write_and_publish(
 
     let _guard = fe.publish_lock.lock().await;
     // Older committed loads first, so versions become visible in order.
-    publish_committed(fe, db).await?;
+    publish_committed(fe, db, &pids).await?;
     let partition_versions: Vec<(u64, Version)> = {
         let state = fe.catalog.read();
         let t = table_by_id(&state, db, table)?;
@@ -280,7 +296,9 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
                 };
                 // Every tablet of the partition moves to the new version, written to or not.
                 for tablet in &p.index.tablets {
-                    tablets.push(tablet.id);
+                    if targets.is_empty() || targets.iter().any(|(t, _)| *t == tablet.id) {
+                        tablets.push(tablet.id);
+                    }
                     for r in &tablet.replicas {
                         if targets.is_empty() || targets.contains(&(tablet.id, r.backend_id)) {
                             per_backend
@@ -349,20 +367,30 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
     })
 }
 
-/// Publishes every committed, not yet visible transaction of `db` in commit order.
-async fn publish_committed(fe: &Arc<Frontend>, db: &str) -> Result<()> {
-    let mut pending: Vec<(u64, TxnId)> = {
+/// Publishes every committed, not yet visible transaction of `db` in commit
+/// order. Fails only when one that shares a partition with `mine` cannot be
+/// published (a load must not become visible before an older one of the same
+/// partition); other failures are retried later without blocking anyone.
+async fn publish_committed(fe: &Arc<Frontend>, db: &str, mine: &BTreeSet<u64>) -> Result<()> {
+    let mut pending: Vec<(u64, TxnId, bool)> = {
         let state = fe.catalog.read();
         let Ok(d) = state.db(db) else { return Ok(()) };
         d.transactions
             .values()
             .filter(|t| t.status == TxnStatus::Committed)
-            .map(|t| (t.commit_seq, t.id))
+            .map(|t| {
+                let shared = t.partition_versions.iter().any(|(p, _)| mine.contains(p));
+                (t.commit_seq, t.id, shared)
+            })
             .collect()
     };
     pending.sort_unstable();
-    for (_, txn_id) in pending {
-        publish(fe, db, txn_id).await?;
+    for (_, txn_id, shared) in pending {
+        match publish(fe, db, txn_id).await {
+            Err(e) if shared => return Err(e),
+            Err(e) => tracing::warn!("publishing load {txn_id}: {e}"),
+            Ok(()) => {}
+        }
     }
     Ok(())
 }
@@ -372,7 +400,7 @@ pub async fn publish_pending(fe: &Arc<Frontend>) {
     let dbs: Vec<String> = fe.catalog.read().databases.keys().cloned().collect();
     let _guard = fe.publish_lock.lock().await;
     for db in dbs {
-        if let Err(e) = publish_committed(fe, &db).await {
+        if let Err(e) = publish_committed(fe, &db, &BTreeSet::new()).await {
             tracing::warn!("publishing committed loads of {db}: {e}");
         }
     }

@@ -207,6 +207,10 @@ impl StorageEngine {
         let ids: Vec<TabletId> = ready.keys().copied().collect();
         self.update(&ids, |t| {
             let version = ready[&t.tablet_id];
+            // Checked again under the lock: a clone may have brought this version meanwhile.
+            if t.rowsets.iter().any(|r| r.version == Some(version)) {
+                return Ok(());
+            }
             let mut found = false;
             for r in t
                 .rowsets

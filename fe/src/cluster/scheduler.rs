@@ -147,6 +147,14 @@ fn plan(fe: &Frontend) -> Vec<Task> {
     let mut tasks = Vec::new();
     let mut clones = 0;
     let mut unhealthy = false;
+    // Replicas a committed load still has to publish on are not dropped.
+    let publishing: HashSet<TabletId> = state
+        .databases
+        .values()
+        .flat_map(|d| d.transactions.values())
+        .filter(|t| t.status == basalt_catalog::TxnStatus::Committed)
+        .flat_map(|t| t.replicas.iter().map(|r| r.0))
+        .collect();
     for table in state.databases.values().flat_map(|d| d.tables.values()) {
         let replication = table.replication_num();
         for p in &table.partitions {
@@ -190,6 +198,7 @@ fn plan(fe: &Frontend) -> Vec<Task> {
                             clones += 1;
                         }
                     }
+                    TabletHealth::Redundant if publishing.contains(&tablet.id) => {}
                     TabletHealth::Redundant => {
                         let counts: HashMap<u64, usize> = pool.iter().copied().collect();
                         // Dead first, then decommissioned, then behind, then the fullest backend.
@@ -298,7 +307,8 @@ async fn clone(
     fe.cloning.fetch_add(1, Ordering::Relaxed);
     let reply = fe
         .backends
-        .call(
+        .rpc
+        .call_within(
             dst_addr,
             &ControlRequest::CloneTablet {
                 tablet_id,
@@ -306,6 +316,7 @@ async fn clone(
                 src: src_addr.clone(),
                 version,
             },
+            basalt_common::control_client::CLONE_TIMEOUT,
         )
         .await;
     fe.cloning.fetch_sub(1, Ordering::Relaxed);

@@ -149,6 +149,11 @@ impl Connection {
             0x03 => {
                 // COM_QUERY
                 let sql = String::from_utf8_lossy(body).to_string();
+                // A KILL QUERY aimed at an earlier statement does not carry over.
+                self.session
+                    .control
+                    .cancelled
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
                 self.session.control.set(|a| {
                     a.command = "Query";
                     a.since_ms = basalt_common::now_ms();

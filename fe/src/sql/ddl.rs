@@ -78,6 +78,15 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
         Statement::TruncateTable { name } => {
             let (db, table) = resolve(session, &name)?;
             let t = fe.catalog.read().table(&db, &table)?.clone();
+            // A load still writing or publishing names the tablets TRUNCATE replaces.
+            let running = fe.catalog.read().db(&db)?.transactions.values().any(|x| {
+                x.table_id == t.id && matches!(x.status, TxnStatus::Prepare | TxnStatus::Committed)
+            });
+            if running {
+                return Err(Error::invalid(format!(
+                    "Table {table} has running load transactions; TRUNCATE it when they finish"
+                )));
+            }
             let old = table_replicas(&t);
             let mut fresh = Vec::new();
             for p in &t.partitions {

@@ -31,10 +31,10 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
             info: String::new(),
         });
     }
-    let txn_id = crate::load::load(&fe, &db, &table, &label, batch.clone()).await?;
+    let (txn_id, status) = crate::load::load(&fe, &db, &table, &label, batch.clone()).await?;
     Ok(QueryResult::Ok {
         affected_rows: batch.num_rows() as u64,
-        info: format!("{{'label':'{label}', 'status':'VISIBLE', 'txnId':'{txn_id}'}}"),
+        info: format!("{{'label':'{label}', 'status':'{status}', 'txnId':'{txn_id}'}}"),
     })
 }
 

@@ -67,6 +67,12 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
     };
     // The query runs on the query pool; this task stays free to notice KILL and
     // the timeout, and aborting the handle drops the query's streams.
+    let cancelled = session.control.cancel_query.notified();
+    tokio::pin!(cancelled);
+    cancelled.as_mut().enable();
+    if session.control.is_cancelled() {
+        return Err(Error::invalid("cancel query by user"));
+    }
     let mut running = session.fe.query_runtime.spawn(df.collect());
     let batches = tokio::select! {
         r = tokio::time::timeout(timeout, &mut running) => match r {
@@ -81,7 +87,7 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
                 )));
             }
         },
-        _ = session.control.cancel_query.notified() => {
+        _ = &mut cancelled => {
             running.abort();
             return Err(Error::invalid("cancel query by user"));
         }

@@ -303,6 +303,8 @@ impl DorisParser<'_> {
                 self.p.next_token();
                 self.admin()
             }
+            // Doris also accepts CANCEL DECOMMISSION without ALTER SYSTEM.
+            "CANCEL" if self.peek_word(1).as_deref() == Some("DECOMMISSION") => self.alter_system(),
             "KILL" => {
                 self.p.next_token();
                 self.kill()

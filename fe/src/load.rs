@@ -275,7 +275,7 @@ async fn write_and_publish(
 /// a majority of every tablet's replicas published; the others missed it and
 /// are caught up by the tablet scheduler.
 async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
-    let (per_backend, tablets, quorum) = {
+    let (per_backend, tablets, quorum, mut missed) = {
         let state = fe.catalog.read();
         let d = state.db(db)?;
         let txn = d
@@ -288,6 +288,8 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
         let mut per_backend: BTreeMap<u64, Vec<PublishTablet>> = BTreeMap::new();
         let mut tablets = Vec::new();
         let mut quorum = 1;
+        // Backends of replicas that are not published on (their write failed).
+        let mut missed: BTreeSet<u64> = BTreeSet::new();
         for t in d.tables.values().filter(|t| t.id == txn.table_id) {
             quorum = t.replication_num() / 2 + 1;
             for p in &t.partitions {
@@ -309,12 +311,14 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
                                     version: *v,
                                     has_rows: has_rows.contains(&tablet.id),
                                 });
+                        } else {
+                            missed.insert(r.backend_id);
                         }
                     }
                 }
             }
         }
-        (per_backend, tablets, quorum)
+        (per_backend, tablets, quorum, missed)
     };
     let addrs = fe.backend_addrs();
     let calls = per_backend.into_iter().map(|(be, tablets)| {
@@ -359,12 +363,30 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
             "load {txn_id} is committed but not yet visible: tablet {short} was published on fewer than {quorum} replicas; it is retried"
         )));
     }
+    missed.extend(failed.iter().map(|(_, be)| *be));
     fe.catalog.log(EditLogEntry::VisibleTxn {
         db: db.to_string(),
         txn_id,
         time: now_ms(),
         failed,
-    })
+    })?;
+    // The load is visible: whatever of it is still pending on a backend belongs
+    // to a replica that missed it (a clone catches that replica up), so drop it.
+    if !missed.is_empty() {
+        let fe = Arc::clone(fe);
+        tokio::spawn(async move {
+            let addrs = fe.backend_addrs();
+            for be in missed {
+                if let Some(addr) = addrs.get(&be) {
+                    let _ = fe
+                        .backends
+                        .call(addr, &ControlRequest::AbortTxn { txn_id })
+                        .await;
+                }
+            }
+        });
+    }
+    Ok(())
 }
 
 /// Publishes every committed, not yet visible transaction of `db` in commit

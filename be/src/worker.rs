@@ -21,6 +21,14 @@ pub fn worker(engine: Arc<StorageEngine>) -> Worker {
         async move {
             // Keep the prepared config: it carries the task's identity.
             let mut builder = ctx.builder;
+            // The query's exec_mem_limit bounds this fragment.
+            let limit = ctx
+                .headers
+                .get(basalt_common::EXEC_MEM_LIMIT_HEADER)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+            if let Some(limit) = limit {
+                builder = builder.with_runtime_env(basalt_common::limited_runtime(limit));
+            }
             let config = builder.config().get_or_insert_default();
             config.set_extension(Arc::new(TabletReaderExt(Arc::new(EngineReader(engine)))));
             config.set_distributed_user_codec(OlapScanCodec);

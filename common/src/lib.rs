@@ -62,3 +62,23 @@ pub async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// The header that carries a query's `exec_mem_limit` to the BE fragments.
+pub const EXEC_MEM_LIMIT_HEADER: &str = "x-basalt-exec-mem-limit";
+
+/// A runtime whose memory pool holds a query (FE) or fragment (BE) to
+/// `exec_mem_limit` bytes. Like Doris, it fails rather than spilling to disk.
+pub fn limited_runtime(
+    limit: usize,
+) -> std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(std::sync::Arc::new(
+            datafusion::execution::memory_pool::GreedyMemoryPool::new(limit),
+        ))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()
+        .unwrap_or_default()
+}

@@ -16,6 +16,7 @@ use datafusion::common::Result as DfResult;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::variable::VarType;
+use datafusion_distributed::DistributedExt;
 use std::sync::Arc;
 
 pub const INTERNAL_CATALOG: &str = "internal";
@@ -64,22 +65,18 @@ pub fn context(session: &Session) -> SessionContext {
         .set_str("datafusion.sql_parser.dialect", "MySQL")
         // MySQL and Doris sort NULL first in ascending order.
         .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
-    // exec_mem_limit bounds what the query holds on the FE; like Doris, it
-    // fails rather than spilling to disk.
+    // exec_mem_limit bounds the query on the FE and each of its fragments on the BEs.
     let limit = match session.vars.get("exec_mem_limit") {
         Some(crate::variables::VarValue::Int(n)) if *n > 0 => *n as usize,
         _ => 2 << 30,
     };
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(
-            datafusion::execution::memory_pool::GreedyMemoryPool::new(limit),
-        ))
-        .with_disk_manager_builder(
-            datafusion::execution::disk_manager::DiskManagerBuilder::default()
-                .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled),
-        )
-        .build_arc()
-        .unwrap_or_default();
+    let runtime = basalt_common::limited_runtime(limit);
+    let mut headers = tonic::codegen::http::HeaderMap::new();
+    headers.insert(basalt_common::EXEC_MEM_LIMIT_HEADER, limit.into());
+    let mut config = config;
+    if let Err(e) = config.set_distributed_passthrough_headers(headers) {
+        tracing::warn!("exec_mem_limit does not reach the backends: {e}");
+    }
     let builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -115,6 +112,13 @@ pub fn query_error(
         ));
     }
     let err = basalt_common::Error::from(e);
+    if err.message.contains("Resources exhausted") {
+        // A BE fragment hit exec_mem_limit; its error arrives as text.
+        return Error::invalid(format!(
+            "[MEM_LIMIT_EXCEEDED] a fragment exceeded exec_mem_limit: {}; can `set exec_mem_limit=8G` to change limit",
+            err.message
+        ));
+    }
     // datafusion-distributed reports a lost worker as a transport error in text form.
     const LOST: [&str; 6] = [
         "transport error",

@@ -17,6 +17,13 @@ pub struct CatalogState {
     pub commit_seq: u64,
 }
 
+impl CatalogState {
+    /// Every table of every database.
+    pub fn tables(&self) -> impl Iterator<Item = &OlapTable> {
+        self.databases.values().flat_map(|d| d.tables.values())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Database {
     pub id: u64,
@@ -70,6 +77,11 @@ impl OlapTable {
             .get("colocate_with")
             .map(String::as_str)
             .filter(|g| !g.is_empty())
+    }
+
+    /// Replicas that must hold a load (write and publish) for it to count.
+    pub fn quorum(&self) -> usize {
+        self.replication_num() / 2 + 1
     }
 
     pub fn tablet_num(&self) -> usize {

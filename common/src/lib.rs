@@ -41,6 +41,18 @@ pub fn now_ms() -> i64 {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
+/// Sleeps `interval` unless `shutdown` turns true first; false means stop.
+/// The shape of every periodic FE loop (heartbeats, tablet scheduler).
+pub async fn sleep_or_shutdown(
+    interval: std::time::Duration,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(interval) => true,
+        _ = shutdown.wait_for(|s| *s) => false,
+    }
+}
+
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {

@@ -148,18 +148,27 @@ impl OlapScanExec {
     /// out per backend as `layout` says (shared with the other side).
     pub fn with_bucket_layout(&self, layout: BTreeMap<String, Vec<u32>>) -> Result<Self> {
         let partitions = layout.values().map(Vec::len).max().unwrap_or(1);
+        let mut scan = self.with_ranges(self.ranges.clone(), partitions)?;
+        scan.bucket_layout = Some(layout);
+        Ok(scan)
+    }
+
+    /// The same scan over other ranges and partition count (a new plan node:
+    /// properties and metrics are its own).
+    fn with_ranges(&self, ranges: Vec<TabletScanRange>, partitions: usize) -> Result<Self> {
         let mut scan = OlapScanExec::new(
             self.table.clone(),
             self.schema.clone(),
             self.projection.clone(),
             self.predicate.clone(),
-            self.ranges.clone(),
+            ranges,
             partitions,
         )?;
+        scan.worker = self.worker.clone();
         scan.partition_names = self.partition_names.clone();
         scan.runtime_filters = self.runtime_filters.clone();
         scan.colocation = self.colocation.clone();
-        scan.bucket_layout = Some(layout);
+        scan.bucket_layout = self.bucket_layout.clone();
         Ok(scan)
     }
 
@@ -203,19 +212,8 @@ impl OlapScanExec {
             .into_iter()
             .zip(task_urls)
             .map(|(ranges, url)| {
-                let mut part = OlapScanExec::new(
-                    self.table.clone(),
-                    self.schema.clone(),
-                    self.projection.clone(),
-                    self.predicate.clone(),
-                    ranges,
-                    self.partitions(),
-                )?;
+                let mut part = self.with_ranges(ranges, self.partitions())?;
                 part.worker = Some(url.to_string());
-                part.partition_names = self.partition_names.clone();
-                part.runtime_filters = self.runtime_filters.clone();
-                part.colocation = self.colocation.clone();
-                part.bucket_layout = self.bucket_layout.clone();
                 Ok(part)
             })
             .collect()

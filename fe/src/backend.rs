@@ -5,10 +5,9 @@ use crate::Frontend;
 use basalt_catalog::Backend;
 use basalt_common::control_client::ControlClient;
 use basalt_common::rpc::{
-    ControlRequest, ControlResponse, HeartbeatResponse, TabletId, TabletInfo, TxnId,
+    ControlRequest, ControlResponse, HeartbeatResponse, TabletId, TabletInfo,
 };
 use basalt_common::{Error, Result};
-use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -40,24 +39,6 @@ pub struct BackendRegistry {
 }
 
 impl BackendRegistry {
-    /// One control call to the backend at `addr` (its heartbeat service).
-    pub async fn call(&self, addr: &str, req: &ControlRequest) -> Result<ControlResponse> {
-        self.rpc.call(addr, req).await
-    }
-
-    /// Sends rows to one replica as a pending rowset of `txn_id`.
-    pub async fn write_rowset(
-        &self,
-        addr: &str,
-        txn_id: TxnId,
-        tablet_id: TabletId,
-        batches: Vec<RecordBatch>,
-    ) -> Result<()> {
-        self.rpc
-            .write_rowset(addr, txn_id, tablet_id, batches)
-            .await
-    }
-
     pub fn status(&self, id: u64) -> BackendStatus {
         self.status
             .read()
@@ -91,7 +72,8 @@ impl BackendRegistry {
     pub async fn heartbeat(&self, be: &Backend, max_failures: u32) -> Result<HeartbeatResponse> {
         let reply = tokio::time::timeout(
             HEARTBEAT_TIMEOUT,
-            self.call(&be.heartbeat_addr(), &ControlRequest::Heartbeat),
+            self.rpc
+                .call(&be.heartbeat_addr(), &ControlRequest::Heartbeat),
         )
         .await
         .unwrap_or_else(|_| Err(Error::backend("heartbeat timed out")));
@@ -160,11 +142,7 @@ pub async fn heartbeat_all(fe: &Arc<Frontend>) {
 /// Heartbeats every backend periodically and retries unfinished publishes.
 pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let interval = Duration::from_secs(fe.config.heartbeat_interval_second.max(1));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
+    while basalt_common::sleep_or_shutdown(interval, &mut shutdown).await {
         heartbeat_all(&fe).await;
         crate::load::publish_pending(&fe).await;
     }

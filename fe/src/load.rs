@@ -64,7 +64,7 @@ pub async fn load(
                     txn_id,
                     reason: e.message.clone(),
                 });
-                abort_on_backends(fe, txn_id).await;
+                abort_on_backends(fe, txn_id, None).await;
             }
             if status == Some(TxnStatus::Committed) {
                 tracing::warn!("load {txn_id} is committed, its publish is retried: {e}");
@@ -185,7 +185,7 @@ async fn write_and_publish(
             .flat_map(|t| t.replicas.iter().map(move |r| (t.id, r.backend_id)))
             .collect()
     };
-    let quorum = table.replication_num() / 2 + 1;
+    let quorum = table.quorum();
     let addrs = fe.backend_addrs();
     let mut writes = Vec::new();
     for ((_, tablet), batch) in &routed {
@@ -197,6 +197,7 @@ async fn write_and_publish(
                     // A backend known to be dead is not waited for.
                     Some(addr) if fe.backends.is_alive(be) => {
                         fe.backends
+                            .rpc
                             .write_rowset(&addr, txn_id, tablet, vec![batch])
                             .await
                     }
@@ -291,7 +292,7 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
         // Backends of replicas that are not published on (their write failed).
         let mut missed: BTreeSet<u64> = BTreeSet::new();
         for t in d.tables.values().filter(|t| t.id == txn.table_id) {
-            quorum = t.replication_num() / 2 + 1;
+            quorum = t.quorum();
             for p in &t.partitions {
                 let Some(v) = versions.get(&p.id) else {
                     continue;
@@ -328,6 +329,7 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
             let reply = match addr {
                 Some(addr) if fe.backends.is_alive(be) => {
                     fe.backends
+                        .rpc
                         .call(&addr, &ControlRequest::PublishVersion { txn_id, tablets })
                         .await
                 }
@@ -374,17 +376,7 @@ async fn publish(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
     // to a replica that missed it (a clone catches that replica up), so drop it.
     if !missed.is_empty() {
         let fe = Arc::clone(fe);
-        tokio::spawn(async move {
-            let addrs = fe.backend_addrs();
-            for be in missed {
-                if let Some(addr) = addrs.get(&be) {
-                    let _ = fe
-                        .backends
-                        .call(addr, &ControlRequest::AbortTxn { txn_id })
-                        .await;
-                }
-            }
-        });
+        tokio::spawn(async move { abort_on_backends(&fe, txn_id, Some(&missed)).await });
     }
     Ok(())
 }
@@ -460,15 +452,22 @@ pub async fn abort_on_backends_later(fe: Arc<Frontend>, txns: Vec<TxnId>) {
     ))
     .await;
     for txn_id in txns {
-        abort_on_backends(&fe, txn_id).await;
+        abort_on_backends(&fe, txn_id, None).await;
     }
 }
 
-async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId) {
-    for addr in fe.backend_addrs().into_values() {
+/// Drops the unpublished rowsets of `txn_id` on the given backends (all by default).
+async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId, only: Option<&BTreeSet<u64>>) {
+    let addrs = fe.backend_addrs();
+    let targets = addrs
+        .iter()
+        .filter(|(be, _)| only.is_none_or(|o| o.contains(be)))
+        .map(|(_, addr)| addr);
+    for addr in targets {
         let _ = fe
             .backends
-            .call(&addr, &ControlRequest::AbortTxn { txn_id })
+            .rpc
+            .call(addr, &ControlRequest::AbortTxn { txn_id })
             .await;
     }
 }

@@ -54,6 +54,21 @@ async fn fully_replicated(conn: &mut mysql_async::Conn, excluded: &[String]) -> 
     per_tablet.len() == 12 && per_tablet.values().all(|n| *n == 3)
 }
 
+/// A cluster of `n` BEs with `db.sales` holding `rows` loaded rows.
+async fn sales_cluster(
+    tag: &str,
+    n: usize,
+    fe_flags: &[&str],
+    rows: i64,
+) -> (Cluster, mysql_async::Conn) {
+    let cluster = Cluster::start(tag, n, fe_flags).await;
+    let mut conn = cluster.fe.connect().await;
+    conn.query_drop("CREATE DATABASE db").await.unwrap();
+    conn.query_drop(TABLE).await.unwrap();
+    load(&mut conn, 0, rows).await;
+    (cluster, conn)
+}
+
 fn tablet_num(backends: &[Vec<String>], id: &str) -> Option<usize> {
     backends
         .iter()
@@ -188,25 +203,12 @@ async fn alter_system_placement_and_cluster_show() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_backend_is_repaired_and_its_return_leaves_no_duplicates() {
-    let mut cluster = Cluster::start("cluster-kill", 4, FAST_SCHEDULER).await;
-    let mut conn = cluster.fe.connect().await;
-    conn.query_drop("CREATE DATABASE db").await.unwrap();
-    conn.query_drop(TABLE).await.unwrap();
-    load(&mut conn, 0, 400).await;
+    let (mut cluster, mut conn) = sales_cluster("cluster-kill", 4, FAST_SCHEDULER, 400).await;
     assert_eq!(summary(&mut conn).await, expected(400));
 
     let victim = cluster.backend_id(1).await;
     cluster.bes[1].kill9();
-    wait_until(
-        15,
-        "SHOW BACKENDS to show the killed backend dead",
-        || async {
-            let mut c = cluster.fe.connect().await;
-            let b = cluster.backends(&mut c).await;
-            b.iter().any(|r| r[0] == victim && r[8] == "false")
-        },
-    )
-    .await;
+    cluster.wait_alive(&victim, false, 15).await;
     // Queries see every row; loads still commit on the two live replicas.
     assert_eq!(summary(&mut conn).await, expected(400));
     load(&mut conn, 400, 100).await;
@@ -223,12 +225,7 @@ async fn dead_backend_is_repaired_and_its_return_leaves_no_duplicates() {
     // The dead backend returns: no row is doubled or lost, and the tablets it
     // still holds that the catalog no longer places there are dropped.
     cluster.bes[1].start();
-    wait_until(30, "the returned backend to be alive", || async {
-        let mut c = cluster.fe.connect().await;
-        let b = cluster.backends(&mut c).await;
-        b.iter().any(|r| r[0] == victim && r[8] == "true")
-    })
-    .await;
+    cluster.wait_alive(&victim, true, 30).await;
     let data = cluster.dir.path().join("be1").join("data");
     wait_until(
         60,
@@ -249,11 +246,7 @@ async fn dead_backend_is_repaired_and_its_return_leaves_no_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decommission_drains_the_backend_then_drops_it() {
-    let cluster = Cluster::start("cluster-decom", 4, FAST_SCHEDULER).await;
-    let mut conn = cluster.fe.connect().await;
-    conn.query_drop("CREATE DATABASE db").await.unwrap();
-    conn.query_drop(TABLE).await.unwrap();
-    load(&mut conn, 0, 300).await;
+    let (cluster, mut conn) = sales_cluster("cluster-decom", 4, FAST_SCHEDULER, 300).await;
 
     let leaving = cluster.backend_id(2).await;
     conn.query_drop(format!("ALTER SYSTEM DECOMMISSION BACKEND \"{leaving}\""))
@@ -299,11 +292,7 @@ async fn decommission_drains_the_backend_then_drops_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_backend_receives_replicas_by_balancing() {
-    let mut cluster = Cluster::start("cluster-balance", 3, FAST_SCHEDULER).await;
-    let mut conn = cluster.fe.connect().await;
-    conn.query_drop("CREATE DATABASE db").await.unwrap();
-    conn.query_drop(TABLE).await.unwrap();
-    load(&mut conn, 0, 300).await;
+    let (mut cluster, mut conn) = sales_cluster("cluster-balance", 3, FAST_SCHEDULER, 300).await;
 
     let k = cluster.add_be().await;
     let newcomer = cluster.backend_id(k).await;
@@ -326,11 +315,7 @@ async fn a_new_backend_receives_replicas_by_balancing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_and_aggregations_run_on_the_backends() {
-    let cluster = Cluster::start("cluster-mpp", 3, FAST_SCHEDULER).await;
-    let mut conn = cluster.fe.connect().await;
-    conn.query_drop("CREATE DATABASE db").await.unwrap();
-    conn.query_drop(TABLE).await.unwrap();
-    load(&mut conn, 0, 300).await;
+    let (_cluster, mut conn) = sales_cluster("cluster-mpp", 3, FAST_SCHEDULER, 300).await;
     conn.query_drop(
         "CREATE TABLE db.dim (id INT, name VARCHAR(10)) DISTRIBUTED BY HASH(id) BUCKETS 3",
     )
@@ -400,7 +385,7 @@ async fn joins_and_aggregations_run_on_the_backends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_missed_loads_is_caught_up_by_cloning() {
     // A long repair delay: the dead backend's replicas are waited for, not replaced.
-    let mut cluster = Cluster::start(
+    let (mut cluster, mut conn) = sales_cluster(
         "cluster-catchup",
         3,
         &[
@@ -411,20 +396,12 @@ async fn a_replica_that_missed_loads_is_caught_up_by_cloning() {
             "--tablet-repair-delay-factor-second",
             "600",
         ],
+        100,
     )
     .await;
-    let mut conn = cluster.fe.connect().await;
-    conn.query_drop("CREATE DATABASE db").await.unwrap();
-    conn.query_drop(TABLE).await.unwrap();
-    load(&mut conn, 0, 100).await;
     let victim = cluster.backend_id(2).await;
     cluster.bes[2].kill9();
-    wait_until(15, "the killed backend to be seen dead", || async {
-        let mut c = cluster.fe.connect().await;
-        let b = cluster.backends(&mut c).await;
-        b.iter().any(|r| r[0] == victim && r[8] == "false")
-    })
-    .await;
+    cluster.wait_alive(&victim, false, 15).await;
     // Two loads commit on the two live replicas of every tablet.
     load(&mut conn, 100, 100).await;
     load(&mut conn, 200, 100).await;

@@ -66,6 +66,17 @@ impl Cluster {
             .expect("backend listed in SHOW BACKENDS")
     }
 
+    /// Waits until SHOW BACKENDS shows backend `id` with Alive = `alive`.
+    pub async fn wait_alive(&self, id: &str, alive: bool, secs: u64) {
+        let what = format!("backend {id} to show Alive = {alive}");
+        wait_until(secs, &what, || async {
+            let mut c = self.fe.connect().await;
+            let b = self.backends(&mut c).await;
+            b.iter().any(|r| r[0] == id && r[8] == alive.to_string())
+        })
+        .await;
+    }
+
     /// SHOW BACKENDS rows.
     pub async fn backends(&self, conn: &mut mysql_async::Conn) -> Vec<Vec<String>> {
         rows(conn, "SHOW BACKENDS").await

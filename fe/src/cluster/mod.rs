@@ -86,9 +86,7 @@ fn check_room_after_decommission(fe: &Frontend, leaving: &[u64]) -> Result<()> {
         .filter(|b| !b.decommissioned && !leaving.contains(&b.id))
         .count();
     let needed = state
-        .databases
-        .values()
-        .flat_map(|d| d.tables.values())
+        .tables()
         .map(|t| t.replication_num())
         .max()
         .unwrap_or(0);

@@ -11,12 +11,7 @@ use std::sync::Arc;
 /// Replicas per backend, as the catalog places them.
 pub fn replica_counts(state: &CatalogState) -> BTreeMap<u64, usize> {
     let mut counts: BTreeMap<u64, usize> = state.backends.keys().map(|id| (*id, 0)).collect();
-    for p in state
-        .databases
-        .values()
-        .flat_map(|d| d.tables.values())
-        .flat_map(|t| &t.partitions)
-    {
+    for p in state.tables().flat_map(|t| &t.partitions) {
         for r in p.index.tablets.iter().flat_map(|t| &t.replicas) {
             *counts.entry(r.backend_id).or_default() += 1;
         }

@@ -113,27 +113,28 @@ fn classify(views: &[ReplicaView], replication: usize) -> TabletHealth {
     TabletHealth::Healthy
 }
 
+/// Copy the versions `dst` lacks from `src`; `new` adds `dst` as a replica.
+struct CloneTask {
+    tablet_id: TabletId,
+    schema: TabletSchema,
+    src: u64,
+    dst: u64,
+    version: Version,
+    new: bool,
+}
+
 enum Task {
-    /// Copy the versions `dst` lacks from `src`; `new` adds `dst` as a replica.
-    Clone {
-        tablet_id: TabletId,
-        schema: TabletSchema,
-        src: u64,
-        dst: u64,
-        version: Version,
-        new: bool,
-    },
+    Clone(CloneTask),
     /// Forget a replica; its backend drops the files at its next tablet report.
-    Drop { tablet_id: TabletId, backend: u64 },
+    Drop {
+        tablet_id: TabletId,
+        backend: u64,
+    },
 }
 
 pub async fn run(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let interval = Duration::from_millis(fe.config.tablet_checker_interval_ms.max(100));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
+    while basalt_common::sleep_or_shutdown(interval, &mut shutdown).await {
         reconcile_reports(&fe).await;
         let tasks = plan(&fe);
         futures::future::join_all(tasks.into_iter().map(|t| execute(&fe, t))).await;
@@ -155,7 +156,7 @@ fn plan(fe: &Frontend) -> Vec<Task> {
         .filter(|t| t.status == basalt_catalog::TxnStatus::Committed)
         .flat_map(|t| t.replicas.iter().map(|r| r.0))
         .collect();
-    for table in state.databases.values().flat_map(|d| d.tables.values()) {
+    for table in state.tables() {
         let replication = table.replication_num();
         for p in &table.partitions {
             for tablet in &p.index.tablets {
@@ -170,13 +171,15 @@ fn plan(fe: &Frontend) -> Vec<Task> {
                     .filter(|v| v.alive && v.complete)
                     .min_by_key(|v| v.decommissioned)
                     .map(|v| v.backend);
-                let clone = |dst: u64, new: bool| Task::Clone {
-                    tablet_id: tablet.id,
-                    schema: table.schema.clone(),
-                    src: src.unwrap_or_default(),
-                    dst,
-                    version: p.visible_version,
-                    new,
+                let clone = |dst: u64, new: bool| {
+                    Task::Clone(CloneTask {
+                        tablet_id: tablet.id,
+                        schema: table.schema.clone(),
+                        src: src.unwrap_or_default(),
+                        dst,
+                        version: p.visible_version,
+                        new,
+                    })
                 };
                 match health {
                     TabletHealth::Healthy | TabletHealth::Unrecoverable => {}
@@ -239,9 +242,7 @@ fn balance(fe: &Frontend, state: &CatalogState, mut pool: Vec<(u64, usize)>) -> 
             break;
         }
         let found = state
-            .databases
-            .values()
-            .flat_map(|d| d.tables.values())
+            .tables()
             .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
             .flat_map(|(t, p)| p.index.tablets.iter().map(move |tb| (t, p, tb)))
             .find(|(t, p, tb)| {
@@ -255,14 +256,14 @@ fn balance(fe: &Frontend, state: &CatalogState, mut pool: Vec<(u64, usize)>) -> 
             });
         let Some((t, p, tb)) = found else { break };
         moved.insert(tb.id);
-        tasks.push(Task::Clone {
+        tasks.push(Task::Clone(CloneTask {
             tablet_id: tb.id,
             schema: t.schema.clone(),
             src: high.0,
             dst: low.0,
             version: p.visible_version,
             new: true,
-        });
+        }));
         pool[0].1 += 1;
         let last = pool.len() - 1;
         pool[last].1 -= 1;
@@ -272,14 +273,7 @@ fn balance(fe: &Frontend, state: &CatalogState, mut pool: Vec<(u64, usize)>) -> 
 
 async fn execute(fe: &Arc<Frontend>, task: Task) {
     let result = match task {
-        Task::Clone {
-            tablet_id,
-            schema,
-            src,
-            dst,
-            version,
-            new,
-        } => clone(fe, tablet_id, schema, src, dst, version, new).await,
+        Task::Clone(task) => clone(fe, task).await,
         Task::Drop { tablet_id, backend } => fe.catalog.log(EditLogEntry::DropReplica {
             tablet_id,
             backend_id: backend,
@@ -290,15 +284,15 @@ async fn execute(fe: &Arc<Frontend>, task: Task) {
     }
 }
 
-async fn clone(
-    fe: &Arc<Frontend>,
-    tablet_id: TabletId,
-    schema: TabletSchema,
-    src: u64,
-    dst: u64,
-    version: Version,
-    new: bool,
-) -> Result<()> {
+async fn clone(fe: &Arc<Frontend>, task: CloneTask) -> Result<()> {
+    let CloneTask {
+        tablet_id,
+        schema,
+        src,
+        dst,
+        version,
+        new,
+    } = task;
     let addrs = fe.backend_addrs();
     let (Some(src_addr), Some(dst_addr)) = (addrs.get(&src), addrs.get(&dst)) else {
         return Err(Error::internal("clone between unknown backends"));
@@ -384,6 +378,7 @@ async fn reconcile_reports(fe: &Arc<Frontend>) {
         let creating_before = fe.creating.snapshot();
         let reply = fe
             .backends
+            .rpc
             .call(&addr, &ControlRequest::ReportTablets)
             .await;
         let Ok(ControlResponse::Tablets { tablets: held }) = reply else {
@@ -404,12 +399,7 @@ async fn reconcile_reports(fe: &Arc<Frontend>) {
 /// Per tablet with a replica on `backend`: the replica's version and the partition's.
 fn replicas_on(state: &CatalogState, backend: u64) -> BTreeMap<TabletId, (Version, Version)> {
     let mut out = BTreeMap::new();
-    for p in state
-        .databases
-        .values()
-        .flat_map(|d| d.tables.values())
-        .flat_map(|t| &t.partitions)
-    {
+    for p in state.tables().flat_map(|t| &t.partitions) {
         for t in &p.index.tablets {
             if let Some(r) = t.replicas.iter().find(|r| r.backend_id == backend) {
                 out.insert(t.id, (r.version, p.visible_version));
@@ -459,7 +449,7 @@ async fn reconcile(
             let req = ControlRequest::DropTablet {
                 tablet_id: *tablet_id,
             };
-            fe.backends.call(addr, &req).await?;
+            fe.backends.rpc.call(addr, &req).await?;
         }
     }
     Ok(())

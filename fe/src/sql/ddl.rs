@@ -516,7 +516,7 @@ async fn create_tablets<'a>(
         };
         async move {
             let addr = addr.ok_or_else(|| Error::internal("replica on unknown backend"))?;
-            fe.backends.call(&addr, &req).await
+            fe.backends.rpc.call(&addr, &req).await
         }
     });
     futures::future::try_join_all(calls).await?;
@@ -542,6 +542,7 @@ async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
         if let Some(addr) = addrs.get(&backend) {
             if let Err(e) = fe
                 .backends
+                .rpc
                 .call(addr, &ControlRequest::DropTablet { tablet_id })
                 .await
             {

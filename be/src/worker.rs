@@ -5,6 +5,7 @@ use crate::storage::{EngineReader, StorageEngine};
 use basalt_common::scan::{OlapScanCodec, OlapScanExec, TabletReaderExt};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::Result;
+use datafusion::execution::FunctionRegistry;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::ExecutionPlan;
@@ -34,7 +35,10 @@ pub fn worker(engine: Arc<StorageEngine>) -> Worker {
             config.set_distributed_user_codec(OlapScanCodec);
             let builder =
                 builder.with_distributed_worker_plan_rewrite_handler(relink_runtime_filters);
-            Ok(builder.build())
+            let mut state = builder.build();
+            // Fragments call it by name to route a bucket-shuffle join's build side.
+            state.register_udf(basalt_common::bucket_shuffle::udf())?;
+            Ok(state)
         }
     })
 }

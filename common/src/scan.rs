@@ -51,12 +51,13 @@ pub struct TabletScanRange {
     pub worker_url: String,
 }
 
-/// A colocated table's group membership (Doris's `"colocate_with"`).
+/// A hash-distributed table's bucketing, for joins that need no shuffle of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Colocation {
-    /// `db.group`
-    pub group: String,
+pub struct BucketDistribution {
+    /// `db.group` for a table created with `"colocate_with"`.
+    pub colocate_group: Option<String>,
     pub buckets: u32,
+    /// The `DISTRIBUTED BY HASH` columns.
     pub columns: Vec<String>,
 }
 
@@ -90,12 +91,12 @@ pub struct OlapScanExec {
     pub worker: Option<String>,
     /// The partitions left after pruning, for EXPLAIN.
     pub partition_names: Vec<String>,
-    /// Set for a table created with `"colocate_with"`: its group, bucket count
-    /// and distribution columns, so the planner can join it without a shuffle.
-    pub colocation: Option<Colocation>,
-    /// Set by a colocate join: for each backend (worker URL) the buckets it
-    /// serves, in partition order. Partition `p` of a task reads bucket
-    /// `layout[url][p]`, the same bucket on both sides of the join.
+    /// Set for a hash-distributed table: its bucket count, distribution columns
+    /// and colocation group, so the planner can join it without moving it.
+    pub distribution: Option<BucketDistribution>,
+    /// Set by a colocate or bucket-shuffle join: for each backend (worker URL)
+    /// the buckets it serves, in partition order. Partition `p` of a task reads
+    /// bucket `layout[url][p]`; the other side of the join delivers that bucket's rows there.
     pub bucket_layout: Option<BTreeMap<String, Vec<u32>>>,
     /// Runtime filters from hash joins above (dynamic filters over this scan's
     /// output): rows they reject are dropped here, before the join sees them.
@@ -133,7 +134,7 @@ impl OlapScanExec {
             worker: None,
             partition_names: Vec::new(),
             runtime_filters: Vec::new(),
-            colocation: None,
+            distribution: None,
             bucket_layout: None,
             metrics: ExecutionPlanMetricsSet::new(),
             properties,
@@ -167,7 +168,7 @@ impl OlapScanExec {
         scan.worker = self.worker.clone();
         scan.partition_names = self.partition_names.clone();
         scan.runtime_filters = self.runtime_filters.clone();
-        scan.colocation = self.colocation.clone();
+        scan.distribution = self.distribution.clone();
         scan.bucket_layout = self.bucket_layout.clone();
         Ok(scan)
     }
@@ -443,7 +444,7 @@ struct OlapScanProto {
     #[serde(default)]
     runtime_filters: Vec<Vec<u8>>,
     #[serde(default)]
-    colocation: Option<Colocation>,
+    distribution: Option<BucketDistribution>,
     #[serde(default)]
     bucket_layout: Option<BTreeMap<String, Vec<u32>>>,
 }
@@ -485,7 +486,7 @@ impl PhysicalExtensionCodec for OlapScanCodec {
         )?;
         scan.worker = p.worker;
         scan.partition_names = p.partition_names;
-        scan.colocation = p.colocation;
+        scan.distribution = p.distribution;
         scan.bucket_layout = p.bucket_layout;
         let output = scan.schema();
         scan.runtime_filters = p
@@ -519,7 +520,7 @@ impl PhysicalExtensionCodec for OlapScanCodec {
             worker: scan.worker.clone(),
             partition_names: scan.partition_names.clone(),
             partitions: scan.partitions(),
-            colocation: scan.colocation.clone(),
+            distribution: scan.distribution.clone(),
             bucket_layout: scan.bucket_layout.clone(),
             runtime_filters: scan
                 .runtime_filters

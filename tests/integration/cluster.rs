@@ -496,3 +496,78 @@ async fn colocated_tables_join_bucket_by_bucket_without_an_exchange() {
     // Every line (okey 0..119) finds its order (okey 0..199).
     assert_eq!(colocated[0][0], "200");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_on_the_probe_tables_distribution_key_shuffles_only_the_build_side() {
+    // No tablet reports reach the planner, so table sizes are unknown and
+    // DataFusion plans a partitioned (shuffle) join rather than a broadcast.
+    let cluster = Cluster::start(
+        "cluster-bucket-shuffle",
+        3,
+        &["--tablet-report-interval-second", "3600"],
+    )
+    .await;
+    let mut conn = cluster.fe.connect().await;
+    conn.query_drop("CREATE DATABASE db").await.unwrap();
+    conn.query_drop(
+        "CREATE TABLE db.facts (dt DATE NOT NULL, id INT NOT NULL, v INT) DUPLICATE KEY(dt, id) \
+         PARTITION BY RANGE(dt) (PARTITION p1 VALUES LESS THAN ('2024-02-01'), PARTITION p2 VALUES LESS THAN ('2024-03-01')) \
+         DISTRIBUTED BY HASH(id) BUCKETS 6 PROPERTIES ('replication_num' = '3')",
+    )
+    .await
+    .unwrap();
+    // Distributed by another column: not colocated with facts.
+    conn.query_drop(
+        "CREATE TABLE db.dim (name VARCHAR(10), id INT) DISTRIBUTED BY HASH(name) BUCKETS 4 \
+         PROPERTIES ('replication_num' = '3')",
+    )
+    .await
+    .unwrap();
+    // Every id 0..149 twice in facts (v = id and id + 150); dim holds ids 100..249.
+    let facts: Vec<String> = (0..300)
+        .map(|i| format!("('2024-0{}-05', {}, {i})", i % 2 + 1, i % 150))
+        .collect();
+    conn.query_drop(format!("INSERT INTO db.facts VALUES {}", facts.join(",")))
+        .await
+        .unwrap();
+    let dim: Vec<String> = (100..250).map(|i| format!("('n{i}', {i})")).collect();
+    conn.query_drop(format!("INSERT INTO db.dim VALUES {}", dim.join(",")))
+        .await
+        .unwrap();
+
+    let inner = "SELECT COUNT(*), SUM(f.v) FROM db.dim d JOIN db.facts f ON d.id = f.id";
+    let plan = rows(&mut conn, &format!("EXPLAIN {inner}")).await;
+    let physical = &plan.iter().find(|r| r[0] == "physical_plan").unwrap()[1];
+    // dim is routed by facts' bucket hash; facts is read in place, bucket by bucket.
+    assert!(physical.contains("bucket_shuffle_route"), "{physical}");
+    assert_eq!(
+        physical.matches("NetworkShuffleExec").count(),
+        1,
+        "{physical}"
+    );
+    assert!(!physical.contains("NetworkBroadcastExec"), "{physical}");
+    let sum: i64 = (100..150).map(|k| 2 * k + 150).sum();
+    assert_eq!(
+        rows(&mut conn, inner).await,
+        vec![vec!["100".to_string(), sum.to_string()]]
+    );
+
+    // The build side's unmatched rows (ids 150..249) come out once each.
+    let left =
+        "SELECT COUNT(*), COUNT(f.v), SUM(d.id) FROM db.dim d LEFT JOIN db.facts f ON d.id = f.id";
+    let plan = rows(&mut conn, &format!("EXPLAIN {left}")).await;
+    let physical = &plan.iter().find(|r| r[0] == "physical_plan").unwrap()[1];
+    assert!(physical.contains("bucket_shuffle_route"), "{physical}");
+    let ids: i64 = (100..150).map(|k| 2 * k).sum::<i64>() + (150..250).sum::<i64>();
+    assert_eq!(
+        rows(&mut conn, left).await,
+        vec![vec!["200".to_string(), "100".to_string(), ids.to_string()]]
+    );
+    // The same joins computed another way (a key the planner cannot match to buckets).
+    let other = rows(
+        &mut conn,
+        "SELECT COUNT(*), COUNT(f.v), SUM(d.id) FROM db.dim d LEFT JOIN db.facts f ON d.id = f.id + 0",
+    )
+    .await;
+    assert_eq!(rows(&mut conn, left).await, other);
+}

@@ -7,7 +7,8 @@
 //! of one BE, and to route every task to that BE's worker: locality is not optional.
 
 use crate::Frontend;
-use basalt_common::scan::{OlapScanCodec, OlapScanExec};
+use basalt_common::bucket_shuffle;
+use basalt_common::scan::{BucketDistribution, OlapScanCodec, OlapScanExec};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::JoinType;
 use datafusion::common::Result;
@@ -171,6 +172,9 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         if let Some(placed) = colocate_join(join)? {
             return Ok(placed);
         }
+        if let Some(placed) = bucket_shuffle_join(join, workers)? {
+            return Ok(placed);
+        }
         if let Some(placed) = join_on_backends(&plan, join, &children, workers)? {
             return Ok(placed);
         }
@@ -235,9 +239,9 @@ fn stays_with_input(plan: &Arc<dyn ExecutionPlan>) -> bool {
             .is_some_and(|s| s.preserve_partitioning())
 }
 
-/// One side of a possible colocate join: the subtree without the exchange
+/// A join side that reads one table: the subtree without the exchange
 /// DataFusion put above it, and the scan at its bottom.
-fn colocate_side(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, &OlapScanExec)> {
+fn table_side(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, &OlapScanExec)> {
     let mut node = plan;
     while node.is::<RepartitionExec>() || node.is::<CoalescePartitionsExec>() {
         node = node.children()[0];
@@ -255,58 +259,160 @@ fn colocate_side(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan
 /// Applies only when the replicas chosen for every bucket agree on a backend.
 fn colocate_join(join: &HashJoinExec) -> Result<Option<(Arc<dyn ExecutionPlan>, Placed)>> {
     let (Some((left, lscan)), Some((right, rscan))) =
-        (colocate_side(join.left()), colocate_side(join.right()))
+        (table_side(join.left()), table_side(join.right()))
     else {
         return Ok(None);
     };
-    let (Some(lc), Some(rc)) = (&lscan.colocation, &rscan.colocation) else {
+    let (Some(ld), Some(rd)) = (&lscan.distribution, &rscan.distribution) else {
         return Ok(None);
     };
     if join.null_aware
-        || lc.group != rc.group
-        || lc.buckets != rc.buckets
-        || lc.columns.len() != join.on().len()
-        || rc.columns.len() != join.on().len()
+        || ld.colocate_group.is_none()
+        || ld.colocate_group != rd.colocate_group
+        || ld.buckets != rd.buckets
     {
         return Ok(None);
     }
-    let column_name =
-        |e: &Arc<dyn PhysicalExpr>| e.downcast_ref::<Column>().map(|c| c.name().to_string());
-    let keys_match = join.on().iter().enumerate().all(|(i, (l, r))| {
-        column_name(l).as_deref() == Some(lc.columns[i].as_str())
-            && column_name(r).as_deref() == Some(rc.columns[i].as_str())
-    });
-    if !keys_match {
+    let (lkeys, rkeys): (Vec<_>, Vec<_>) = join.on().iter().cloned().unzip();
+    let (Some(lpos), Some(rpos)) = (key_positions(ld, &lkeys), key_positions(rd, &rkeys)) else {
+        return Ok(None);
+    };
+    // The i-th distribution column of one table meets the i-th of the other.
+    if lpos != rpos {
         return Ok(None);
     }
-    // Every bucket read on one backend, the same for both tables.
-    let mut where_is: BTreeMap<u32, &str> = BTreeMap::new();
-    for r in lscan.ranges.iter().chain(&rscan.ranges) {
-        if *where_is.entry(r.bucket).or_insert(&r.worker_url) != r.worker_url {
+    let Some(layout) = bucket_layout(&[lscan, rscan]) else {
+        return Ok(None);
+    };
+    let tasks = layout.len().max(2);
+    let joined = join
+        .builder()
+        .with_partition_mode(PartitionMode::Partitioned)
+        .with_new_children(vec![
+            with_layout(left, &layout)?,
+            with_layout(right, &layout)?,
+        ])?
+        .reset_state()
+        .build_exec()?;
+    Ok(Some((joined, Placed::Local(tasks))))
+}
+
+/// Doris's bucket-shuffle join, for a join that would shuffle both sides when
+/// its probe side is a table joined on (at least) its distribution columns:
+/// the probe table stays where its buckets are, and only the build side is
+/// shuffled, by the probe table's bucket hash, to the backend and partition
+/// that serve each bucket.
+fn bucket_shuffle_join(
+    join: &HashJoinExec,
+    workers: usize,
+) -> Result<Option<(Arc<dyn ExecutionPlan>, Placed)>> {
+    if join.null_aware || *join.partition_mode() != PartitionMode::Partitioned {
+        return Ok(None);
+    }
+    let Some((probe, scan)) = table_side(join.right()) else {
+        return Ok(None);
+    };
+    let Some(dist) = &scan.distribution else {
+        return Ok(None);
+    };
+    let (build_keys, probe_keys): (Vec<_>, Vec<_>) = join.on().iter().cloned().unzip();
+    let Some(positions) = key_positions(dist, &probe_keys) else {
+        return Ok(None);
+    };
+    // Without the hash repartition DataFusion put under the build side.
+    let build = match join.left().downcast_ref::<RepartitionExec>() {
+        Some(r) if matches!(r.partitioning(), Partitioning::Hash(..)) => Arc::clone(r.input()),
+        _ => Arc::clone(join.left()),
+    };
+    // A bucket depends on the value's type: the build keys must have the probe's.
+    let (build_schema, probe_schema) = (build.schema(), probe.schema());
+    for p in &positions {
+        if build_keys[*p].data_type(&build_schema)? != probe_keys[*p].data_type(&probe_schema)? {
             return Ok(None);
+        }
+    }
+    let Some(layout) = bucket_layout(&[scan]) else {
+        return Ok(None);
+    };
+    let (build, build_at) = place(build, workers)?;
+    let Some(build_tasks) = build_at.tasks() else {
+        return Ok(None);
+    };
+    // Task t (of the probe's backends, in layout order) serves its buckets in
+    // partitions t * per_task + slot; buckets no task reads go anywhere.
+    let per_task = layout.values().map(Vec::len).max().unwrap_or(1);
+    let tasks = layout.len().max(2);
+    let mut targets = vec![0; dist.buckets as usize];
+    for (t, buckets) in layout.values().enumerate() {
+        for (slot, b) in buckets.iter().enumerate() {
+            if let Some(target) = targets.get_mut(*b as usize) {
+                *target = t * per_task + slot;
+            }
+        }
+    }
+    let keys = positions
+        .iter()
+        .map(|p| Arc::clone(&build_keys[*p]))
+        .collect();
+    let route = bucket_shuffle::route(
+        keys,
+        dist.buckets,
+        &targets,
+        per_task * tasks,
+        &build_schema,
+    )?;
+    let repartition = RepartitionExec::try_new(build, Partitioning::Hash(vec![route], per_task))?;
+    let shuffle = NetworkShuffleExec::try_new(Arc::new(repartition), build_tasks)?;
+    let joined = join
+        .builder()
+        .with_new_children(vec![Arc::new(shuffle), with_layout(probe, &layout)?])?
+        .reset_state()
+        .build_exec()?;
+    Ok(Some((joined, Placed::Local(tasks))))
+}
+
+/// For each distribution column, the position of the join key that is that
+/// column; `None` unless every distribution column is a join key.
+fn key_positions(dist: &BucketDistribution, keys: &[Arc<dyn PhysicalExpr>]) -> Option<Vec<usize>> {
+    dist.columns
+        .iter()
+        .map(|column| {
+            keys.iter().position(|k| {
+                k.downcast_ref::<Column>()
+                    .is_some_and(|c| c.name() == column.as_str())
+            })
+        })
+        .collect()
+}
+
+/// For each backend the buckets it serves, when every bucket's tablets in
+/// these scans are read on one backend.
+fn bucket_layout(scans: &[&OlapScanExec]) -> Option<BTreeMap<String, Vec<u32>>> {
+    let mut where_is: BTreeMap<u32, &str> = BTreeMap::new();
+    for r in scans.iter().flat_map(|s| &s.ranges) {
+        if *where_is.entry(r.bucket).or_insert(&r.worker_url) != r.worker_url {
+            return None;
         }
     }
     let mut layout: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (bucket, url) in where_is {
         layout.entry(url.to_string()).or_default().push(bucket);
     }
-    let tasks = layout.len().max(2);
-    let with_layout = |side: Arc<dyn ExecutionPlan>| -> Result<Arc<dyn ExecutionPlan>> {
-        side.transform_up(|node| match node.downcast_ref::<OlapScanExec>() {
-            Some(scan) => Ok(Transformed::yes(
-                Arc::new(scan.with_bucket_layout(layout.clone())?) as Arc<dyn ExecutionPlan>,
-            )),
-            None => Ok(Transformed::no(node)),
-        })
-        .map(|t| t.data)
-    };
-    let joined = join
-        .builder()
-        .with_partition_mode(PartitionMode::Partitioned)
-        .with_new_children(vec![with_layout(left)?, with_layout(right)?])?
-        .reset_state()
-        .build_exec()?;
-    Ok(Some((joined, Placed::Local(tasks))))
+    Some(layout)
+}
+
+/// A join side whose scan reads its buckets as `layout` says.
+fn with_layout(
+    side: Arc<dyn ExecutionPlan>,
+    layout: &BTreeMap<String, Vec<u32>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    side.transform_up(|node| match node.downcast_ref::<OlapScanExec>() {
+        Some(scan) => Ok(Transformed::yes(
+            Arc::new(scan.with_bucket_layout(layout.clone())?) as Arc<dyn ExecutionPlan>,
+        )),
+        None => Ok(Transformed::no(node)),
+    })
+    .map(|t| t.data)
 }
 
 /// A hash join on the backends: partitioned over two shuffles, or with its

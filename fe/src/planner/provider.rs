@@ -6,7 +6,7 @@ use crate::Frontend;
 use async_trait::async_trait;
 use basalt_catalog::partition::{parse_value, KeyValue};
 use basalt_catalog::{DistributionInfo, OlapTable, Partition, PartitionInfo};
-use basalt_common::scan::{Colocation, OlapScanExec, TabletScanRange};
+use basalt_common::scan::{BucketDistribution, OlapScanExec, TabletScanRange};
 use basalt_common::types::DorisType;
 use basalt_common::Error;
 use datafusion::arrow::array::ArrayRef;
@@ -80,14 +80,17 @@ impl TableProvider for OlapTableProvider {
             .filter(|p| partition_may_match(&self.table, p, &filters))
             .collect();
         let buckets = selected_buckets(&self.table, &filters);
-        let colocation = self.table.colocate_group().map(|group| Colocation {
-            group: format!("{}.{group}", self.db),
-            buckets: self.table.distribution.buckets(),
-            columns: match &self.table.distribution {
-                DistributionInfo::Hash { columns, .. } => columns.clone(),
-                DistributionInfo::Random { .. } => Vec::new(),
-            },
-        });
+        let distribution = match &self.table.distribution {
+            DistributionInfo::Hash { columns, buckets } => Some(BucketDistribution {
+                colocate_group: self
+                    .table
+                    .colocate_group()
+                    .map(|g| format!("{}.{g}", self.db)),
+                buckets: *buckets,
+                columns: columns.clone(),
+            }),
+            DistributionInfo::Random { .. } => None,
+        };
         let mut ranges = Vec::new();
         let mut names = Vec::new();
         {
@@ -121,10 +124,16 @@ impl TableProvider for OlapTableProvider {
                         .filter(|(_, st)| Some(st.failures) == best)
                         .map(|(r, _)| *r)
                         .collect();
-                    // Colocated tables choose by bucket among replicas in backend order,
-                    // so bucket b of every table in the group is read on the same backend.
+                    // Hash-distributed tables choose by bucket among replicas in
+                    // backend order, so a bucket's tablets in every partition (and
+                    // bucket b of every table of a colocation group) are read on one
+                    // backend, as colocate and bucket-shuffle joins need. (One bucket
+                    // would put every tablet on one backend: those spread by tablet.)
                     let mut choices = choices;
-                    let pick = if colocation.is_some() {
+                    let by_bucket = distribution
+                        .as_ref()
+                        .is_some_and(|d| d.buckets > 1 || d.colocate_group.is_some());
+                    let pick = if by_bucket {
                         choices.sort_by_key(|r| r.backend_id);
                         bucket
                     } else {
@@ -179,7 +188,7 @@ impl TableProvider for OlapTableProvider {
             parallel,
         )?;
         scan.partition_names = names;
-        scan.colocation = colocation;
+        scan.distribution = distribution;
         Ok(Arc::new(scan))
     }
 }

@@ -28,6 +28,7 @@ pub struct ControlService {
     pub http_port: u16,
     pub brpc_port: u16,
     pub start_time_ms: i64,
+    pub master: crate::MasterAddress,
 }
 
 type Stream<T> = BoxStream<'static, Result<T, Status>>;
@@ -36,7 +37,7 @@ impl ControlService {
     async fn handle(&self, req: ControlRequest) -> basalt_common::Result<ControlResponse> {
         let engine = Arc::clone(&self.engine);
         match req {
-            ControlRequest::Heartbeat => {
+            ControlRequest::Heartbeat { .. } => {
                 let (total, avail) = disk_space(&engine);
                 Ok(ControlResponse::Heartbeat(HeartbeatResponse {
                     be_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -124,6 +125,7 @@ impl FlightService for ControlService {
         &self,
         request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        let remote = request.remote_addr();
         let action = request.into_inner();
         if action.r#type != CONTROL_ACTION {
             return Err(Status::invalid_argument(format!(
@@ -133,6 +135,11 @@ impl FlightService for ControlService {
         }
         let req: ControlRequest = serde_json::from_slice(&action.body)
             .map_err(|e| Status::invalid_argument(format!("bad control request: {e}")))?;
+        if let (ControlRequest::Heartbeat { fe_http_port }, Some(remote)) = (&req, remote) {
+            if *fe_http_port != 0 {
+                self.master.set(format!("{}:{fe_http_port}", remote.ip()));
+            }
+        }
         let resp = self.handle(req).await.map_err(to_status)?;
         let body = serde_json::to_vec(&resp).map_err(|e| Status::internal(e.to_string()))?;
         let out = arrow_flight::Result { body: body.into() };

@@ -1,12 +1,22 @@
-//! The BE's HTTP server on `webserver_port`.
+//! The BE's HTTP server on `webserver_port`: health, Stream Load and its error logs.
 
-use axum::routing::get;
+use crate::stream_load::{self, StreamLoader};
+use axum::routing::{get, put};
 use axum::{Json, Router};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub async fn serve(listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let app = Router::new().route("/api/health", get(health));
+pub async fn serve(
+    listener: TcpListener,
+    loads: Arc<StreamLoader>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/{db}/{table}/_stream_load", put(stream_load::handle))
+        .route("/api/_load_error_log", get(stream_load::error_log))
+        .with_state(loads);
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };

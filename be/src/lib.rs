@@ -3,12 +3,13 @@
 //! Three listeners, with Doris's port names: `heartbeat_service_port` (control
 //! RPC: heartbeats, tablets, rowset writes, publish), `brpc_port` (the
 //! datafusion-distributed worker that runs plan fragments) and `webserver_port`
-//! (HTTP: health now, Stream Load later).
+//! (HTTP: health, Stream Load).
 
 pub mod clone;
 pub mod control;
 pub mod http;
 pub mod storage;
+pub mod stream_load;
 pub mod worker;
 
 use basalt_common::config::BeConfig;
@@ -19,6 +20,20 @@ use storage::StorageEngine;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The FE's HTTP address (`host:port`), learnt from its heartbeats.
+#[derive(Debug, Clone, Default)]
+pub struct MasterAddress(Arc<std::sync::RwLock<Option<String>>>);
+
+impl MasterAddress {
+    pub fn get(&self) -> Option<String> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, addr: String) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+    }
+}
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct BackendPorts {
@@ -60,13 +75,19 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
         heartbeat_service_port: heartbeat.local_addr()?.port(),
         brpc_port: brpc.local_addr()?.port(),
     };
+    let master = MasterAddress::default();
     let control = control::ControlService {
         engine: Arc::clone(&engine),
         rpc: Default::default(),
         http_port: ports.webserver_port,
         brpc_port: ports.brpc_port,
         start_time_ms: basalt_common::now_ms(),
+        master: master.clone(),
     };
+    let loads = Arc::new(stream_load::StreamLoader::new(
+        master,
+        engine.root().join("error_log"),
+    )?);
     let tasks = vec![
         tokio::spawn(serve_grpc(
             tonic::transport::Server::builder().add_service(
@@ -82,7 +103,7 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
             brpc,
             shutdown.clone(),
         )),
-        tokio::spawn(http::serve(web, shutdown)),
+        tokio::spawn(http::serve(web, loads, shutdown)),
     ];
     tracing::info!(?ports, "backend started");
     Ok(BackendHandle {

@@ -79,6 +79,9 @@ pub enum EditLogEntry {
         partition_versions: Vec<(u64, Version)>,
         #[serde(default)]
         replicas: Vec<(TabletId, u64)>,
+        /// The tablets that got rows (the others move to the version empty).
+        #[serde(default)]
+        tablets: Vec<TabletId>,
     },
     /// A majority of each tablet's replicas published the versions: the load is
     /// visible. `failed` replicas did not publish and missed the load.
@@ -350,6 +353,7 @@ impl CatalogState {
                 txn_id,
                 partition_versions,
                 replicas,
+                tablets,
             } => {
                 self.commit_seq += 1;
                 let seq = self.commit_seq;
@@ -364,6 +368,9 @@ impl CatalogState {
                 txn.status = TxnStatus::Committed;
                 txn.partition_versions = partition_versions.clone();
                 txn.replicas = replicas.clone();
+                if !tablets.is_empty() {
+                    txn.tablets = tablets.clone();
+                }
                 txn.commit_seq = seq;
                 let table_id = txn.table_id;
                 if let Some(t) = d.tables.values_mut().find(|t| t.id == table_id) {

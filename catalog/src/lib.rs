@@ -5,7 +5,8 @@
 
 pub mod edit_log;
 pub mod model;
-pub mod partition;
+/// Partition keys moved to `basalt_common` so backends can route loaded rows too.
+pub use basalt_common::partition;
 pub mod store;
 
 pub use edit_log::EditLogEntry;

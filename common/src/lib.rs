@@ -7,10 +7,13 @@ pub mod config;
 pub mod control_client;
 pub mod error;
 pub mod hash;
+pub mod load_rpc;
 pub mod net;
+pub mod partition;
 pub mod rpc;
 pub mod scan;
 pub mod schema;
+pub mod sink;
 pub mod types;
 
 pub use error::{Error, ErrorKind, Result};

@@ -17,7 +17,12 @@ pub type Version = u64;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ControlRequest {
-    Heartbeat,
+    /// Carries the FE's HTTP port: a backend calls the FE there (at the
+    /// address the heartbeat came from) to run Stream Loads.
+    Heartbeat {
+        #[serde(default)]
+        fe_http_port: u16,
+    },
     CreateTablet {
         tablet_id: TabletId,
         schema: TabletSchema,

@@ -69,11 +69,18 @@ impl BackendRegistry {
     }
 
     /// Heartbeats one backend and records the outcome.
-    pub async fn heartbeat(&self, be: &Backend, max_failures: u32) -> Result<HeartbeatResponse> {
+    pub async fn heartbeat(
+        &self,
+        be: &Backend,
+        max_failures: u32,
+        fe_http_port: u16,
+    ) -> Result<HeartbeatResponse> {
         let reply = tokio::time::timeout(
             HEARTBEAT_TIMEOUT,
-            self.rpc
-                .call(&be.heartbeat_addr(), &ControlRequest::Heartbeat),
+            self.rpc.call(
+                &be.heartbeat_addr(),
+                &ControlRequest::Heartbeat { fe_http_port },
+            ),
         )
         .await
         .unwrap_or_else(|_| Err(Error::backend("heartbeat timed out")));
@@ -114,7 +121,7 @@ pub async fn heartbeat_all(fe: &Arc<Frontend>) {
     let replies = futures::future::join_all(
         backends
             .iter()
-            .map(|be| fe.backends.heartbeat(be, max_failures)),
+            .map(|be| fe.backends.heartbeat(be, max_failures, fe.config.http_port)),
     )
     .await;
     for (be, reply) in backends.into_iter().zip(replies) {

@@ -1,6 +1,7 @@
 //! The Basalt frontend: MySQL protocol, SQL parsing and planning, the catalog,
 //! load transactions, and the coordination of backends.
 
+pub mod auth;
 pub mod backend;
 pub mod cluster;
 pub mod connections;
@@ -134,6 +135,11 @@ pub async fn start(config: FeConfig, shutdown: watch::Receiver<bool>) -> Result<
         http_port: http.local_addr()?.port(),
         edit_log_port: edit_log.local_addr()?.port(),
     };
+    // The configuration shows the bound ports (port 0 picks a free one).
+    let mut config = config;
+    config.query_port = ports.query_port;
+    config.http_port = ports.http_port;
+    config.edit_log_port = ports.edit_log_port;
     let fe = tokio::task::spawn_blocking(move || Frontend::open(config))
         .await
         .map_err(|e| basalt_common::Error::internal(e.to_string()))??;

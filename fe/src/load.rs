@@ -4,24 +4,21 @@
 //! tablet's replicas hold them, published on the backends, then VISIBLE.
 
 use crate::Frontend;
-use basalt_catalog::partition::{KeyValue, PartitionKey};
-use basalt_catalog::{
-    DistributionInfo, EditLogEntry, OlapTable, PartitionInfo, Transaction, TxnStatus,
-};
+use basalt_catalog::{DistributionInfo, EditLogEntry, OlapTable, Transaction, TxnStatus};
 use basalt_common::now_ms;
 use basalt_common::rpc::{
     ControlRequest, ControlResponse, PublishTablet, TabletId, TxnId, Version,
 };
+use basalt_common::sink::{ReplicaResults, SinkPartition, SinkTablet, TabletSink};
 use basalt_common::{Error, ErrorKind, Result};
-use datafusion::arrow::array::{ArrayRef, UInt32Array};
-use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Runs one load transaction. Returns its id and status: VISIBLE, or COMMITTED
-/// when the rows are durable but their publish is still being retried (as in
-/// Doris, that is a success: the rows become visible without a new load).
+/// Runs one load transaction of rows shaped like the table. Returns its id and
+/// status: VISIBLE, or COMMITTED when the rows are durable but their publish is
+/// still being retried (as in Doris, that is a success: the rows become visible
+/// without a new load).
 pub async fn load(
     fe: &Arc<Frontend>,
     db: &str,
@@ -29,16 +26,39 @@ pub async fn load(
     label: &str,
     batch: RecordBatch,
 ) -> Result<(TxnId, TxnStatus)> {
-    let routed = route(table, &batch)?;
+    let txn_id = begin(fe, db, table, label)?;
+    let written = async {
+        let sink = sink(fe, table);
+        let partition_of = sink.partition_of_rows(&batch)?;
+        if let Some(row) = partition_of.iter().position(Option::is_none) {
+            return Err(Error::invalid(format!(
+                "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
+            )));
+        }
+        let routed = sink.route(&batch, &partition_of)?;
+        let results = sink.write_replicas(&fe.backends.rpc, txn_id, &routed).await;
+        Ok((routed.into_keys().collect::<Vec<_>>(), results))
+    }
+    .await;
+    let result = match written {
+        Ok((written, results)) => commit(fe, db, table, txn_id, &written, &results).await,
+        Err(e) => Err(e),
+    };
+    finish(fe, db, txn_id, result)
+        .await
+        .map(|status| (txn_id, status))
+}
+
+/// Begins a load transaction under `label` (unique in the database).
+pub fn begin(fe: &Arc<Frontend>, db: &str, table: &OlapTable, label: &str) -> Result<TxnId> {
     let txn_id = fe.catalog.alloc_ids(1);
-    let tablets: Vec<TabletId> = routed.keys().map(|(_, t)| *t).collect();
     let txn = Transaction {
         id: txn_id,
         label: label.to_string(),
         table_id: table.id,
         status: TxnStatus::Prepare,
         partition_versions: Vec::new(),
-        tablets: tablets.clone(),
+        tablets: Vec::new(),
         replicas: Vec::new(),
         commit_seq: 0,
         create_time: now_ms(),
@@ -48,100 +68,84 @@ pub async fn load(
         db: db.to_string(),
         txn,
     })?;
-    match write_and_publish(fe, db, table, txn_id, routed).await {
-        Ok(()) => Ok((txn_id, TxnStatus::Visible)),
-        Err(e) => {
-            // A commit that reached the log stays and is published later; anything earlier aborts.
-            let status = fe
-                .catalog
-                .read()
-                .db(db)
-                .ok()
-                .and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
-            if status == Some(TxnStatus::Prepare) {
-                let _ = fe.catalog.log(EditLogEntry::AbortTxn {
-                    db: db.to_string(),
-                    txn_id,
-                    reason: e.message.clone(),
-                });
-                abort_on_backends(fe, txn_id, None).await;
-            }
-            if status == Some(TxnStatus::Committed) {
-                tracing::warn!("load {txn_id} is committed, its publish is retried: {e}");
-                return Ok((txn_id, TxnStatus::Committed));
-            }
-            Err(e)
-        }
+    Ok(txn_id)
+}
+
+/// The table as a load writes it: partitions, buckets, replicas on live backends.
+pub fn sink(fe: &Frontend, table: &OlapTable) -> TabletSink {
+    let backends = fe
+        .backend_addrs()
+        .into_iter()
+        .filter(|(be, _)| fe.backends.is_alive(*be))
+        .collect();
+    TabletSink {
+        table_id: table.id,
+        table: table.name.clone(),
+        schema: table.schema.clone(),
+        partition_columns: table.partition_info.columns().to_vec(),
+        distribution_columns: match &table.distribution {
+            DistributionInfo::Hash { columns, .. } => Some(columns.clone()),
+            DistributionInfo::Random { .. } => None,
+        },
+        buckets: table.distribution.buckets(),
+        partitions: table
+            .partitions
+            .iter()
+            .map(|p| SinkPartition {
+                id: p.id,
+                name: p.name.clone(),
+                range: p.range.clone(),
+                list_values: p.list_values.clone(),
+                tablets: p
+                    .index
+                    .tablets
+                    .iter()
+                    .map(|t| SinkTablet {
+                        id: t.id,
+                        backends: t.replicas.iter().map(|r| r.backend_id).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        backends,
     }
 }
 
-/// Rows per (partition id, tablet id).
-fn route(table: &OlapTable, batch: &RecordBatch) -> Result<BTreeMap<(u64, TabletId), RecordBatch>> {
-    let n = batch.num_rows();
-    let partition_of: Vec<usize> = match &table.partition_info {
-        PartitionInfo::Unpartitioned => vec![0; n],
-        info => {
-            let cols = columns_of(table, batch, info.columns())?;
-            (0..n)
-                .map(|row| {
-                    let key = PartitionKey { values: cols.iter().map(|c| KeyValue::of_cell(c, row)).collect(), text: vec![] };
-                    table
-                        .partitions
-                        .iter()
-                        .position(|p| match &p.range {
-                            Some((lo, hi)) => *lo <= key && key < *hi,
-                            None => p.list_values.contains(&key),
-                        })
-                        .ok_or_else(|| {
-                            Error::invalid(format!(
-                                "Insert has filtered data in strict mode: no partition for this tuple, row {row}: {:?}",
-                                key.values
-                            ))
-                        })
-                })
-                .collect::<Result<_>>()?
-        }
+/// How a load ended: a failure before the commit aborts it; a commit that
+/// reached the log stays (COMMITTED) and is published later.
+pub async fn finish(
+    fe: &Arc<Frontend>,
+    db: &str,
+    txn_id: TxnId,
+    result: Result<()>,
+) -> Result<TxnStatus> {
+    let Err(e) = result else {
+        return Ok(TxnStatus::Visible);
     };
-    let buckets = table.distribution.buckets();
-    let bucket_of: Vec<u32> = match &table.distribution {
-        DistributionInfo::Hash { columns, .. } => {
-            let cols = columns_of(table, batch, columns)?;
-            basalt_common::hash::buckets_of(&cols, buckets).map_err(Error::invalid)?
-        }
-        // Doris's random distribution sends one load to one tablet per partition.
-        DistributionInfo::Random { .. } => vec![rand::random::<u32>() % buckets.max(1); n],
-    };
-    let mut rows: BTreeMap<(u64, TabletId), Vec<u32>> = BTreeMap::new();
-    for row in 0..n {
-        let p = &table.partitions[partition_of[row]];
-        let tablet = &p.index.tablets[bucket_of[row] as usize];
-        rows.entry((p.id, tablet.id)).or_default().push(row as u32);
+    let status = fe
+        .catalog
+        .read()
+        .db(db)
+        .ok()
+        .and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
+    if status == Some(TxnStatus::Prepare) {
+        abort(fe, db, txn_id, &e.message).await;
     }
-    rows.into_iter()
-        .map(|(k, idx)| {
-            let b = take_record_batch(batch, &UInt32Array::from(idx))
-                .map_err(|e| Error::internal(e.to_string()))?;
-            Ok((k, b))
-        })
-        .collect()
+    if status == Some(TxnStatus::Committed) {
+        tracing::warn!("load {txn_id} is committed, its publish is retried: {e}");
+        return Ok(TxnStatus::Committed);
+    }
+    Err(e)
 }
 
-/// The arrays of the named table columns in a batch shaped like the table.
-fn columns_of(table: &OlapTable, batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
-    names
-        .iter()
-        .map(|name| {
-            let idx = table
-                .schema
-                .columns
-                .iter()
-                .position(|c| &c.name == name)
-                .ok_or_else(|| {
-                    Error::internal(format!("column {name} of table {} is missing", table.name))
-                })?;
-            Ok(batch.column(idx).clone())
-        })
-        .collect()
+/// Aborts a transaction still in PREPARE and drops what it wrote.
+pub async fn abort(fe: &Arc<Frontend>, db: &str, txn_id: TxnId, reason: &str) {
+    let _ = fe.catalog.log(EditLogEntry::AbortTxn {
+        db: db.to_string(),
+        txn_id,
+        reason: reason.to_string(),
+    });
+    abort_on_backends(fe, txn_id, None).await;
 }
 
 /// The table with this id in `db` as the catalog holds it now.
@@ -163,16 +167,17 @@ fn table_by_id<'a>(
         })
 }
 
-/// Writes every replica, commits once a majority of each tablet's replicas hold
-/// the rows, then publishes.
-async fn write_and_publish(
+/// Commits once a majority of each tablet's replicas hold the rows written to
+/// the `written` (partition, tablet)s, then publishes.
+pub async fn commit(
     fe: &Arc<Frontend>,
     db: &str,
     table: &OlapTable,
     txn_id: TxnId,
-    routed: BTreeMap<(u64, TabletId), RecordBatch>,
+    written: &[(u64, TabletId)],
+    results: &ReplicaResults,
 ) -> Result<()> {
-    let pids: BTreeSet<u64> = routed.keys().map(|(p, _)| *p).collect();
+    let pids: BTreeSet<u64> = written.iter().map(|(p, _)| *p).collect();
     // The replicas of the loaded partitions as they are now take part in the load;
     // a replica added later (by a clone) catches up by cloning again.
     let participants: Vec<(TabletId, u64)> = {
@@ -186,32 +191,8 @@ async fn write_and_publish(
             .collect()
     };
     let quorum = table.quorum();
-    let addrs = fe.backend_addrs();
-    let mut writes = Vec::new();
-    for ((_, tablet), batch) in &routed {
-        for (_, be) in participants.iter().filter(|(t, _)| t == tablet) {
-            let (fe, batch, tablet, be) = (Arc::clone(fe), batch.clone(), *tablet, *be);
-            let addr = addrs.get(&be).cloned();
-            writes.push(async move {
-                let result = match addr {
-                    // A backend known to be dead is not waited for.
-                    Some(addr) if fe.backends.is_alive(be) => {
-                        fe.backends
-                            .rpc
-                            .write_rowset(&addr, txn_id, tablet, vec![batch])
-                            .await
-                    }
-                    _ => Err(Error::backend(format!("backend {be} is not alive"))),
-                };
-                ((tablet, be), result)
-            });
-        }
-    }
-    // Let every write settle before deciding: an abort must not race a write
-    // still landing on a backend.
-    let results = futures::future::join_all(writes).await;
     let mut failed = BTreeSet::new();
-    for ((tablet, be), result) in &results {
+    for ((tablet, be), result) in results {
         if let Err(e) = result {
             tracing::warn!("load {txn_id}: replica of tablet {tablet} on backend {be}: {e}");
             failed.insert((*tablet, *be));
@@ -219,9 +200,9 @@ async fn write_and_publish(
     }
     // Every tablet of the partitions moves to the new version, those without rows
     // too: a majority of each must be on live backends, or the publish could never finish.
-    let written: BTreeSet<TabletId> = routed.keys().map(|(_, t)| *t).collect();
+    let written_tablets: BTreeSet<TabletId> = written.iter().map(|(_, t)| *t).collect();
     for r in &participants {
-        if !written.contains(&r.0) && !fe.backends.is_alive(r.1) {
+        if !written_tablets.contains(&r.0) && !fe.backends.is_alive(r.1) {
             failed.insert(*r);
         }
     }
@@ -268,6 +249,7 @@ async fn write_and_publish(
         txn_id,
         partition_versions,
         replicas,
+        tablets: written_tablets.into_iter().collect(),
     })?;
     publish(fe, db, txn_id).await
 }

@@ -9,4 +9,5 @@ mod local_cluster;
 mod query_control;
 mod robustness;
 mod slt_files;
+mod stream_load;
 mod two_process;

@@ -124,12 +124,16 @@ pub async fn add_backend(fe: &Arc<Frontend>, host_port: &str) -> Result<u64> {
         brpc_port: 0,
         decommissioned: false,
     };
-    let info = fe.backends.heartbeat(&backend, 1).await.map_err(|e| {
-        Error::backend(format!(
-            "backend {host_port} did not answer the heartbeat: {}",
-            e.message
-        ))
-    })?;
+    let info = fe
+        .backends
+        .heartbeat(&backend, 1, fe.config.http_port)
+        .await
+        .map_err(|e| {
+            Error::backend(format!(
+                "backend {host_port} did not answer the heartbeat: {}",
+                e.message
+            ))
+        })?;
     backend.http_port = info.http_port;
     backend.brpc_port = info.brpc_port;
     fe.catalog.log(EditLogEntry::AddBackend { backend })?;
@@ -146,7 +150,10 @@ pub async fn attach_local_backend(fe: &Arc<Frontend>, host: &str, port: u16) -> 
             let mut backend = only.clone();
             backend.host = host.to_string();
             backend.heartbeat_port = port;
-            let info = fe.backends.heartbeat(&backend, 1).await?;
+            let info = fe
+                .backends
+                .heartbeat(&backend, 1, fe.config.http_port)
+                .await?;
             backend.http_port = info.http_port;
             backend.brpc_port = info.brpc_port;
             fe.catalog.log(EditLogEntry::AddBackend { backend })

@@ -490,13 +490,8 @@ async fn refuse<T>(conn: &mut Conn, code: u16, state: &str, msg: &str) -> IoResu
     Ok(None)
 }
 
-/// The accounts: `root` with an empty password until user management arrives.
-fn password_of(user: &str) -> Option<&'static str> {
-    (user == "root").then_some("")
-}
-
 fn check_password(user: &str, salt: &[u8], scramble: &[u8]) -> bool {
-    let Some(password) = password_of(user) else {
+    let Some(password) = crate::auth::password_of(user) else {
         return false;
     };
     if password.is_empty() {

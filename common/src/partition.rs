@@ -1,8 +1,8 @@
 //! Partition keys: typed, ordered values of the partition columns, for RANGE
 //! bounds, LIST values, routing rows to partitions and pruning partitions.
 
-use basalt_common::types::DorisType;
-use basalt_common::{Error, Result};
+use crate::types::DorisType;
+use crate::{Error, Result};
 use chrono::{NaiveDate, NaiveDateTime};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{

@@ -1,0 +1,256 @@
+//! Doris's CSV for Stream Load: rows split by `line_delimiter`, fields by
+//! `column_separator` (both may be several bytes, which the csv and arrow-csv
+//! crates cannot do, hence this splitter), `\N` as NULL, optional `enclose`
+//! and `escape` bytes and `trim_double_quotes`. Every value is then converted
+//! to its column's type; a row that cannot be is filtered with its reason.
+
+use super::options::LoadOptions;
+use basalt_common::schema::TabletSchema;
+use basalt_common::types::DorisType;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray};
+use datafusion::arrow::compute::{cast_with_options, filter, CastOptions};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::borrow::Cow;
+
+/// Rows a load refused, with the reason for each.
+#[derive(Default)]
+pub struct Rejects {
+    pub count: u64,
+    /// The first rows' reasons, for the error log.
+    pub lines: Vec<String>,
+}
+
+/// How many rejected rows the error log describes (Doris's limit).
+const MAX_LOGGED: usize = 50;
+
+impl Rejects {
+    pub fn add(&mut self, reason: impl FnOnce() -> String) {
+        self.count += 1;
+        match self.lines.len() {
+            n if n < MAX_LOGGED => self.lines.push(reason()),
+            MAX_LOGGED => self.lines.push(format!(
+                "TOO MUCH ERROR! already reach {MAX_LOGGED}. show no more next error."
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// The body's data lines: split by the delimiter, after `skip_lines` (and a
+/// header line or two for `csv_with_names[_and_types]`); a final empty line is no row.
+pub fn lines<'a>(body: &'a [u8], opts: &LoadOptions) -> Vec<&'a [u8]> {
+    let delim = opts.line_delimiter.as_slice();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for at in memchr::memmem::find_iter(body, delim) {
+        out.push(&body[start..at]);
+        start = at + delim.len();
+    }
+    if start < body.len() {
+        out.push(&body[start..]);
+    }
+    let skip = opts.skip_lines + opts.header_lines();
+    out.into_iter().skip(skip).collect()
+}
+
+/// The fields of one line.
+pub fn fields<'a>(line: &'a [u8], opts: &LoadOptions) -> Vec<Cow<'a, [u8]>> {
+    let sep = opts.column_separator.as_slice();
+    let Some(enclose) = opts.enclose else {
+        let mut out: Vec<Cow<[u8]>> = Vec::new();
+        let mut start = 0;
+        for at in memchr::memmem::find_iter(line, sep) {
+            out.push(Cow::Borrowed(&line[start..at]));
+            start = at + sep.len();
+        }
+        out.push(Cow::Borrowed(&line[start..]));
+        return out;
+    };
+    // With an enclose byte a separator inside an enclosed field is data; the
+    // escape byte makes the next byte literal.
+    let mut out = Vec::new();
+    let mut field = Vec::new();
+    let (mut i, mut quoted) = (0, false);
+    while i < line.len() {
+        let b = line[i];
+        if Some(b) == opts.escape && i + 1 < line.len() {
+            field.push(line[i + 1]);
+            i += 2;
+            continue;
+        }
+        if b == enclose {
+            quoted = !quoted;
+            i += 1;
+            continue;
+        }
+        if !quoted && line[i..].starts_with(sep) {
+            out.push(Cow::Owned(std::mem::take(&mut field)));
+            i += sep.len();
+            continue;
+        }
+        field.push(b);
+        i += 1;
+    }
+    out.push(Cow::Owned(field));
+    out
+}
+
+/// Parses the data lines into text columns, one per source column; rows with
+/// the wrong number of fields or invalid UTF-8 are rejected.
+pub fn parse(
+    lines: &[&[u8]],
+    sources: usize,
+    opts: &LoadOptions,
+    rejects: &mut Rejects,
+) -> Vec<StringArray> {
+    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(lines.len()); sources];
+    for line in lines {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let fields = fields(line, opts);
+        if fields.len() != sources {
+            rejects.add(|| {
+                let (more, less) = ("more", "less");
+                format!(
+                    "Reason: actual column number in csv file is {} than schema column number.actual number: {}, column separator: [{}], line delimiter: [{}], schema column number: {sources}; . src line [{}]; ",
+                    if fields.len() > sources { more } else { less },
+                    fields.len(),
+                    String::from_utf8_lossy(&opts.column_separator),
+                    String::from_utf8_lossy(&opts.line_delimiter),
+                    String::from_utf8_lossy(line)
+                )
+            });
+            continue;
+        }
+        let values: Option<Vec<Option<String>>> = fields
+            .iter()
+            .map(|f| {
+                let f: &[u8] = if opts.trim_double_quotes {
+                    trim_quotes(f)
+                } else {
+                    f
+                };
+                if f == b"\\N" {
+                    return Some(None);
+                }
+                std::str::from_utf8(f).ok().map(|s| Some(s.to_string()))
+            })
+            .collect();
+        let Some(values) = values else {
+            rejects.add(|| "Reason: Unable to display. src line [Unable to display]; ".into());
+            continue;
+        };
+        for (col, v) in columns.iter_mut().zip(values) {
+            col.push(v);
+        }
+    }
+    columns.into_iter().map(StringArray::from).collect()
+}
+
+fn trim_quotes(f: &[u8]) -> &[u8] {
+    match f {
+        [b'"', inner @ .., b'"'] => inner,
+        other => other,
+    }
+}
+
+/// Converts text columns (named by `source_names`) to the table's columns.
+/// A column absent from the source gets its default or NULL. A value that does
+/// not convert is NULL, or rejects its row in strict mode; NULL in a NOT NULL
+/// column and strings longer than the column reject the row.
+pub fn convert(
+    schema: &TabletSchema,
+    source_names: &[String],
+    text: Vec<StringArray>,
+    strict: bool,
+    rejects: &mut Rejects,
+) -> Result<RecordBatch, String> {
+    let rows = text.first().map_or(0, Array::len);
+    let mut keep = vec![true; rows];
+    let mut reasons: Vec<Option<String>> = vec![None; rows];
+    let safe = CastOptions {
+        safe: true,
+        ..Default::default()
+    };
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.columns.len());
+    for col in &schema.columns {
+        let ty = col.data_type.to_arrow();
+        let src = source_names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(&col.name));
+        let input: StringArray = match (src, col.default_value.as_deref()) {
+            (Some(i), _) => text[i].clone(),
+            (None, None | Some("NULL")) => StringArray::new_null(rows),
+            (None, Some(d)) => StringArray::from(vec![d; rows]),
+        };
+        let out = cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?;
+        let too_long = match col.data_type {
+            DorisType::Char { len } | DorisType::Varchar { len } => Some(len as usize),
+            _ => None,
+        };
+        for row in 0..rows {
+            if !keep[row] {
+                continue;
+            }
+            let why = if input.is_valid(row) && out.is_null(row) && strict {
+                Some(format!(
+                    "column({}) value is incorrect while strict mode is true, src value is {}",
+                    col.name,
+                    input.value(row)
+                ))
+            } else if out.is_null(row) && !col.nullable {
+                Some(format!(
+                    "column({}) values is null while columns is not nullable",
+                    col.name
+                ))
+            } else if let Some(len) =
+                too_long.filter(|len| input.is_valid(row) && input.value(row).len() > *len)
+            {
+                let v = input.value(row);
+                let prefix = String::from_utf8_lossy(&v.as_bytes()[..v.len().min(32)]).into_owned();
+                Some(format!(
+                    "column_name[{}], the length of input is too long than schema. first 32 bytes of input str: [{prefix}] schema length: {len}; actual length: {}; ",
+                    col.name,
+                    v.len()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                keep[row] = false;
+                reasons[row] = Some(why);
+            }
+        }
+        arrays.push(out);
+    }
+    for (row, why) in reasons.iter().enumerate() {
+        if let Some(why) = why {
+            let line: Vec<&str> = text
+                .iter()
+                .map(|c| if c.is_valid(row) { c.value(row) } else { "\\N" })
+                .collect();
+            rejects.add(|| format!("Reason: {why}. src line [{}]; ", line.join(",")));
+        }
+    }
+    // Filter before building the batch: a rejected row may hold NULL in a NOT NULL column.
+    let keep = BooleanArray::from(keep);
+    let arrays = arrays
+        .iter()
+        .map(|a| filter(a, &keep))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    RecordBatch::try_new(schema.arrow_schema(), arrays).map_err(|e| e.to_string())
+}
+
+/// The text of one row's source columns, for the error log.
+pub fn row_text(columns: &[ArrayRef], row: usize) -> String {
+    columns
+        .iter()
+        .map(|c| match c.as_string_opt::<i32>() {
+            Some(s) if s.is_valid(row) => s.value(row).to_string(),
+            _ => {
+                datafusion::arrow::util::display::array_value_to_string(c, row).unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

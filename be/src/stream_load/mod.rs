@@ -1,0 +1,408 @@
+//! Stream Load on a backend: `PUT /api/{db}/{table}/_stream_load`. This BE
+//! coordinates the load: the FE begins the transaction (checking the user and
+//! the label) and hands over the table's sink; the body is parsed here, rows
+//! are routed to tablets and written to every replica, and the FE commits on
+//! a majority and publishes. The answer is Doris's JSON.
+
+mod csv;
+mod options;
+
+use crate::MasterAddress;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use basalt_common::control_client::ControlClient;
+use basalt_common::load_rpc::{
+    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, ABORT_PATH, BEGIN_PATH,
+    COMMIT_PATH,
+};
+use basalt_common::sink::TabletSink;
+use csv::Rejects;
+use datafusion::arrow::array::{AsArray, BooleanArray};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::DFSchema;
+use datafusion::prelude::SessionContext;
+use options::LoadOptions;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The largest body a load takes (Doris's `streaming_load_max_mb`, 10 GiB).
+const MAX_BODY_BYTES: usize = 10 << 30;
+
+pub struct StreamLoader {
+    master: MasterAddress,
+    error_dir: PathBuf,
+    rpc: ControlClient,
+    http: reqwest::Client,
+}
+
+impl StreamLoader {
+    pub fn new(master: MasterAddress, error_dir: PathBuf) -> basalt_common::Result<Self> {
+        std::fs::create_dir_all(&error_dir)?;
+        Ok(Self {
+            master,
+            error_dir,
+            rpc: ControlClient::default(),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// One call to the FE, authenticated as the load's user.
+    async fn fe<Req: Serialize, Reply: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        auth: &str,
+        req: &Req,
+    ) -> Result<Reply, String> {
+        let master = self
+            .master
+            .get()
+            .ok_or("this backend has not been heartbeated by a frontend yet")?;
+        let resp = self
+            .http
+            .post(format!("http://{master}{path}"))
+            .header(header::AUTHORIZATION, auth)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| format!("calling the frontend: {e}"))?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            return Err(body["Message"]
+                .as_str()
+                .unwrap_or("unauthorized")
+                .to_string());
+        }
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("reading the frontend's answer: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| {
+            let head: String = text.chars().take(200).collect();
+            format!("bad answer from the frontend ({e}): {head}")
+        })
+    }
+}
+
+/// Doris's Stream Load answer, field for field and in its order.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LoadResult {
+    txn_id: i64,
+    label: String,
+    comment: String,
+    two_phase_commit: String,
+    status: String,
+    message: String,
+    number_total_rows: u64,
+    number_loaded_rows: u64,
+    number_filtered_rows: u64,
+    number_unselected_rows: u64,
+    load_bytes: u64,
+    load_time_ms: u64,
+    begin_txn_time_ms: u64,
+    stream_load_put_time_ms: u64,
+    read_data_time_ms: u64,
+    write_data_time_ms: u64,
+    commit_and_publish_time_ms: u64,
+    #[serde(rename = "ErrorURL", skip_serializing_if = "Option::is_none")]
+    error_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing_job_status: Option<String>,
+}
+
+impl LoadResult {
+    fn fail(mut self, message: impl Into<String>) -> Self {
+        self.status = "Fail".into();
+        self.message = message.into();
+        self
+    }
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+pub async fn handle(
+    State(loader): State<Arc<StreamLoader>>,
+    Path((db, table)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let start = Instant::now();
+    let mut result = LoadResult {
+        txn_id: -1,
+        two_phase_commit: "false".into(),
+        ..Default::default()
+    };
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        let r = result.fail("[NOT_AUTHORIZED]no valid Basic authorization");
+        return (StatusCode::UNAUTHORIZED, Json(r)).into_response();
+    };
+    let opts = match LoadOptions::from_headers(&headers) {
+        Ok(o) => o,
+        Err(e) => return Json(result.fail(e)).into_response(),
+    };
+    result.label = opts.label.clone().unwrap_or_default();
+    let begin = Instant::now();
+    let reply: BeginLoadReply = match loader
+        .fe(
+            BEGIN_PATH,
+            &auth,
+            &BeginLoad {
+                db: db.clone(),
+                table,
+                label: opts.label.clone(),
+            },
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if e.starts_with("Access denied") || e.contains("authorization") => {
+            return (StatusCode::UNAUTHORIZED, Json(result.fail(e))).into_response()
+        }
+        Err(e) => return Json(result.fail(e)).into_response(),
+    };
+    result.begin_txn_time_ms = ms(begin);
+    let (txn_id, sink) = match reply {
+        BeginLoadReply::Begun {
+            txn_id,
+            label,
+            sink,
+        } => {
+            result.label = label;
+            (txn_id, sink)
+        }
+        BeginLoadReply::LabelExists {
+            message,
+            existing_status,
+        } => {
+            result.status = "Label Already Exists".into();
+            result.message = format!("[LABEL_ALREADY_EXISTS]{message}");
+            result.existing_job_status = Some(existing_status);
+            return Json(result).into_response();
+        }
+        BeginLoadReply::Failed { message } => return Json(result.fail(message)).into_response(),
+    };
+    result.txn_id = txn_id as i64;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let outcome = run(
+        &loader,
+        &db,
+        txn_id,
+        &auth,
+        &sink,
+        &opts,
+        body,
+        &host,
+        &mut result,
+    )
+    .await;
+    if let Err(message) = outcome {
+        let abort = AbortLoad {
+            db,
+            txn_id,
+            reason: message.clone(),
+        };
+        let _ = loader
+            .fe::<_, serde_json::Value>(ABORT_PATH, &auth, &abort)
+            .await;
+        result = result.fail(message);
+    }
+    result.load_time_ms = ms(start);
+    Json(result).into_response()
+}
+
+/// Reads, converts, routes and writes the rows, then has the FE commit.
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    loader: &StreamLoader,
+    db: &str,
+    txn_id: u64,
+    auth: &str,
+    sink: &TabletSink,
+    opts: &LoadOptions,
+    body: Body,
+    host: &str,
+    result: &mut LoadResult,
+) -> Result<(), String> {
+    let read = Instant::now();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            format!(
+                "[INVALID_ARGUMENT]reading the body failed (at most {MAX_BODY_BYTES} bytes): {e}"
+            )
+        })?;
+    result.load_bytes = bytes.len() as u64;
+    result.stream_load_put_time_ms = ms(read);
+    let mut rejects = Rejects::default();
+    let lines = csv::lines(&bytes, opts);
+    result.number_total_rows = lines.len() as u64;
+    let sources: Vec<String> = match &opts.columns {
+        Some(c) => c.clone(),
+        None => sink.schema.columns.iter().map(|c| c.name.clone()).collect(),
+    };
+    if let Some(unknown) = sources.iter().find(|s| {
+        !sink
+            .schema
+            .columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(s))
+    }) {
+        return Err(format!(
+            "[ANALYSIS_ERROR]Unknown column '{unknown}' in table '{}'",
+            sink.table
+        ));
+    }
+    let text = csv::parse(&lines, sources.len(), opts, &mut rejects);
+    let batch = csv::convert(&sink.schema, &sources, text, opts.strict_mode, &mut rejects)?;
+    result.read_data_time_ms = ms(read);
+    let batch = match &opts.where_clause {
+        Some(clause) => {
+            let keep = where_filter(&batch, clause)?;
+            result.number_unselected_rows = (keep.len() - keep.true_count()) as u64;
+            filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?
+        }
+        None => batch,
+    };
+    let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
+    let batch = if partition_of.iter().any(Option::is_none) {
+        let keep: Vec<bool> = partition_of.iter().map(Option::is_some).collect();
+        for row in (0..batch.num_rows()).filter(|r| !keep[*r]) {
+            rejects.add(|| {
+                format!(
+                    "Reason: no partition for this tuple. tuple={}. src line []; ",
+                    csv::row_text(batch.columns(), row)
+                )
+            });
+        }
+        filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| e.to_string())?
+    } else {
+        batch
+    };
+    let partition_of: Vec<Option<usize>> =
+        partition_of.into_iter().filter(Option::is_some).collect();
+    result.number_filtered_rows = rejects.count;
+    result.number_loaded_rows = batch.num_rows() as u64;
+    if rejects.count > 0 {
+        result.error_url = write_error_log(loader, txn_id, &rejects, host);
+        let ratio = rejects.count as f64 / result.number_total_rows.max(1) as f64;
+        if ratio > opts.max_filter_ratio {
+            result.number_loaded_rows = 0;
+            return Err("[DATA_QUALITY_ERROR]too many filtered rows".into());
+        }
+    }
+    let write = Instant::now();
+    let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
+    let results = sink.write_replicas(&loader.rpc, txn_id, &routed).await;
+    result.write_data_time_ms = ms(write);
+    let commit = Instant::now();
+    let req = CommitLoad {
+        db: db.to_string(),
+        txn_id,
+        written: routed.into_keys().collect(),
+        failed: results
+            .into_iter()
+            .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
+            .collect(),
+    };
+    let reply: CommitLoadReply = loader.fe(COMMIT_PATH, auth, &req).await?;
+    result.commit_and_publish_time_ms = ms(commit);
+    match reply {
+        CommitLoadReply::Committed { status } => {
+            // Committed but not yet visible: Doris calls that a publish timeout.
+            if status == "VISIBLE" {
+                result.status = "Success".into();
+                result.message = "OK".into();
+            } else {
+                result.status = "Publish Timeout".into();
+                result.message = "[PUBLISH_TIMEOUT]transaction commit successfully, BUT data will be visible later".into();
+            }
+            Ok(())
+        }
+        CommitLoadReply::Failed { message } => {
+            result.number_loaded_rows = 0;
+            Err(message)
+        }
+    }
+}
+
+/// The rows a `where` header keeps (false and NULL drop a row).
+fn where_filter(batch: &RecordBatch, clause: &str) -> Result<BooleanArray, String> {
+    let bad =
+        |e: datafusion::error::DataFusionError| format!("[ANALYSIS_ERROR]where {clause}: {e}");
+    let ctx = SessionContext::new();
+    let schema = DFSchema::try_from(batch.schema().as_ref().clone()).map_err(bad)?;
+    let expr = ctx.parse_sql_expr(clause, &schema).map_err(bad)?;
+    let predicate = ctx.create_physical_expr(expr, &schema).map_err(bad)?;
+    let value = predicate
+        .evaluate(batch)
+        .and_then(|v| v.into_array(batch.num_rows()))
+        .map_err(bad)?;
+    let Some(keep) = value.as_boolean_opt() else {
+        return Err(format!("[ANALYSIS_ERROR]where {clause} is not a condition"));
+    };
+    // NULL counts as false.
+    Ok(keep.iter().map(|v| Some(v == Some(true))).collect())
+}
+
+/// Writes the rejected rows' reasons; returns the URL that serves them.
+fn write_error_log(
+    loader: &StreamLoader,
+    txn_id: u64,
+    rejects: &Rejects,
+    host: &str,
+) -> Option<String> {
+    let name = format!("error_log_{txn_id}_{:08x}", rand_suffix());
+    let path = loader.error_dir.join(&name);
+    match std::fs::write(&path, rejects.lines.join("\n") + "\n") {
+        Ok(()) => Some(format!("http://{host}/api/_load_error_log?file={name}")),
+        Err(e) => {
+            tracing::warn!("writing {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ErrorLogQuery {
+    file: String,
+}
+
+/// `GET /api/_load_error_log?file=...`: a load's rejected rows and why.
+pub async fn error_log(
+    State(loader): State<Arc<StreamLoader>>,
+    Query(q): Query<ErrorLogQuery>,
+) -> Response {
+    let valid = !q.file.is_empty()
+        && q.file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return (StatusCode::BAD_REQUEST, "invalid file name").into_response();
+    }
+    match std::fs::read(loader.error_dir.join(&q.file)) {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "no such error log").into_response(),
+    }
+}

@@ -1,0 +1,68 @@
+//! Calls a backend coordinating a Stream Load makes to the FE, as JSON over the
+//! FE's HTTP port (`/api/_basalt/load/...`). Each carries the load's own
+//! `Authorization` header: the FE checks the user itself on every call, so a
+//! backend never vouches for a request.
+
+use crate::rpc::{TabletId, TxnId};
+use crate::sink::TabletSink;
+use serde::{Deserialize, Serialize};
+
+pub const BEGIN_PATH: &str = "/api/_basalt/load/begin";
+pub const COMMIT_PATH: &str = "/api/_basalt/load/commit";
+pub const ABORT_PATH: &str = "/api/_basalt/load/abort";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BeginLoad {
+    pub db: String,
+    pub table: String,
+    /// The client's label; the FE makes one up when it is absent.
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum BeginLoadReply {
+    Begun {
+        txn_id: TxnId,
+        label: String,
+        sink: TabletSink,
+    },
+    /// Doris's `Label Already Exists`, with the existing job's status
+    /// (`RUNNING` or `FINISHED`).
+    LabelExists {
+        message: String,
+        existing_status: String,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitLoad {
+    pub db: String,
+    pub txn_id: TxnId,
+    /// The (partition id, tablet id)s that got rows.
+    pub written: Vec<(u64, TabletId)>,
+    /// Replicas whose write failed: (tablet, backend, why).
+    pub failed: Vec<(TabletId, u64, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CommitLoadReply {
+    /// `VISIBLE`, or `COMMITTED` when the publish is still being retried.
+    Committed {
+        status: String,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbortLoad {
+    pub db: String,
+    pub txn_id: TxnId,
+    pub reason: String,
+}

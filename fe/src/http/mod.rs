@@ -1,0 +1,34 @@
+//! The FE's HTTP server on `http_port`: health, and Stream Load's entry.
+
+mod stream_load;
+
+use crate::Frontend;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use basalt_common::load_rpc::{ABORT_PATH, BEGIN_PATH, COMMIT_PATH};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub async fn serve(fe: Arc<Frontend>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let app = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/{db}/{table}/_stream_load", put(stream_load::redirect))
+        .route(BEGIN_PATH, post(stream_load::begin))
+        .route(COMMIT_PATH, post(stream_load::commit))
+        .route(ABORT_PATH, post(stream_load::abort))
+        .with_state(fe);
+    let signal = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+    {
+        tracing::error!("http server stopped: {e}");
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"code": 0, "msg": "success", "data": {"online_backend_num": 0}}))
+}

@@ -1,0 +1,194 @@
+//! Stream Load on the FE: the client's `PUT /api/{db}/{table}/_stream_load` is
+//! redirected (307, credentials in the Location, as Doris does) to a live
+//! backend, which runs the load and calls back here to begin, commit or abort
+//! its transaction. Every call is authenticated from its own `Authorization`.
+
+use crate::load;
+use crate::Frontend;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use basalt_catalog::TxnStatus;
+use basalt_common::load_rpc::{AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply};
+use basalt_common::{ErrorKind, Result};
+use std::sync::Arc;
+
+/// A failure before any backend is involved, in Stream Load's response shape.
+pub fn fail(code: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "TxnId": -1,
+        "Label": "",
+        "Status": "Fail",
+        "Message": message,
+    });
+    (code, Json(body)).into_response()
+}
+
+/// The request's user, or why it is refused (answered with 401).
+fn authorized(headers: &HeaderMap) -> std::result::Result<String, String> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    crate::auth::check_basic(auth)
+}
+
+/// `PUT /api/{db}/{table}/_stream_load`: 307 to a live, not decommissioned backend.
+pub async fn redirect(
+    State(fe): State<Arc<Frontend>>,
+    Path((db, table)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let user = match authorized(&headers) {
+        Ok(u) => u,
+        Err(m) => return fail(StatusCode::UNAUTHORIZED, &m),
+    };
+    if let Err(e) = fe.catalog.read().table(&db, &table) {
+        return fail(StatusCode::OK, &e.message);
+    }
+    let candidates: Vec<(String, u16)> = {
+        let state = fe.catalog.read();
+        state
+            .backends
+            .values()
+            .filter(|b| !b.decommissioned && fe.backends.is_alive(b.id))
+            .map(|b| (b.host.clone(), b.http_port))
+            .collect()
+    };
+    if candidates.is_empty() {
+        return fail(StatusCode::OK, "No backend alive.");
+    }
+    let (host, port) = &candidates[rand::random::<u32>() as usize % candidates.len()];
+    let password = crate::auth::password_of(&user).unwrap_or_default();
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let location = format!("http://{user}:{password}@{host}:{port}{path}");
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response()
+}
+
+/// An error as Doris words a load's status: `[CODE]message`.
+fn status_text(e: &basalt_common::Error) -> String {
+    let code = match e.kind {
+        ErrorKind::UnknownDatabase | ErrorKind::UnknownTable => "NOT_FOUND",
+        ErrorKind::Backend | ErrorKind::Internal => "INTERNAL_ERROR",
+        _ => "ANALYSIS_ERROR",
+    };
+    format!("[{code}]{}", e.message)
+}
+
+/// A backend begins a load's transaction: the label is checked and the
+/// table's sink (partitions, buckets, replicas) returned.
+pub async fn begin(
+    State(fe): State<Arc<Frontend>>,
+    headers: HeaderMap,
+    Json(req): Json<BeginLoad>,
+) -> Response {
+    if let Err(m) = authorized(&headers) {
+        return fail(StatusCode::UNAUTHORIZED, &m);
+    }
+    let reply = begin_load(&fe, &req).unwrap_or_else(|e| match e.kind {
+        ErrorKind::LabelAlreadyExists => {
+            let finished = fe
+                .catalog
+                .read()
+                .db(&req.db)
+                .ok()
+                .and_then(|d| {
+                    let txn = d.labels.get(req.label.as_deref()?)?;
+                    d.transactions.get(txn).map(|t| t.status)
+                })
+                .is_some_and(|s| s == TxnStatus::Visible);
+            BeginLoadReply::LabelExists {
+                message: e.message,
+                existing_status: if finished { "FINISHED" } else { "RUNNING" }.into(),
+            }
+        }
+        _ => BeginLoadReply::Failed {
+            message: status_text(&e),
+        },
+    });
+    Json(reply).into_response()
+}
+
+fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad) -> Result<BeginLoadReply> {
+    let table = fe.catalog.read().table(&req.db, &req.table)?.clone();
+    let label = req
+        .label
+        .clone()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| format!("stream_load_{:016x}", rand::random::<u64>()));
+    let txn_id = load::begin(fe, &req.db, &table, &label)?;
+    Ok(BeginLoadReply::Begun {
+        txn_id,
+        label,
+        sink: load::sink(fe, &table),
+    })
+}
+
+/// A backend wrote the replicas: commit on a majority, then publish.
+pub async fn commit(
+    State(fe): State<Arc<Frontend>>,
+    headers: HeaderMap,
+    Json(req): Json<CommitLoad>,
+) -> Response {
+    if let Err(m) = authorized(&headers) {
+        return fail(StatusCode::UNAUTHORIZED, &m);
+    }
+    let table = {
+        let state = fe.catalog.read();
+        state.db(&req.db).and_then(|d| {
+            let txn = d.transactions.get(&req.txn_id).ok_or_else(|| {
+                basalt_common::Error::invalid(format!("transaction {} not found", req.txn_id))
+            })?;
+            d.tables
+                .values()
+                .find(|t| t.id == txn.table_id)
+                .cloned()
+                .ok_or_else(|| basalt_common::Error::invalid("the table was dropped"))
+        })
+    };
+    let results: basalt_common::sink::ReplicaResults = req
+        .failed
+        .iter()
+        .map(|(t, be, why)| ((*t, *be), Err(basalt_common::Error::backend(why.clone()))))
+        .collect();
+    let result = match &table {
+        Ok(table) => load::commit(&fe, &req.db, table, req.txn_id, &req.written, &results).await,
+        Err(e) => Err(e.clone()),
+    };
+    let reply = match load::finish(&fe, &req.db, req.txn_id, result).await {
+        Ok(status) => CommitLoadReply::Committed {
+            status: status.to_string(),
+        },
+        Err(e) => CommitLoadReply::Failed {
+            message: status_text(&e),
+        },
+    };
+    Json(reply).into_response()
+}
+
+/// A backend gave up on a load (bad data, a failed write): abort it.
+pub async fn abort(
+    State(fe): State<Arc<Frontend>>,
+    headers: HeaderMap,
+    Json(req): Json<AbortLoad>,
+) -> Response {
+    if let Err(m) = authorized(&headers) {
+        return fail(StatusCode::UNAUTHORIZED, &m);
+    }
+    let prepared = fe
+        .catalog
+        .read()
+        .db(&req.db)
+        .ok()
+        .and_then(|d| d.transactions.get(&req.txn_id).map(|t| t.status))
+        == Some(TxnStatus::Prepare);
+    if prepared {
+        load::abort(&fe, &req.db, req.txn_id, &req.reason).await;
+    }
+    StatusCode::OK.into_response()
+}

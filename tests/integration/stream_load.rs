@@ -1,0 +1,333 @@
+//! Stream Load through the real `curl` client: through the FE's redirect and
+//! directly at a BE, Doris's headers and answers, labels, bad rows and their
+//! error log, and the data a query then sees.
+
+use basalt_tests::{rows, Process, TempDir};
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// curl with these arguments: the last response's HTTP status and body.
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// A Stream Load of `data` with extra `-H` headers; the answer as JSON.
+pub fn stream_load(url: &str, user: &str, data: &Path, headers: &[&str]) -> (u16, Value) {
+    let mut args = vec!["--location-trusted", "-u", user, "-T"];
+    let file = data.display().to_string();
+    args.push(&file);
+    for h in headers {
+        args.push("-H");
+        args.push(h);
+    }
+    args.push(url);
+    let (code, body) = curl(&args);
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (code, json)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+struct Server {
+    _dir: TempDir,
+    data: std::path::PathBuf,
+    server: Process,
+}
+
+impl Server {
+    async fn start(tag: &str) -> Server {
+        let dir = TempDir::new(tag);
+        let server = Process::standalone(&dir.path().join("data"));
+        let data = dir.path().join("files");
+        std::fs::create_dir_all(&data).unwrap();
+        let mut conn = server.connect().await;
+        conn.query_drop("CREATE DATABASE db").await.unwrap();
+        conn.query_drop(
+            "CREATE TABLE db.t (id INT NOT NULL, name VARCHAR(8), amount DECIMAL(10, 2), dt DATE) \
+             DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 3",
+        )
+        .await
+        .unwrap();
+        Server {
+            _dir: dir,
+            data,
+            server,
+        }
+    }
+
+    fn fe_url(&self, table: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/api/db/{table}/_stream_load",
+            self.server.port("http_port")
+        )
+    }
+
+    fn be_url(&self, table: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/api/db/{table}/_stream_load",
+            self.server.port("webserver_port")
+        )
+    }
+
+    async fn table(&self) -> Vec<Vec<String>> {
+        let mut conn = self.server.connect().await;
+        rows(
+            &mut conn,
+            "SELECT id, name, amount, dt FROM db.t ORDER BY id",
+        )
+        .await
+    }
+}
+
+fn row(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_through_the_fe_and_at_the_be_with_labels() {
+    let s = Server::start("stream-load-basic").await;
+    let file = write(
+        &s.data,
+        "a.csv",
+        "1,ann,10.50,2024-01-02\n2,bob,\\N,2024-02-03\n",
+    );
+    let (code, r) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &file,
+        &["label: first", "column_separator: ,"],
+    );
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["Label"], "first");
+    assert_eq!(r["Message"], "OK");
+    assert_eq!(r["NumberTotalRows"], 2);
+    assert_eq!(r["NumberLoadedRows"], 2);
+    assert_eq!(r["NumberFilteredRows"], 0);
+    assert_eq!(r["TwoPhaseCommit"], "false");
+    assert!(r["TxnId"].as_i64().unwrap() > 0);
+    assert_eq!(r["LoadBytes"], std::fs::metadata(&file).unwrap().len());
+    for field in [
+        "Comment",
+        "NumberUnselectedRows",
+        "LoadTimeMs",
+        "BeginTxnTimeMs",
+        "StreamLoadPutTimeMs",
+        "ReadDataTimeMs",
+        "WriteDataTimeMs",
+        "CommitAndPublishTimeMs",
+    ] {
+        assert!(r.get(field).is_some(), "{field} missing: {r}");
+    }
+    assert!(r.get("ErrorURL").is_none(), "{r}");
+    assert_eq!(
+        s.table().await,
+        vec![
+            row(&["1", "ann", "10.50", "2024-01-02"]),
+            row(&["2", "bob", "NULL", "2024-02-03"])
+        ]
+    );
+
+    // The same label again never loads twice.
+    let (_, again) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &file,
+        &["label: first", "column_separator: ,"],
+    );
+    assert_eq!(again["Status"], "Label Already Exists", "{again}");
+    assert_eq!(again["ExistingJobStatus"], "FINISHED", "{again}");
+    assert_eq!(s.table().await.len(), 2);
+
+    // Directly at the backend, tab-separated (the default), with no label.
+    let tabs = write(&s.data, "b.tsv", "3\tcid\t1.25\t2024-03-04\n");
+    let (code, r) = stream_load(&s.be_url("t"), "root:", &tabs, &[]);
+    assert_eq!((code, &r["Status"]), (200, &Value::from("Success")), "{r}");
+    assert!(!r["Label"].as_str().unwrap().is_empty(), "{r}");
+    assert_eq!(s.table().await.len(), 3);
+
+    // The FE answers 307 with the credentials in the Location.
+    let (code, _) = curl(&[
+        "-o",
+        "/dev/null",
+        "-u",
+        "root:",
+        "-T",
+        &tabs.display().to_string(),
+        &s.fe_url("t"),
+    ]);
+    assert_eq!(code, 307);
+
+    // Wrong or missing credentials: 401 with the same JSON shape, at both.
+    for url in [s.fe_url("t"), s.be_url("t")] {
+        let (code, r) = stream_load(&url, "root:wrong", &tabs, &[]);
+        assert_eq!(code, 401, "{r}");
+        assert_eq!(r["Status"], "Fail");
+        assert!(
+            r["Message"].as_str().unwrap().contains("Access denied"),
+            "{r}"
+        );
+    }
+    let (code, body) = curl(&["-T", &tabs.display().to_string(), &s.be_url("t")]);
+    assert_eq!(code, 401, "{body}");
+
+    // An unknown table fails before any redirect, in the same shape.
+    let (code, r) = stream_load(&s.fe_url("nope"), "root:", &tabs, &[]);
+    assert_eq!((code, &r["Status"]), (200, &Value::from("Fail")), "{r}");
+    assert_eq!(s.table().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_headers_shape_the_rows() {
+    let s = Server::start("stream-load-csv").await;
+    let load = |name: &str, text: &str, headers: &[&str]| {
+        let file = write(&s.data, name, text);
+        let (code, r) = stream_load(&s.fe_url("t"), "root:", &file, headers);
+        assert_eq!((code, &r["Status"]), (200, &Value::from("Success")), "{r}");
+        r
+    };
+    // A multi-character separator, CRLF lines and a header line skipped.
+    load(
+        "a.csv",
+        "id||name||amount||dt\r\n1||a||1.00||2024-01-01\r\n",
+        &[
+            "column_separator: ||",
+            "line_delimiter: \\r\\n",
+            "skip_lines: 1",
+        ],
+    );
+    // A hex separator, csv_with_names, columns in another order, one absent.
+    load(
+        "b.csv",
+        "name\x01id\nb\x012\n",
+        &[
+            "column_separator: \\x01",
+            "format: csv_with_names",
+            "columns: name,id",
+        ],
+    );
+    // Enclosed fields holding the separator, and trimmed double quotes.
+    load(
+        "c.csv",
+        "3,'x,y',3.50,2024-03-03\n",
+        &["column_separator: ,", "enclose: '"],
+    );
+    load(
+        "d.csv",
+        "\"4\",\"q\",\"4.00\",\"2024-04-04\"\n",
+        &["column_separator: ,", "trim_double_quotes: true"],
+    );
+    // `where` drops rows as unselected.
+    let r = load(
+        "e.csv",
+        "5,keep,5.00,2024-05-05\n6,drop,6.00,2024-06-06\n",
+        &["column_separator: ,", "where: name = 'keep'"],
+    );
+    assert_eq!(r["NumberUnselectedRows"], 1, "{r}");
+    assert_eq!(r["NumberLoadedRows"], 1, "{r}");
+    assert_eq!(
+        s.table().await,
+        vec![
+            row(&["1", "a", "1.00", "2024-01-01"]),
+            row(&["2", "b", "NULL", "NULL"]),
+            row(&["3", "x,y", "3.50", "2024-03-03"]),
+            row(&["4", "q", "4.00", "2024-04-04"]),
+            row(&["5", "keep", "5.00", "2024-05-05"]),
+        ]
+    );
+
+    // Headers not built yet answer a clear failure and load nothing.
+    let file = write(&s.data, "f.csv", "7,z,1,2024-01-01\n");
+    let (_, r) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &file,
+        &["column_separator: ,", "merge_type: DELETE"],
+    );
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"].as_str().unwrap().contains("not supported"),
+        "{r}"
+    );
+    assert_eq!(s.table().await.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_are_counted_described_and_bounded_by_max_filter_ratio() {
+    let s = Server::start("stream-load-bad-rows").await;
+    // 10 rows, 2 bad: a missing column and NULL in the NOT NULL id; one more
+    // with a bad number is NULL outside strict mode and rejected in it.
+    let mut text = String::new();
+    for i in 0..7 {
+        text.push_str(&format!("{i},n{i},1.00,2024-01-01\n"));
+    }
+    text.push_str("7,short\n");
+    text.push_str("\\N,nullid,1.00,2024-01-01\n");
+    text.push_str("9,badnum,abc,2024-01-01\n");
+    let file = write(&s.data, "bad.csv", &text);
+    let load = |headers: &[&str]| {
+        let mut all = vec!["column_separator: ,"];
+        all.extend_from_slice(headers);
+        stream_load(&s.fe_url("t"), "root:", &file, &all).1
+    };
+
+    // The default ratio is 0: any bad row fails the load, and nothing is loaded.
+    let r = load(&[]);
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"]
+            .as_str()
+            .unwrap()
+            .contains("too many filtered rows"),
+        "{r}"
+    );
+    assert_eq!(r["NumberTotalRows"], 10);
+    assert_eq!(r["NumberFilteredRows"], 2);
+    assert_eq!(r["NumberLoadedRows"], 0);
+    let url = r["ErrorURL"].as_str().expect("ErrorURL").to_string();
+    let (code, log) = curl(&[&url]);
+    assert_eq!(code, 200);
+    assert!(
+        log.contains("actual column number in csv file is less than schema column number"),
+        "{log}"
+    );
+    assert!(log.contains("7,short"), "{log}");
+    assert!(log.contains("is not nullable"), "{log}");
+    assert!(s.table().await.is_empty());
+
+    // Strict mode also rejects the value that does not convert: 3 of 10 bad.
+    // Just under the bad fraction fails, just over it loads the good rows.
+    let r = load(&["strict_mode: true", "max_filter_ratio: 0.29"]);
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert_eq!(r["NumberFilteredRows"], 3);
+    let (_, log) = curl(&[r["ErrorURL"].as_str().unwrap()]);
+    assert!(log.contains("strict mode"), "{log}");
+    assert!(s.table().await.is_empty());
+    let r = load(&["strict_mode: true", "max_filter_ratio: 0.31"]);
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 7);
+    assert_eq!(r["NumberFilteredRows"], 3);
+    assert!(r["ErrorURL"].as_str().is_some(), "{r}");
+    assert_eq!(s.table().await.len(), 7);
+
+    // Outside strict mode the bad number is NULL: 2 of 10 bad.
+    let r = load(&["max_filter_ratio: 0.2", "label: loose"]);
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 8);
+    let got = s.table().await;
+    assert_eq!(got.len(), 15);
+    assert!(got.contains(&row(&["9", "badnum", "NULL", "2024-01-01"])));
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Basalt's whole test suite on a fresh machine: installs what the tests
-# need (the mysql CLI, a JRE with MariaDB Connector/J, pymysql in a local
+# need (the mysql CLI, a JRE with MariaDB Connector/J, curl and compressors, pymysql in a local
 # virtualenv), checks formatting and lints, builds, and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,10 @@ need=()
 command -v mysql >/dev/null || need+=(mariadb-client)
 [ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
 command -v java >/dev/null || need+=(default-jre-headless)
+# Stream Load tests send bodies made by the real tools.
+for tool in curl gzip bzip2 lz4 zstd; do
+    command -v $tool >/dev/null || need+=($tool)
+done
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -331,3 +331,112 @@ async fn bad_rows_are_counted_described_and_bounded_by_max_filter_ratio() {
     assert_eq!(got.len(), 15);
     assert!(got.contains(&row(&["9", "badnum", "NULL", "2024-01-01"])));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_compressed_bodies_and_column_expressions() {
+    let s = Server::start("stream-load-json").await;
+    let load = |name: &str, text: &str, headers: &[&str]| {
+        let file = write(&s.data, name, text);
+        let (code, r) = stream_load(&s.fe_url("t"), "root:", &file, headers);
+        assert_eq!((code, &r["Status"]), (200, &Value::from("Success")), "{r}");
+        r
+    };
+    // One object; an array of objects; one object per line.
+    load(
+        "a.json",
+        r#"{"id": 1, "name": "one", "amount": 1.5, "dt": "2024-01-01"}"#,
+        &["format: json"],
+    );
+    load(
+        "b.json",
+        r#"[{"id": 2, "name": "two"}, {"ID": 3, "amount": "3.25", "dt": null}]"#,
+        &["format: json", "strip_outer_array: true"],
+    );
+    let r = load(
+        "c.json",
+        "{\"id\": 4, \"name\": \"four\"}\n{\"id\": 5, \"name\": \"five\"}\n",
+        &["format: json", "read_json_by_line: true"],
+    );
+    assert_eq!(r["NumberLoadedRows"], 2, "{r}");
+    // json_root and jsonpaths pick nested values.
+    load(
+        "d.json",
+        r#"{"data": {"rows": [{"k": {"v": 6}, "who": ["x", "six"]}]}}"#,
+        &[
+            "format: json",
+            "strip_outer_array: true",
+            "json_root: $.data.rows",
+            r#"jsonpaths: ["$.k.v", "$.who[1]"]"#,
+            "columns: id, name",
+        ],
+    );
+    // Derived columns: the file's tmp and ts become amount and dt.
+    load(
+        "e.csv",
+        "7,seven,3,2024-07-08 10:11:12\n",
+        &[
+            "column_separator: ,",
+            "columns: id, name, tmp, ts, amount = tmp * 10, dt = to_date(ts)",
+        ],
+    );
+    // Compressed bodies, made by the real tools.
+    for (i, (tool, kind)) in [
+        ("gzip", "gz"),
+        ("lz4", "lz4"),
+        ("zstd", "zstd"),
+        ("bzip2", "bz2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = 8 + i;
+        let plain = write(
+            &s.data,
+            &format!("{kind}.csv"),
+            &format!("{id},{kind},1.00,2024-02-{id:02}\n"),
+        );
+        let out = Command::new(tool)
+            .arg("-c")
+            .arg(&plain)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(out.status.success(), "{tool} failed");
+        let packed = s.data.join(format!("body.{kind}"));
+        std::fs::write(&packed, &out.stdout).unwrap();
+        let (code, r) = stream_load(
+            &s.fe_url("t"),
+            "root:",
+            &packed,
+            &["column_separator: ,", &format!("compress_type: {kind}")],
+        );
+        assert_eq!(
+            (code, &r["Status"]),
+            (200, &Value::from("Success")),
+            "{kind}: {r}"
+        );
+    }
+    assert_eq!(
+        s.table().await,
+        vec![
+            row(&["1", "one", "1.50", "2024-01-01"]),
+            row(&["2", "two", "NULL", "NULL"]),
+            row(&["3", "NULL", "3.25", "NULL"]),
+            row(&["4", "four", "NULL", "NULL"]),
+            row(&["5", "five", "NULL", "NULL"]),
+            row(&["6", "six", "NULL", "NULL"]),
+            row(&["7", "seven", "30.00", "2024-07-08"]),
+            row(&["8", "gz", "1.00", "2024-02-08"]),
+            row(&["9", "lz4", "1.00", "2024-02-09"]),
+            row(&["10", "zstd", "1.00", "2024-02-10"]),
+            row(&["11", "bz2", "1.00", "2024-02-11"]),
+        ]
+    );
+    // An array without strip_outer_array is refused, as in Doris.
+    let file = write(&s.data, "f.json", r#"[{"id": 12}]"#);
+    let (_, r) = stream_load(&s.fe_url("t"), "root:", &file, &["format: json"]);
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"].as_str().unwrap().contains("strip_outer_array"),
+        "{r}"
+    );
+}

@@ -4,7 +4,9 @@
 //! are routed to tablets and written to every replica, and the FE commits on
 //! a majority and publishes. The answer is Doris's JSON.
 
+mod columns;
 mod csv;
+mod json;
 mod options;
 
 use crate::MasterAddress;
@@ -19,13 +21,14 @@ use basalt_common::load_rpc::{
     COMMIT_PATH,
 };
 use basalt_common::sink::TabletSink;
+use columns::Mapping;
 use csv::Rejects;
 use datafusion::arrow::array::{AsArray, BooleanArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
-use options::LoadOptions;
+use options::{Compression, Format, LoadOptions};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -249,26 +252,52 @@ async fn run(
         })?;
     result.load_bytes = bytes.len() as u64;
     result.stream_load_put_time_ms = ms(read);
+    let bytes = decompress(bytes, opts.compress_type)?;
     let mut rejects = Rejects::default();
-    let lines = csv::lines(&bytes, opts);
-    result.number_total_rows = lines.len() as u64;
-    let sources: Vec<String> = match &opts.columns {
-        Some(c) => c.clone(),
-        None => sink.schema.columns.iter().map(|c| c.name.clone()).collect(),
-    };
-    if let Some(unknown) = sources.iter().find(|s| {
-        !sink
-            .schema
+    let mut sources: Vec<String> = Vec::new();
+    let mut derived: Vec<(String, String)> = Vec::new();
+    match &opts.columns {
+        Some(mappings) => {
+            for m in mappings {
+                match m {
+                    Mapping::Source(name) => sources.push(name.clone()),
+                    Mapping::Derived { name, expr } => derived.push((name.clone(), expr.clone())),
+                }
+            }
+        }
+        None => sources = sink.schema.columns.iter().map(|c| c.name.clone()).collect(),
+    }
+    let known = |n: &String| {
+        sink.schema
             .columns
             .iter()
-            .any(|c| c.name.eq_ignore_ascii_case(s))
-    }) {
+            .any(|c| c.name.eq_ignore_ascii_case(n))
+    };
+    if let Some((unknown, _)) = derived.iter().find(|(n, _)| !known(n)) {
         return Err(format!(
             "[ANALYSIS_ERROR]Unknown column '{unknown}' in table '{}'",
             sink.table
         ));
     }
-    let text = csv::parse(&lines, sources.len(), opts, &mut rejects);
+    let mut text = if opts.format == Format::Json {
+        let (text, total) = json::parse(&bytes, &sources, opts, &mut rejects)?;
+        result.number_total_rows = total;
+        text
+    } else {
+        let lines = csv::lines(&bytes, opts);
+        result.number_total_rows = lines.len() as u64;
+        csv::parse(&lines, sources.len(), opts, &mut rejects)
+    };
+    // A derived column replaces a file column of the same name.
+    for (name, values) in columns::derive(&sources, &text, &derived)? {
+        match sources.iter().position(|s| *s == name) {
+            Some(i) => text[i] = values,
+            None => {
+                sources.push(name);
+                text.push(values);
+            }
+        }
+    }
     let batch = csv::convert(&sink.schema, &sources, text, opts.strict_mode, &mut rejects)?;
     result.read_data_time_ms = ms(read);
     let batch = match &opts.where_clause {
@@ -339,6 +368,26 @@ async fn run(
             Err(message)
         }
     }
+}
+
+/// The body as sent, before `compress_type`.
+fn decompress(bytes: bytes::Bytes, kind: Option<Compression>) -> Result<bytes::Bytes, String> {
+    use std::io::Read;
+    let Some(kind) = kind else {
+        return Ok(bytes);
+    };
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    let read = match kind {
+        Compression::Gz => flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out),
+        Compression::Deflate => flate2::read::ZlibDecoder::new(&bytes[..]).read_to_end(&mut out),
+        Compression::Lz4 => lz4_flex::frame::FrameDecoder::new(&bytes[..]).read_to_end(&mut out),
+        Compression::Zstd => {
+            zstd::stream::read::Decoder::new(&bytes[..]).and_then(|mut d| d.read_to_end(&mut out))
+        }
+        Compression::Bz2 => bzip2::read::MultiBzDecoder::new(&bytes[..]).read_to_end(&mut out),
+    };
+    read.map_err(|e| format!("[INTERNAL_ERROR]decompressing the {kind:?} body failed: {e}"))?;
+    Ok(out.into())
 }
 
 /// The rows a `where` header keeps (false and NULL drop a row).

@@ -12,11 +12,25 @@ pub struct LoadOptions {
     pub escape: Option<u8>,
     pub trim_double_quotes: bool,
     pub skip_lines: usize,
-    /// The `columns` header: the source columns in file order.
-    pub columns: Option<Vec<String>>,
+    /// The `columns` header: the file's columns in order, and derived ones.
+    pub columns: Option<Vec<super::columns::Mapping>>,
     pub where_clause: Option<String>,
     pub max_filter_ratio: f64,
     pub strict_mode: bool,
+    pub compress_type: Option<Compression>,
+    pub strip_outer_array: bool,
+    pub read_json_by_line: bool,
+    pub jsonpaths: Option<String>,
+    pub json_root: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Compression {
+    Gz,
+    Lz4,
+    Zstd,
+    Bz2,
+    Deflate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,13 +38,14 @@ pub enum Format {
     Csv,
     CsvWithNames,
     CsvWithNamesAndTypes,
+    Json,
 }
 
 impl LoadOptions {
     /// Header lines that name (and type) the columns rather than hold data.
     pub fn header_lines(&self) -> usize {
         match self.format {
-            Format::Csv => 0,
+            Format::Csv | Format::Json => 0,
             Format::CsvWithNames => 1,
             Format::CsvWithNamesAndTypes => 2,
         }
@@ -50,9 +65,6 @@ impl LoadOptions {
             "delete",
             "function_column.sequence_col",
             "partial_columns",
-            "compress_type",
-            "jsonpaths",
-            "json_root",
             "two_phase_commit",
             "group_commit",
         ] {
@@ -74,6 +86,7 @@ impl LoadOptions {
             None | Some("csv") => Format::Csv,
             Some("csv_with_names") => Format::CsvWithNames,
             Some("csv_with_names_and_types") => Format::CsvWithNamesAndTypes,
+            Some("json") => Format::Json,
             Some(other) => {
                 return Err(format!(
                     "[NOT_IMPLEMENTED_ERROR]format {other} is not supported yet"
@@ -112,19 +125,28 @@ impl LoadOptions {
                 .parse::<usize>()
                 .map_err(|_| format!("[INVALID_ARGUMENT]invalid skip_lines: {v}"))?,
         };
-        let columns = match get("columns") {
+        let columns = match get("columns").filter(|c| !c.trim().is_empty()) {
             None => None,
-            Some(v) => {
-                let names: Vec<String> = v.split(',').map(|c| c.trim().to_lowercase()).collect();
-                if let Some(expr) = names.iter().find(|c| c.contains('=')) {
-                    return Err(format!(
-                        "[NOT_IMPLEMENTED_ERROR]column mapping {expr} is not supported yet"
-                    ));
-                }
-                Some(names)
-            }
+            Some(v) => Some(super::columns::parse(&v)?),
+        };
+        let compress_type = match get("compress_type")
+            .map(|c| c.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("") | Some("plain") => None,
+            Some("gz") | Some("gzip") => Some(Compression::Gz),
+            Some("lz4") | Some("lz4frame") => Some(Compression::Lz4),
+            Some("zstd") => Some(Compression::Zstd),
+            Some("bz2") | Some("bzip2") => Some(Compression::Bz2),
+            Some("deflate") => Some(Compression::Deflate),
+            Some(other) => return Err(format!("[INVALID_ARGUMENT]unknown compress_type {other}")),
         };
         Ok(Self {
+            compress_type,
+            strip_outer_array: flag("strip_outer_array"),
+            read_json_by_line: flag("read_json_by_line"),
+            jsonpaths: get("jsonpaths").filter(|p| !p.trim().is_empty()),
+            json_root: get("json_root").filter(|p| !p.trim().is_empty()),
             label: get("label").filter(|l| !l.is_empty()),
             format,
             column_separator,

@@ -82,6 +82,17 @@ pub enum EditLogEntry {
         /// The tablets that got rows (the others move to the version empty).
         #[serde(default)]
         tablets: Vec<TabletId>,
+        #[serde(default)]
+        time: i64,
+    },
+    /// A two-phase load was written to a majority of every tablet's replicas;
+    /// it waits for the client to commit or abort it.
+    PrecommitTxn {
+        db: String,
+        txn_id: TxnId,
+        replicas: Vec<(TabletId, u64)>,
+        tablets: Vec<TabletId>,
+        time: i64,
     },
     /// A majority of each tablet's replicas published the versions: the load is
     /// visible. `failed` replicas did not publish and missed the load.
@@ -96,6 +107,8 @@ pub enum EditLogEntry {
         db: String,
         txn_id: TxnId,
         reason: String,
+        #[serde(default)]
+        time: i64,
     },
 }
 
@@ -354,6 +367,7 @@ impl CatalogState {
                 partition_versions,
                 replicas,
                 tablets,
+                time,
             } => {
                 self.commit_seq += 1;
                 let seq = self.commit_seq;
@@ -362,10 +376,11 @@ impl CatalogState {
                     .transactions
                     .get_mut(txn_id)
                     .ok_or_else(|| no_txn(*txn_id))?;
-                if txn.status != TxnStatus::Prepare {
+                if !matches!(txn.status, TxnStatus::Prepare | TxnStatus::Precommitted) {
                     return Err(Error::internal(format!("txn {txn_id} is {}", txn.status)));
                 }
                 txn.status = TxnStatus::Committed;
+                txn.commit_time = *time;
                 txn.partition_versions = partition_versions.clone();
                 txn.replicas = replicas.clone();
                 if !tablets.is_empty() {
@@ -396,6 +411,7 @@ impl CatalogState {
                     return Err(Error::internal(format!("txn {txn_id} is {}", txn.status)));
                 }
                 txn.status = TxnStatus::Visible;
+                txn.finish_time = *time;
                 let (table_id, versions) = (txn.table_id, txn.partition_versions.clone());
                 let published: std::collections::BTreeSet<(TabletId, u64)> = txn
                     .replicas
@@ -428,17 +444,46 @@ impl CatalogState {
                     }
                 }
             }
-            EditLogEntry::AbortTxn { db, txn_id, reason } => {
+            EditLogEntry::PrecommitTxn {
+                db,
+                txn_id,
+                replicas,
+                tablets,
+                time,
+            } => {
+                let txn = self
+                    .db_mut(db)?
+                    .transactions
+                    .get_mut(txn_id)
+                    .ok_or_else(|| no_txn(*txn_id))?;
+                if txn.status != TxnStatus::Prepare {
+                    return Err(Error::internal(format!("txn {txn_id} is {}", txn.status)));
+                }
+                txn.status = TxnStatus::Precommitted;
+                txn.replicas = replicas.clone();
+                txn.tablets = tablets.clone();
+                txn.precommit_time = *time;
+            }
+            EditLogEntry::AbortTxn {
+                db,
+                txn_id,
+                reason,
+                time,
+            } => {
                 let d = self.db_mut(db)?;
                 let txn = d
                     .transactions
                     .get_mut(txn_id)
                     .ok_or_else(|| no_txn(*txn_id))?;
-                if txn.status == TxnStatus::Visible {
-                    return Err(Error::internal(format!("txn {txn_id} is already visible")));
+                if matches!(txn.status, TxnStatus::Visible | TxnStatus::Committed) {
+                    return Err(Error::internal(format!(
+                        "txn {txn_id} is already {}",
+                        txn.status
+                    )));
                 }
                 txn.status = TxnStatus::Aborted;
                 txn.reason = reason.clone();
+                txn.finish_time = *time;
             }
         }
         Ok(())

@@ -216,6 +216,8 @@ impl Backend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnStatus {
     Prepare,
+    /// Written to a majority and waiting for the client's 2PC commit or abort.
+    Precommitted,
     Committed,
     Visible,
     Aborted,
@@ -225,6 +227,7 @@ impl std::fmt::Display for TxnStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             TxnStatus::Prepare => "PREPARE",
+            TxnStatus::Precommitted => "PRECOMMITTED",
             TxnStatus::Committed => "COMMITTED",
             TxnStatus::Visible => "VISIBLE",
             TxnStatus::Aborted => "ABORTED",
@@ -254,4 +257,28 @@ pub struct Transaction {
     pub create_time: i64,
     #[serde(default)]
     pub reason: String,
+    /// Doris's LoadJobSourceType: `BACKEND_STREAMING` (Stream Load) or
+    /// `INSERT_STREAMING` (INSERT).
+    #[serde(default)]
+    pub source_type: String,
+    /// Who ran the load: `BE: host` or `FE: host`.
+    #[serde(default)]
+    pub coordinator: String,
+    #[serde(default)]
+    pub precommit_time: i64,
+    #[serde(default)]
+    pub commit_time: i64,
+    /// When it became VISIBLE or ABORTED.
+    #[serde(default)]
+    pub finish_time: i64,
+}
+
+impl Transaction {
+    /// Still running: it may yet write, commit or be published.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.status,
+            TxnStatus::Prepare | TxnStatus::Precommitted | TxnStatus::Committed
+        )
+    }
 }

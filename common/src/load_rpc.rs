@@ -17,6 +17,8 @@ pub struct BeginLoad {
     pub table: String,
     /// The client's label; the FE makes one up when it is absent.
     pub label: Option<String>,
+    /// The coordinating backend's host, for SHOW TRANSACTION.
+    pub coordinator_host: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,12 +48,15 @@ pub struct CommitLoad {
     pub written: Vec<(u64, TabletId)>,
     /// Replicas whose write failed: (tablet, backend, why).
     pub failed: Vec<(TabletId, u64, String)>,
+    /// `two_phase_commit: true`: stop at PRECOMMITTED.
+    pub two_phase: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CommitLoadReply {
-    /// `VISIBLE`, or `COMMITTED` when the publish is still being retried.
+    /// `VISIBLE`, `COMMITTED` when the publish is still being retried, or
+    /// `PRECOMMITTED` for a two-phase load.
     Committed {
         status: String,
     },

@@ -26,7 +26,14 @@ pub async fn load(
     label: &str,
     batch: RecordBatch,
 ) -> Result<(TxnId, TxnStatus)> {
-    let txn_id = begin(fe, db, table, label)?;
+    let txn_id = begin(
+        fe,
+        db,
+        table,
+        label,
+        "INSERT_STREAMING",
+        "FE: 127.0.0.1".into(),
+    )?;
     let written = async {
         let sink = sink(fe, table);
         let partition_of = sink.partition_of_rows(&batch)?;
@@ -50,7 +57,16 @@ pub async fn load(
 }
 
 /// Begins a load transaction under `label` (unique in the database).
-pub fn begin(fe: &Arc<Frontend>, db: &str, table: &OlapTable, label: &str) -> Result<TxnId> {
+/// `source_type` and `coordinator` are what SHOW TRANSACTION shows
+/// (`BACKEND_STREAMING` / `BE: host`, `INSERT_STREAMING` / `FE: host`).
+pub fn begin(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    label: &str,
+    source_type: &str,
+    coordinator: String,
+) -> Result<TxnId> {
     let txn_id = fe.catalog.alloc_ids(1);
     let txn = Transaction {
         id: txn_id,
@@ -63,6 +79,11 @@ pub fn begin(fe: &Arc<Frontend>, db: &str, table: &OlapTable, label: &str) -> Re
         commit_seq: 0,
         create_time: now_ms(),
         reason: String::new(),
+        source_type: source_type.to_string(),
+        coordinator,
+        precommit_time: 0,
+        commit_time: 0,
+        finish_time: 0,
     };
     fe.catalog.log(EditLogEntry::BeginTxn {
         db: db.to_string(),
@@ -129,7 +150,7 @@ pub async fn finish(
         .ok()
         .and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
     if status == Some(TxnStatus::Prepare) {
-        abort(fe, db, txn_id, &e.message).await;
+        let _ = abort(fe, db, txn_id, &e.message).await;
     }
     if status == Some(TxnStatus::Committed) {
         tracing::warn!("load {txn_id} is committed, its publish is retried: {e}");
@@ -138,14 +159,16 @@ pub async fn finish(
     Err(e)
 }
 
-/// Aborts a transaction still in PREPARE and drops what it wrote.
-pub async fn abort(fe: &Arc<Frontend>, db: &str, txn_id: TxnId, reason: &str) {
-    let _ = fe.catalog.log(EditLogEntry::AbortTxn {
+/// Aborts a transaction not yet committed and drops what it wrote.
+pub async fn abort(fe: &Arc<Frontend>, db: &str, txn_id: TxnId, reason: &str) -> Result<()> {
+    fe.catalog.log(EditLogEntry::AbortTxn {
         db: db.to_string(),
         txn_id,
         reason: reason.to_string(),
-    });
+        time: now_ms(),
+    })?;
     abort_on_backends(fe, txn_id, None).await;
+    Ok(())
 }
 
 /// The table with this id in `db` as the catalog holds it now.
@@ -177,6 +200,68 @@ pub async fn commit(
     written: &[(u64, TabletId)],
     results: &ReplicaResults,
 ) -> Result<()> {
+    let replicas = quorum_replicas(fe, db, table, txn_id, written, results)?;
+    let pids: BTreeSet<u64> = written.iter().map(|(p, _)| *p).collect();
+    let tablets: Vec<TabletId> = written.iter().map(|(_, t)| *t).collect();
+    commit_and_publish(fe, db, table, txn_id, &pids, replicas, tablets).await
+}
+
+/// The first phase of a two-phase load: the rows are on a majority of every
+/// tablet's replicas; the client commits or aborts later.
+pub fn precommit(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    txn_id: TxnId,
+    written: &[(u64, TabletId)],
+    results: &ReplicaResults,
+) -> Result<()> {
+    let replicas = quorum_replicas(fe, db, table, txn_id, written, results)?;
+    fe.catalog.log(EditLogEntry::PrecommitTxn {
+        db: db.to_string(),
+        txn_id,
+        replicas,
+        tablets: written.iter().map(|(_, t)| *t).collect(),
+        time: now_ms(),
+    })
+}
+
+/// The second phase: commits a PRECOMMITTED load and publishes it.
+pub async fn commit_precommitted(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
+    let (table, replicas, tablets) = {
+        let state = fe.catalog.read();
+        let d = state.db(db)?;
+        let txn = d
+            .transactions
+            .get(&txn_id)
+            .ok_or_else(|| Error::invalid(format!("transaction [{txn_id}] not found.")))?;
+        let table = d
+            .tables
+            .values()
+            .find(|t| t.id == txn.table_id)
+            .cloned()
+            .ok_or_else(|| Error::invalid("the table of the load was dropped"))?;
+        (table, txn.replicas.clone(), txn.tablets.clone())
+    };
+    let pids: BTreeSet<u64> = table
+        .partitions
+        .iter()
+        .filter(|p| p.index.tablets.iter().any(|t| tablets.contains(&t.id)))
+        .map(|p| p.id)
+        .collect();
+    commit_and_publish(fe, db, &table, txn_id, &pids, replicas, tablets).await
+}
+
+/// The replicas that hold the load, when a majority of every tablet of the
+/// written partitions does; an error naming the first tablet that falls short.
+fn quorum_replicas(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    txn_id: TxnId,
+    written: &[(u64, TabletId)],
+    results: &ReplicaResults,
+) -> Result<Vec<(TabletId, u64)>> {
     let pids: BTreeSet<u64> = written.iter().map(|(p, _)| *p).collect();
     // The replicas of the loaded partitions as they are now take part in the load;
     // a replica added later (by a clone) catches up by cloning again.
@@ -224,14 +309,25 @@ pub async fn commit(
             )));
         }
     }
-    let replicas: Vec<(TabletId, u64)> = participants
+    Ok(participants
         .into_iter()
         .filter(|r| !failed.contains(r))
-        .collect();
+        .collect())
+}
 
+/// Gives the load the next version of each partition, logs the commit and publishes.
+async fn commit_and_publish(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    txn_id: TxnId,
+    pids: &BTreeSet<u64>,
+    replicas: Vec<(TabletId, u64)>,
+    tablets: Vec<TabletId>,
+) -> Result<()> {
     let _guard = fe.publish_lock.lock().await;
     // Older committed loads first, so versions become visible in order.
-    publish_committed(fe, db, &pids).await?;
+    publish_committed(fe, db, pids).await?;
     let partition_versions: Vec<(u64, Version)> = {
         let state = fe.catalog.read();
         let t = table_by_id(&state, db, table)?;
@@ -249,7 +345,8 @@ pub async fn commit(
         txn_id,
         partition_versions,
         replicas,
-        tablets: written_tablets.into_iter().collect(),
+        tablets,
+        time: now_ms(),
     })?;
     publish(fe, db, txn_id).await
 }
@@ -419,6 +516,7 @@ pub fn abort_interrupted(fe: &Arc<Frontend>) -> Result<Vec<TxnId>> {
             db: db.clone(),
             txn_id: *txn_id,
             reason: "the frontend restarted while the load was running".into(),
+            time: now_ms(),
         })?;
     }
     Ok(prepared.into_iter().map(|(_, t)| t).collect())

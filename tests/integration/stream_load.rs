@@ -440,3 +440,122 @@ async fn json_compressed_bodies_and_column_expressions() {
         "{r}"
     );
 }
+
+/// `PUT /api/db/_stream_load_2pc` through the FE.
+fn two_phase(s: &Server, headers: &[&str]) -> Value {
+    let url = format!(
+        "http://127.0.0.1:{}/api/db/_stream_load_2pc",
+        s.server.port("http_port")
+    );
+    let mut args = vec!["--location-trusted", "-u", "root:", "-X", "PUT"];
+    for h in headers {
+        args.push("-H");
+        args.push(h);
+    }
+    args.push(&url);
+    let (code, body) = curl(&args);
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+async fn show_transaction(s: &Server, filter: &str) -> Vec<String> {
+    let mut conn = s.server.connect().await;
+    rows(
+        &mut conn,
+        &format!("SHOW TRANSACTION FROM db WHERE {filter}"),
+    )
+    .await
+    .remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phase_commit_and_show_transaction() {
+    let s = Server::start("stream-load-2pc").await;
+    let load = |name: &str, label: &str| {
+        let file = write(&s.data, name, &format!("1,{name},1.00,2024-01-01\n"));
+        let label = format!("label: {label}");
+        let (_, r) = stream_load(
+            &s.fe_url("t"),
+            "root:",
+            &file,
+            &["column_separator: ,", "two_phase_commit: true", &label],
+        );
+        assert_eq!(r["Status"], "Success", "{r}");
+        assert_eq!(r["TwoPhaseCommit"], "true", "{r}");
+        r["TxnId"].as_i64().unwrap()
+    };
+    // Precommitted: nothing visible yet, the label is taken.
+    let first = load("a", "tp1");
+    assert!(s.table().await.is_empty());
+    let t = show_transaction(&s, &format!("id = {first}")).await;
+    assert_eq!(t[0], first.to_string());
+    assert_eq!(
+        (t[1].as_str(), t[3].as_str(), t[4].as_str()),
+        ("tp1", "PRECOMMITTED", "BACKEND_STREAMING")
+    );
+    assert!(t[2].starts_with("BE: "), "{t:?}");
+    assert_ne!(t[6], "NULL", "{t:?}");
+    let file = write(&s.data, "again", "1,x,1.00,2024-01-01\n");
+    let (_, r) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &file,
+        &["column_separator: ,", "label: tp1"],
+    );
+    assert_eq!(r["Status"], "Label Already Exists", "{r}");
+    assert_eq!(r["ExistingJobStatus"], "PRECOMMITTED", "{r}");
+
+    // Commit by id: visible.
+    let r = two_phase(&s, &["txn_operation: commit", &format!("txn_id: {first}")]);
+    assert_eq!(r["status"], "Success", "{r}");
+    assert_eq!(
+        r["msg"],
+        format!("transaction [{first}] commit successfully.")
+    );
+    assert_eq!(
+        s.table().await,
+        vec![row(&["1", "a", "1.00", "2024-01-01"])]
+    );
+    let t = show_transaction(&s, "label = 'tp1'").await;
+    assert_eq!(t[3], "VISIBLE");
+    assert_ne!(t[7], "NULL", "{t:?}");
+    // A second commit is refused.
+    let r = two_phase(&s, &["txn_operation: commit", &format!("txn_id: {first}")]);
+    assert_eq!(r["status"], "ANALYSIS_ERROR", "{r}");
+
+    // Abort by label: nothing visible, ever.
+    let second = load("b", "tp2");
+    let r = two_phase(&s, &["txn_operation: abort", "label: tp2"]);
+    assert_eq!(r["status"], "Success", "{r}");
+    assert_eq!(
+        r["msg"],
+        format!("label [tp2] transaction [{second}] abort successfully.")
+    );
+    let t = show_transaction(&s, &format!("id = {second}")).await;
+    assert_eq!((t[3].as_str(), t[10].as_str()), ("ABORTED", "User Abort"));
+    let r = two_phase(&s, &["txn_operation: commit", "label: tp2"]);
+    assert_eq!(r["status"], "ANALYSIS_ERROR", "{r}");
+    assert!(
+        r["msg"].as_str().unwrap().contains("already aborted"),
+        "{r}"
+    );
+    assert_eq!(s.table().await.len(), 1);
+    // An aborted label can be used again.
+    load("c", "tp2");
+
+    // INSERT goes through the same transactions and labels.
+    let mut conn = s.server.connect().await;
+    conn.query_drop("INSERT INTO db.t WITH LABEL ins1 VALUES (9, 'i', 9.00, '2024-09-09')")
+        .await
+        .unwrap();
+    let t = show_transaction(&s, "label = 'ins1'").await;
+    assert_eq!(
+        (t[3].as_str(), t[4].as_str()),
+        ("VISIBLE", "INSERT_STREAMING")
+    );
+    let err = conn
+        .query_drop("SHOW TRANSACTION FROM db WHERE id = 999999")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}

@@ -127,6 +127,18 @@ impl LoadResult {
     }
 }
 
+/// This backend's host as the client reached it (the Host header, without the port).
+fn host_of(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
+        _ => host.to_string(),
+    }
+}
+
 fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
@@ -156,6 +168,9 @@ pub async fn handle(
         Err(e) => return Json(result.fail(e)).into_response(),
     };
     result.label = opts.label.clone().unwrap_or_default();
+    if opts.two_phase_commit {
+        result.two_phase_commit = "true".into();
+    }
     let begin = Instant::now();
     let reply: BeginLoadReply = match loader
         .fe(
@@ -165,6 +180,7 @@ pub async fn handle(
                 db: db.clone(),
                 table,
                 label: opts.label.clone(),
+                coordinator_host: host_of(&headers),
             },
         )
         .await
@@ -348,13 +364,14 @@ async fn run(
             .into_iter()
             .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
             .collect(),
+        two_phase: opts.two_phase_commit,
     };
     let reply: CommitLoadReply = loader.fe(COMMIT_PATH, auth, &req).await?;
     result.commit_and_publish_time_ms = ms(commit);
     match reply {
         CommitLoadReply::Committed { status } => {
             // Committed but not yet visible: Doris calls that a publish timeout.
-            if status == "VISIBLE" {
+            if status == "VISIBLE" || status == "PRECOMMITTED" {
                 result.status = "Success".into();
                 result.message = "OK".into();
             } else {

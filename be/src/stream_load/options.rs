@@ -18,6 +18,7 @@ pub struct LoadOptions {
     pub max_filter_ratio: f64,
     pub strict_mode: bool,
     pub compress_type: Option<Compression>,
+    pub two_phase_commit: bool,
     pub strip_outer_array: bool,
     pub read_json_by_line: bool,
     pub jsonpaths: Option<String>,
@@ -65,14 +66,13 @@ impl LoadOptions {
             "delete",
             "function_column.sequence_col",
             "partial_columns",
-            "two_phase_commit",
             "group_commit",
         ] {
             if let Some(v) = get(name) {
                 let harmless = matches!(
                     (name, v.to_ascii_lowercase().as_str()),
                     ("merge_type", "append")
-                        | ("partial_columns" | "two_phase_commit", "false")
+                        | ("partial_columns", "false")
                         | ("group_commit", "off_mode")
                 );
                 if !harmless {
@@ -143,6 +143,8 @@ impl LoadOptions {
         };
         Ok(Self {
             compress_type,
+            // Doris compares this header case-sensitively.
+            two_phase_commit: get("two_phase_commit").is_some_and(|v| v == "true"),
             strip_outer_array: flag("strip_outer_array"),
             read_json_by_line: flag("read_json_by_line"),
             jsonpaths: get("jsonpaths").filter(|p| !p.trim().is_empty()),

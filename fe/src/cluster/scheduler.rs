@@ -148,12 +148,17 @@ fn plan(fe: &Frontend) -> Vec<Task> {
     let mut tasks = Vec::new();
     let mut clones = 0;
     let mut unhealthy = false;
-    // Replicas a committed load still has to publish on are not dropped.
+    // Replicas a committed (or precommitted) load still has to publish on are not dropped.
     let publishing: HashSet<TabletId> = state
         .databases
         .values()
         .flat_map(|d| d.transactions.values())
-        .filter(|t| t.status == basalt_catalog::TxnStatus::Committed)
+        .filter(|t| {
+            matches!(
+                t.status,
+                basalt_catalog::TxnStatus::Committed | basalt_catalog::TxnStatus::Precommitted
+            )
+        })
         .flat_map(|t| t.replicas.iter().map(|r| r.0))
         .collect();
     for table in state.tables() {

@@ -92,19 +92,18 @@ pub async fn begin(
     }
     let reply = begin_load(&fe, &req).unwrap_or_else(|e| match e.kind {
         ErrorKind::LabelAlreadyExists => {
-            let finished = fe
-                .catalog
-                .read()
-                .db(&req.db)
-                .ok()
-                .and_then(|d| {
-                    let txn = d.labels.get(req.label.as_deref()?)?;
-                    d.transactions.get(txn).map(|t| t.status)
-                })
-                .is_some_and(|s| s == TxnStatus::Visible);
+            let status = fe.catalog.read().db(&req.db).ok().and_then(|d| {
+                let txn = d.labels.get(req.label.as_deref()?)?;
+                d.transactions.get(txn).map(|t| t.status)
+            });
+            let existing = match status {
+                Some(TxnStatus::Precommitted) => "PRECOMMITTED",
+                Some(TxnStatus::Committed | TxnStatus::Visible) => "FINISHED",
+                _ => "RUNNING",
+            };
             BeginLoadReply::LabelExists {
                 message: e.message,
-                existing_status: if finished { "FINISHED" } else { "RUNNING" }.into(),
+                existing_status: existing.into(),
             }
         }
         _ => BeginLoadReply::Failed {
@@ -121,7 +120,15 @@ fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad) -> Result<BeginLoadReply> {
         .clone()
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| format!("stream_load_{:016x}", rand::random::<u64>()));
-    let txn_id = load::begin(fe, &req.db, &table, &label)?;
+    let coordinator = format!("BE: {}", req.coordinator_host);
+    let txn_id = load::begin(
+        fe,
+        &req.db,
+        &table,
+        &label,
+        "BACKEND_STREAMING",
+        coordinator,
+    )?;
     Ok(BeginLoadReply::Begun {
         txn_id,
         label,
@@ -157,6 +164,17 @@ pub async fn commit(
         .map(|(t, be, why)| ((*t, *be), Err(basalt_common::Error::backend(why.clone()))))
         .collect();
     let result = match &table {
+        Ok(table) if req.two_phase => {
+            match load::precommit(&fe, &req.db, table, req.txn_id, &req.written, &results) {
+                Ok(()) => {
+                    return Json(CommitLoadReply::Committed {
+                        status: TxnStatus::Precommitted.to_string(),
+                    })
+                    .into_response()
+                }
+                Err(e) => Err(e),
+            }
+        }
         Ok(table) => load::commit(&fe, &req.db, table, req.txn_id, &req.written, &results).await,
         Err(e) => Err(e.clone()),
     };
@@ -188,7 +206,106 @@ pub async fn abort(
         .and_then(|d| d.transactions.get(&req.txn_id).map(|t| t.status))
         == Some(TxnStatus::Prepare);
     if prepared {
-        load::abort(&fe, &req.db, req.txn_id, &req.reason).await;
+        let _ = load::abort(&fe, &req.db, req.txn_id, &req.reason).await;
     }
     StatusCode::OK.into_response()
+}
+
+/// `PUT /api/{db}/_stream_load_2pc` with `txn_id` or `label` and
+/// `txn_operation: commit | abort`: the second phase of a two-phase load.
+pub async fn two_phase(
+    State(fe): State<Arc<Frontend>>,
+    Path(db): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(m) = authorized(&headers) {
+        return fail(StatusCode::UNAUTHORIZED, &m);
+    }
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let answer = |status: &str, msg: String| {
+        Json(serde_json::json!({"status": status, "msg": msg})).into_response()
+    };
+    let op = match get("txn_operation").map(str::to_ascii_lowercase).as_deref() {
+        Some("commit") => "commit",
+        Some("abort") => "abort",
+        _ => {
+            return answer(
+                "INVALID_ARGUMENT",
+                "transaction operation should be 'commit' or 'abort'".into(),
+            )
+        }
+    };
+    if get("txn_id").is_none() && get("label").is_none() {
+        return answer(
+            "INVALID_ARGUMENT",
+            "No transaction id or label selected.".into(),
+        );
+    }
+    let found = {
+        let state = fe.catalog.read();
+        state.db(&db).map(|d| {
+            let id = match (get("txn_id"), get("label")) {
+                (Some(id), _) => id.parse::<u64>().ok(),
+                (None, Some(label)) => d.labels.get(label).copied(),
+                (None, None) => None,
+            };
+            id.and_then(|id| {
+                d.transactions
+                    .get(&id)
+                    .map(|t| (id, t.status, t.reason.clone()))
+            })
+        })
+    };
+    let (txn_id, status, reason) = match found {
+        Err(e) => return answer("NOT_FOUND", e.message),
+        Ok(None) => {
+            let which = get("txn_id").or(get("label")).unwrap_or_default();
+            return answer(
+                "ANALYSIS_ERROR",
+                format!("transaction [{which}] not found."),
+            );
+        }
+        Ok(Some(found)) => found,
+    };
+    let refused = match (op, status) {
+        (_, TxnStatus::Aborted) => Some(format!(
+            "transaction [{txn_id}] is already aborted. abort reason: {reason}"
+        )),
+        ("commit", TxnStatus::Prepare) => Some(format!(
+            "transaction [{txn_id}] is prepare, not pre-committed."
+        )),
+        ("commit", TxnStatus::Committed | TxnStatus::Visible) => Some(format!(
+            "transaction [{txn_id}] is already {}, not pre-committed.",
+            status.to_string().to_lowercase()
+        )),
+        ("abort", TxnStatus::Committed | TxnStatus::Visible) => Some(format!(
+            "transaction [{txn_id}] is already {status}, could not abort."
+        )),
+        _ => None,
+    };
+    if let Some(msg) = refused {
+        return answer("ANALYSIS_ERROR", msg);
+    }
+    let result = if op == "commit" {
+        let result = load::commit_precommitted(&fe, &db, txn_id).await;
+        load::finish(&fe, &db, txn_id, result).await.map(|_| ())
+    } else {
+        load::abort(&fe, &db, txn_id, "User Abort").await
+    };
+    match result {
+        Ok(()) => {
+            let mut msg = String::new();
+            if let Some(label) = get("label") {
+                msg.push_str(&format!("label [{label}] "));
+            }
+            msg.push_str(&format!("transaction [{txn_id}] {op} successfully."));
+            answer("Success", msg)
+        }
+        Err(e) => answer("ANALYSIS_ERROR", e.message),
+    }
 }

@@ -160,6 +160,11 @@ pub enum Show {
     Partitions {
         table: ObjectName,
     },
+    /// `SHOW TRANSACTION [FROM db] WHERE id = n | label = 'l'`
+    Transaction {
+        db: Option<String>,
+        filter: Box<ast::Expr>,
+    },
     /// `SHOW TABLETS FROM t [PARTITION (p, ...)]`
     Tablets {
         table: ObjectName,

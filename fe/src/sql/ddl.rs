@@ -79,9 +79,13 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             let (db, table) = resolve(session, &name)?;
             let t = fe.catalog.read().table(&db, &table)?.clone();
             // A load still writing or publishing names the tablets TRUNCATE replaces.
-            let running = fe.catalog.read().db(&db)?.transactions.values().any(|x| {
-                x.table_id == t.id && matches!(x.status, TxnStatus::Prepare | TxnStatus::Committed)
-            });
+            let running = fe
+                .catalog
+                .read()
+                .db(&db)?
+                .transactions
+                .values()
+                .any(|x| x.table_id == t.id && x.is_running());
             if running {
                 return Err(Error::invalid(format!(
                     "Table {table} has running load transactions; TRUNCATE it when they finish"

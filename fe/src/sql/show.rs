@@ -15,6 +15,7 @@ use datafusion::common::ScalarValue;
 
 mod cluster;
 mod create_table;
+mod load;
 pub use create_table::show_create_table;
 
 /// A SHOW result before filtering: columns, rows, and its LIKE / WHERE filter.
@@ -304,6 +305,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             (cols, vec![], Filter::None)
         }
         Show::ProcessList { full } => cluster::processlist(session, full),
+        Show::Transaction { db, filter } => load::transaction(session, db, &filter)?,
     };
     let rows = match &filter {
         Filter::Like(p) => rows

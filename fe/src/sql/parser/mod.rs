@@ -539,6 +539,14 @@ impl DorisParser<'_> {
             "BACKENDS" => Show::Backends,
             "FRONTENDS" => Show::Frontends,
             "PROCESSLIST" => Show::ProcessList { full },
+            "TRANSACTION" => {
+                let db = self.in_db()?;
+                self.expect_word("WHERE")?;
+                Show::Transaction {
+                    db,
+                    filter: Box::new(self.p.parse_expr().map_err(|e| self.syntax(e))?),
+                }
+            }
             "PROC" => Show::Proc {
                 path: self.string()?,
             },

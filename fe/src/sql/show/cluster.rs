@@ -416,16 +416,7 @@ fn dbs(fe: &Frontend) -> Out {
         .map(|d| {
             let size: u64 = d.tables.values().map(|t| table_size(fe, t)).sum();
             let replicas: usize = d.tables.values().map(replica_count).sum();
-            let running = d
-                .transactions
-                .values()
-                .filter(|t| {
-                    matches!(
-                        t.status,
-                        basalt_catalog::TxnStatus::Prepare | basalt_catalog::TxnStatus::Committed
-                    )
-                })
-                .count();
+            let running = d.transactions.values().filter(|t| t.is_running()).count();
             let updated = d
                 .tables
                 .values()

@@ -21,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -c "import pymysql" 2>/dev/null || .venv/bin/pip install -q pymysql
+.venv/bin/python -c "import pymysql, requests" 2>/dev/null || .venv/bin/pip install -q pymysql requests
 export BASALT_PYTHON="$PWD/.venv/bin/python"
 
 # A target directory outside the clone survives between CI runs on the same

@@ -31,6 +31,10 @@ pub struct FeConfig {
     pub tablet_checker_interval_ms: u64,
     /// Seconds between two tablet reports the FE asks of each backend.
     pub tablet_report_interval_second: u64,
+    /// How the FE hands a Stream Load to a backend: `redirect` (a 307, as Doris
+    /// does) or `proxy` (the FE forwards the body itself, for clients that cannot
+    /// follow a redirect). A request's `redirect-policy` header overrides it.
+    pub streamload_redirect_policy: String,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -49,6 +53,7 @@ impl Default for FeConfig {
             tablet_repair_delay_factor_second: 60,
             tablet_checker_interval_ms: 1000,
             tablet_report_interval_second: 10,
+            streamload_redirect_policy: "redirect".into(),
             ready_file: None,
         }
     }

@@ -559,3 +559,40 @@ async fn two_phase_commit_and_show_transaction() {
         .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_requests_through_the_redirect_and_the_proxy() {
+    let s = Server::start("stream-load-python").await;
+    let file = write(
+        &s.data,
+        "p.csv",
+        "1,py,1.00,2024-01-01\n2,py,2.00,2024-01-02\n",
+    );
+    let python = std::env::var("BASALT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("clients")
+        .join("stream_load_requests.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(s.server.port("http_port").to_string())
+        .arg(&file)
+        .output()
+        .expect("run python");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    let redirected: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(redirected["Status"], "Success", "{redirected}");
+    assert_eq!(redirected["Label"], "py_redirect");
+    // Proxy mode: the FE itself answers 200 with the backend's result.
+    let (code, proxied) = lines.next().unwrap().split_once(' ').unwrap();
+    assert_eq!(code, "200");
+    let proxied: Value = serde_json::from_str(proxied).unwrap();
+    assert_eq!(proxied["Status"], "Success", "{proxied}");
+    assert_eq!(proxied["NumberLoadedRows"], 2);
+    assert_eq!(s.table().await.len(), 4);
+}

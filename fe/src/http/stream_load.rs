@@ -5,6 +5,7 @@
 
 use crate::load;
 use crate::Frontend;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -33,12 +34,14 @@ fn authorized(headers: &HeaderMap) -> std::result::Result<String, String> {
     crate::auth::check_basic(auth)
 }
 
-/// `PUT /api/{db}/{table}/_stream_load`: 307 to a live, not decommissioned backend.
+/// `PUT /api/{db}/{table}/_stream_load`: 307 to a live, not decommissioned
+/// backend, or, in proxy mode, the body forwarded there and its answer returned.
 pub async fn redirect(
     State(fe): State<Arc<Frontend>>,
     Path((db, table)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let user = match authorized(&headers) {
         Ok(u) => u,
@@ -60,8 +63,15 @@ pub async fn redirect(
         return fail(StatusCode::OK, "No backend alive.");
     }
     let (host, port) = &candidates[rand::random::<u32>() as usize % candidates.len()];
-    let password = crate::auth::password_of(&user).unwrap_or_default();
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let policy = headers
+        .get("redirect-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(&fe.config.streamload_redirect_policy);
+    if policy.eq_ignore_ascii_case("proxy") {
+        return proxy(&format!("http://{host}:{port}{path}"), &headers, body).await;
+    }
+    let password = crate::auth::password_of(&user).unwrap_or_default();
     let location = format!("http://{user}:{password}@{host}:{port}{path}");
     (
         StatusCode::TEMPORARY_REDIRECT,
@@ -78,6 +88,43 @@ fn status_text(e: &basalt_common::Error) -> String {
         _ => "ANALYSIS_ERROR",
     };
     format!("[{code}]{}", e.message)
+}
+
+/// Streams the request to the backend and its answer back to the client.
+async fn proxy(url: &str, headers: &HeaderMap, body: Body) -> Response {
+    let mut forwarded = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        // Hop-by-hop headers stay here; the body is re-framed by the client library.
+        let hop = [
+            header::HOST,
+            header::EXPECT,
+            header::CONNECTION,
+            header::TRANSFER_ENCODING,
+        ];
+        if !hop.contains(name) {
+            forwarded.append(name.clone(), value.clone());
+        }
+    }
+    let sent = reqwest::Client::new()
+        .put(url)
+        .headers(forwarded)
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await;
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                StatusCode::OK,
+                &format!("forwarding the load to {url}: {e}"),
+            )
+        }
+    };
+    let status = resp.status();
+    match resp.bytes().await {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => fail(StatusCode::OK, &format!("reading the answer of {url}: {e}")),
+    }
 }
 
 /// A backend begins a load's transaction: the label is checked and the

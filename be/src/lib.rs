@@ -86,6 +86,7 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
     };
     let loads = Arc::new(stream_load::StreamLoader::new(
         master,
+        ports.heartbeat_service_port,
         engine.root().join("error_log"),
     )?);
     let tasks = vec![

@@ -271,6 +271,12 @@ pub struct Transaction {
     /// When it became VISIBLE or ABORTED.
     #[serde(default)]
     pub finish_time: i64,
+    /// A load still writing after this long is aborted (0: never).
+    #[serde(default)]
+    pub timeout_ms: i64,
+    /// The backend coordinating a Stream Load: if it dies, the load is aborted.
+    #[serde(default)]
+    pub coordinator_backend: Option<u64>,
 }
 
 impl Transaction {

@@ -35,6 +35,10 @@ pub struct FeConfig {
     /// does) or `proxy` (the FE forwards the body itself, for clients that cannot
     /// follow a redirect). A request's `redirect-policy` header overrides it.
     pub streamload_redirect_policy: String,
+    /// A Stream Load without a `timeout` header is aborted after this long.
+    pub stream_load_default_timeout_second: u64,
+    /// A two-phase load not committed or aborted within this long is aborted.
+    pub stream_load_default_precommit_timeout_second: u64,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -54,6 +58,8 @@ impl Default for FeConfig {
             tablet_checker_interval_ms: 1000,
             tablet_report_interval_second: 10,
             streamload_redirect_policy: "redirect".into(),
+            stream_load_default_timeout_second: 259_200,
+            stream_load_default_precommit_timeout_second: 3600,
             ready_file: None,
         }
     }

@@ -19,6 +19,11 @@ pub struct BeginLoad {
     pub label: Option<String>,
     /// The coordinating backend's host, for SHOW TRANSACTION.
     pub coordinator_host: String,
+    /// The coordinating backend's control port: with the caller's address it
+    /// names the backend, whose death aborts the load.
+    pub heartbeat_port: u16,
+    /// The `timeout` header, in seconds.
+    pub timeout_second: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -151,6 +151,7 @@ pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch:
     let interval = Duration::from_secs(fe.config.heartbeat_interval_second.max(1));
     while basalt_common::sleep_or_shutdown(interval, &mut shutdown).await {
         heartbeat_all(&fe).await;
+        crate::load::abort_stale(&fe).await;
         crate::load::publish_pending(&fe).await;
     }
 }

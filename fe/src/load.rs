@@ -26,14 +26,13 @@ pub async fn load(
     label: &str,
     batch: RecordBatch,
 ) -> Result<(TxnId, TxnStatus)> {
-    let txn_id = begin(
-        fe,
-        db,
-        table,
-        label,
-        "INSERT_STREAMING",
-        "FE: 127.0.0.1".into(),
-    )?;
+    let source = LoadSource {
+        source_type: "INSERT_STREAMING",
+        coordinator: "FE: 127.0.0.1".into(),
+        coordinator_backend: None,
+        timeout_ms: 0,
+    };
+    let txn_id = begin(fe, db, table, label, source)?;
     let written = async {
         let sink = sink(fe, table);
         let partition_of = sink.partition_of_rows(&batch)?;
@@ -56,16 +55,24 @@ pub async fn load(
         .map(|status| (txn_id, status))
 }
 
+/// Who runs a load: what SHOW TRANSACTION shows (`BACKEND_STREAMING` /
+/// `BE: host`, `INSERT_STREAMING` / `FE: host`), and what ends it early.
+pub struct LoadSource {
+    pub source_type: &'static str,
+    pub coordinator: String,
+    /// A Stream Load's backend: its death aborts the load.
+    pub coordinator_backend: Option<u64>,
+    /// 0: no timeout.
+    pub timeout_ms: i64,
+}
+
 /// Begins a load transaction under `label` (unique in the database).
-/// `source_type` and `coordinator` are what SHOW TRANSACTION shows
-/// (`BACKEND_STREAMING` / `BE: host`, `INSERT_STREAMING` / `FE: host`).
 pub fn begin(
     fe: &Arc<Frontend>,
     db: &str,
     table: &OlapTable,
     label: &str,
-    source_type: &str,
-    coordinator: String,
+    source: LoadSource,
 ) -> Result<TxnId> {
     let txn_id = fe.catalog.alloc_ids(1);
     let txn = Transaction {
@@ -79,11 +86,13 @@ pub fn begin(
         commit_seq: 0,
         create_time: now_ms(),
         reason: String::new(),
-        source_type: source_type.to_string(),
-        coordinator,
+        source_type: source.source_type.to_string(),
+        coordinator: source.coordinator,
         precommit_time: 0,
         commit_time: 0,
         finish_time: 0,
+        timeout_ms: source.timeout_ms,
+        coordinator_backend: source.coordinator_backend,
     };
     fe.catalog.log(EditLogEntry::BeginTxn {
         db: db.to_string(),
@@ -486,6 +495,48 @@ async fn publish_committed(fe: &Arc<Frontend>, db: &str, mine: &BTreeSet<u64>) -
         }
     }
     Ok(())
+}
+
+/// Called periodically: aborts loads that can no longer finish: past their
+/// timeout, precommitted too long, or coordinated by a backend that died.
+pub async fn abort_stale(fe: &Arc<Frontend>) {
+    let now = now_ms();
+    let precommit_ms = fe.config.stream_load_default_precommit_timeout_second as i64 * 1000;
+    let stale: Vec<(String, TxnId, String)> = {
+        let state = fe.catalog.read();
+        state
+            .databases
+            .values()
+            .flat_map(|d| d.transactions.values().map(move |t| (d, t)))
+            .filter_map(|(d, t)| {
+                let why = match t.status {
+                    TxnStatus::Prepare
+                        if t.timeout_ms > 0 && now > t.create_time + t.timeout_ms =>
+                    {
+                        "timeout by txn manager".to_string()
+                    }
+                    TxnStatus::Prepare => {
+                        let be = t.coordinator_backend?;
+                        if fe.backends.is_alive(be) {
+                            return None;
+                        }
+                        format!("coordinate BE {be} is down")
+                    }
+                    TxnStatus::Precommitted if now > t.precommit_time + precommit_ms => {
+                        "timeout by txn manager".to_string()
+                    }
+                    _ => return None,
+                };
+                Some((d.name.clone(), t.id, why))
+            })
+            .collect()
+    };
+    for (db, txn_id, why) in stale {
+        tracing::info!("aborting load {txn_id} of {db}: {why}");
+        if let Err(e) = abort(fe, &db, txn_id, &why).await {
+            tracing::warn!("aborting load {txn_id}: {e}");
+        }
+    }
 }
 
 /// Called periodically: finishes publishes a crash or a dead backend interrupted.

@@ -10,4 +10,5 @@ mod query_control;
 mod robustness;
 mod slt_files;
 mod stream_load;
+mod stream_load_faults;
 mod two_process;

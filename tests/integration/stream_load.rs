@@ -35,7 +35,7 @@ pub fn stream_load(url: &str, user: &str, data: &Path, headers: &[&str]) -> (u16
     (code, json)
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+pub fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
@@ -595,4 +595,41 @@ async fn python_requests_through_the_redirect_and_the_proxy() {
     assert_eq!(proxied["Status"], "Success", "{proxied}");
     assert_eq!(proxied["NumberLoadedRows"], 2);
     assert_eq!(s.table().await.len(), 4);
+}
+
+/// `loaders` threads each run `per_loader` small loads of 5 rows (unique ids)
+/// with these extra headers; every answer must be a success.
+fn parallel_loads(s: &Server, loaders: usize, per_loader: usize, headers: &[&str]) {
+    std::thread::scope(|scope| {
+        for l in 0..loaders {
+            let url = s.fe_url("t");
+            let dir = s.data.clone();
+            scope.spawn(move || {
+                for k in 0..per_loader {
+                    let base = (l * per_loader + k) * 5;
+                    let text: String = (base..base + 5)
+                        .map(|id| format!("{id},p{l},1.00,2024-01-01\n"))
+                        .collect();
+                    let file = write(&dir, &format!("par_{l}_{k}.csv"), &text);
+                    let mut all = vec!["column_separator: ,"];
+                    all.extend_from_slice(headers);
+                    let (code, r) = stream_load(&url, "root:", &file, &all);
+                    assert_eq!((code, &r["Status"]), (200, &Value::from("Success")), "{r}");
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_parallel_loaders_load_every_row_exactly_once() {
+    let s = Server::start("stream-load-parallel").await;
+    parallel_loads(&s, 8, 50, &[]);
+    let mut conn = s.server.connect().await;
+    let got = rows(
+        &mut conn,
+        "SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM db.t",
+    )
+    .await;
+    assert_eq!(got, vec![row(&["2000", "2000", "0", "1999"])]);
 }

@@ -39,16 +39,23 @@ const MAX_BODY_BYTES: usize = 10 << 30;
 
 pub struct StreamLoader {
     master: MasterAddress,
+    /// This backend's control port, which names it to the FE.
+    heartbeat_port: u16,
     error_dir: PathBuf,
     rpc: ControlClient,
     http: reqwest::Client,
 }
 
 impl StreamLoader {
-    pub fn new(master: MasterAddress, error_dir: PathBuf) -> basalt_common::Result<Self> {
+    pub fn new(
+        master: MasterAddress,
+        heartbeat_port: u16,
+        error_dir: PathBuf,
+    ) -> basalt_common::Result<Self> {
         std::fs::create_dir_all(&error_dir)?;
         Ok(Self {
             master,
+            heartbeat_port,
             error_dir,
             rpc: ControlClient::default(),
             http: reqwest::Client::new(),
@@ -181,6 +188,8 @@ pub async fn handle(
                 table,
                 label: opts.label.clone(),
                 coordinator_host: host_of(&headers),
+                heartbeat_port: loader.heartbeat_port,
+                timeout_second: opts.timeout_second,
             },
         )
         .await

@@ -19,6 +19,7 @@ pub struct LoadOptions {
     pub strict_mode: bool,
     pub compress_type: Option<Compression>,
     pub two_phase_commit: bool,
+    pub timeout_second: Option<u64>,
     pub strip_outer_array: bool,
     pub read_json_by_line: bool,
     pub jsonpaths: Option<String>,
@@ -141,7 +142,16 @@ impl LoadOptions {
             Some("deflate") => Some(Compression::Deflate),
             Some(other) => return Err(format!("[INVALID_ARGUMENT]unknown compress_type {other}")),
         };
+        let timeout_second = match get("timeout") {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("[INVALID_ARGUMENT]Invalid timeout format, {v}"))?,
+            ),
+        };
         Ok(Self {
+            timeout_second,
             compress_type,
             // Doris compares this header case-sensitively.
             two_phase_commit: get("two_phase_commit").is_some_and(|v| v == "true"),

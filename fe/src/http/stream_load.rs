@@ -6,13 +6,14 @@
 use crate::load;
 use crate::Frontend;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use basalt_catalog::TxnStatus;
 use basalt_common::load_rpc::{AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply};
 use basalt_common::{ErrorKind, Result};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// A failure before any backend is involved, in Stream Load's response shape.
@@ -131,13 +132,14 @@ async fn proxy(url: &str, headers: &HeaderMap, body: Body) -> Response {
 /// table's sink (partitions, buckets, replicas) returned.
 pub async fn begin(
     State(fe): State<Arc<Frontend>>,
+    ConnectInfo(caller): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(req): Json<BeginLoad>,
 ) -> Response {
     if let Err(m) = authorized(&headers) {
         return fail(StatusCode::UNAUTHORIZED, &m);
     }
-    let reply = begin_load(&fe, &req).unwrap_or_else(|e| match e.kind {
+    let reply = begin_load(&fe, &req, caller.ip()).unwrap_or_else(|e| match e.kind {
         ErrorKind::LabelAlreadyExists => {
             let status = fe.catalog.read().db(&req.db).ok().and_then(|d| {
                 let txn = d.labels.get(req.label.as_deref()?)?;
@@ -160,22 +162,39 @@ pub async fn begin(
     Json(reply).into_response()
 }
 
-fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad) -> Result<BeginLoadReply> {
+fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad, caller: IpAddr) -> Result<BeginLoadReply> {
     let table = fe.catalog.read().table(&req.db, &req.table)?.clone();
     let label = req
         .label
         .clone()
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| format!("stream_load_{:016x}", rand::random::<u64>()));
-    let coordinator = format!("BE: {}", req.coordinator_host);
-    let txn_id = load::begin(
-        fe,
-        &req.db,
-        &table,
-        &label,
-        "BACKEND_STREAMING",
-        coordinator,
-    )?;
+    let timeout = req
+        .timeout_second
+        .unwrap_or(fe.config.stream_load_default_timeout_second);
+    if !(1..=259_200).contains(&timeout) {
+        return Err(basalt_common::Error::invalid(format!(
+            "Invalid timeout: {timeout}. Timeout should between 1 and 259200 seconds"
+        )));
+    }
+    // The calling backend: the one at the caller's address with that control port.
+    let coordinator_backend = fe
+        .catalog
+        .read()
+        .backends
+        .values()
+        .find(|b| {
+            b.heartbeat_port == req.heartbeat_port
+                && b.host.parse::<IpAddr>().is_ok_and(|ip| ip == caller)
+        })
+        .map(|b| b.id);
+    let source = load::LoadSource {
+        source_type: "BACKEND_STREAMING",
+        coordinator: format!("BE: {}", req.coordinator_host),
+        coordinator_backend,
+        timeout_ms: timeout as i64 * 1000,
+    };
+    let txn_id = load::begin(fe, &req.db, &table, &label, source)?;
     Ok(BeginLoadReply::Begun {
         txn_id,
         label,

@@ -88,7 +88,7 @@ pub fn transaction(session: &Session, db: Option<String>, filter: &Expr) -> Resu
         s(&txn.reason),
         s(error_replicas.to_string()),
         s("-1"),
-        s("0"),
+        s(txn.timeout_ms.to_string()),
         s(""),
     ];
     let cols = text_cols(&[

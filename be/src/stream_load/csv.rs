@@ -7,7 +7,9 @@
 use super::options::LoadOptions;
 use basalt_common::schema::TabletSchema;
 use basalt_common::types::DorisType;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, StringArray, StringBuilder,
+};
 use datafusion::arrow::compute::{cast_with_options, filter, CastOptions};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::borrow::Cow;
@@ -103,7 +105,10 @@ pub fn parse(
     opts: &LoadOptions,
     rejects: &mut Rejects,
 ) -> Vec<StringArray> {
-    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(lines.len()); sources];
+    // Builders take the field bytes straight from the body: no string per cell.
+    let mut columns: Vec<StringBuilder> = (0..sources)
+        .map(|_| StringBuilder::with_capacity(lines.len(), lines.len() * 8))
+        .collect();
     for line in lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let fields = fields(line, opts);
@@ -121,29 +126,29 @@ pub fn parse(
             });
             continue;
         }
-        let values: Option<Vec<Option<String>>> = fields
-            .iter()
-            .map(|f| {
-                let f: &[u8] = if opts.trim_double_quotes {
-                    trim_quotes(f)
-                } else {
-                    f
-                };
-                if f == b"\\N" {
-                    return Some(None);
-                }
-                std::str::from_utf8(f).ok().map(|s| Some(s.to_string()))
-            })
-            .collect();
-        let Some(values) = values else {
+        let field = |f| text_field(f, opts.trim_double_quotes);
+        if fields.iter().any(|f| field(f).is_none()) {
             rejects.add(|| "Reason: Unable to display. src line [Unable to display]; ".into());
             continue;
-        };
-        for (col, v) in columns.iter_mut().zip(values) {
-            col.push(v);
+        }
+        for (col, f) in columns.iter_mut().zip(&fields) {
+            col.append_option(field(f).flatten());
         }
     }
-    columns.into_iter().map(StringArray::from).collect()
+    columns.iter_mut().map(|b| b.finish()).collect()
+}
+
+/// A field's text: `None` when it is not UTF-8, `Some(None)` for `\\N` (NULL).
+fn text_field(f: &[u8], trim_double_quotes: bool) -> Option<Option<&str>> {
+    let f = if trim_double_quotes {
+        trim_quotes(f)
+    } else {
+        f
+    };
+    if f == b"\\N" {
+        return Some(None);
+    }
+    std::str::from_utf8(f).ok().map(Some)
 }
 
 fn trim_quotes(f: &[u8]) -> &[u8] {

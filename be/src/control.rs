@@ -135,9 +135,17 @@ impl FlightService for ControlService {
         }
         let req: ControlRequest = serde_json::from_slice(&action.body)
             .map_err(|e| Status::invalid_argument(format!("bad control request: {e}")))?;
-        if let (ControlRequest::Heartbeat { fe_http_port }, Some(remote)) = (&req, remote) {
+        if let (
+            ControlRequest::Heartbeat {
+                fe_http_port,
+                fe_token,
+            },
+            Some(remote),
+        ) = (&req, remote)
+        {
             if *fe_http_port != 0 {
-                self.master.set(format!("{}:{fe_http_port}", remote.ip()));
+                let addr = format!("{}:{fe_http_port}", remote.ip());
+                self.master.set(addr, fe_token.clone());
             }
         }
         let resp = self.handle(req).await.map_err(to_status)?;

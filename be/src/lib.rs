@@ -21,17 +21,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The FE's HTTP address (`host:port`), learnt from its heartbeats.
+/// The FE's HTTP address (`host:port`) and cluster token, learnt from its heartbeats.
 #[derive(Debug, Clone, Default)]
-pub struct MasterAddress(Arc<std::sync::RwLock<Option<String>>>);
+pub struct MasterAddress(Arc<std::sync::RwLock<Option<(String, String)>>>);
 
 impl MasterAddress {
-    pub fn get(&self) -> Option<String> {
+    pub fn get(&self) -> Option<(String, String)> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn set(&self, addr: String) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+    fn set(&self, addr: String, token: String) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some((addr, token));
     }
 }
 
@@ -87,8 +87,10 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
     let loads = Arc::new(stream_load::StreamLoader::new(
         master,
         ports.heartbeat_service_port,
-        engine.root().join("error_log"),
+        engine.root(),
     )?);
+    // Group commits a previous run logged but did not commit.
+    tokio::spawn(Arc::clone(&loads).replay_wal());
     let tasks = vec![
         tokio::spawn(serve_grpc(
             tonic::transport::Server::builder().add_service(

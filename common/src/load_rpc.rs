@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub const BEGIN_PATH: &str = "/api/_basalt/load/begin";
 pub const COMMIT_PATH: &str = "/api/_basalt/load/commit";
 pub const ABORT_PATH: &str = "/api/_basalt/load/abort";
+pub const SINK_PATH: &str = "/api/_basalt/load/sink";
+
+/// The header carrying the FE's cluster token on a backend's own calls.
+pub const TOKEN_HEADER: &str = "x-basalt-token";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BeginLoad {
@@ -64,6 +68,27 @@ pub enum CommitLoadReply {
     /// `PRECOMMITTED` for a two-phase load.
     Committed {
         status: String,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+/// Asks for a table's sink without beginning a load (group commit checks the
+/// user and reads the rows first; the group's flush begins the transaction).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetSink {
+    pub db: String,
+    pub table: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum GetSinkReply {
+    Sink {
+        sink: TabletSink,
+        /// The table's `group_commit_interval_ms`.
+        group_commit_interval_ms: u64,
     },
     Failed {
         message: String,

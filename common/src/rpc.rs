@@ -22,6 +22,10 @@ pub enum ControlRequest {
     Heartbeat {
         #[serde(default)]
         fe_http_port: u16,
+        /// The FE's cluster token: a backend's own calls (a group commit's
+        /// flush) authenticate with it rather than a user's password.
+        #[serde(default)]
+        fe_token: String,
     },
     CreateTablet {
         tablet_id: TabletId,

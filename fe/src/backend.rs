@@ -73,13 +73,16 @@ impl BackendRegistry {
         &self,
         be: &Backend,
         max_failures: u32,
-        fe_http_port: u16,
+        (fe_http_port, fe_token): (u16, &str),
     ) -> Result<HeartbeatResponse> {
         let reply = tokio::time::timeout(
             HEARTBEAT_TIMEOUT,
             self.rpc.call(
                 &be.heartbeat_addr(),
-                &ControlRequest::Heartbeat { fe_http_port },
+                &ControlRequest::Heartbeat {
+                    fe_http_port,
+                    fe_token: fe_token.to_string(),
+                },
             ),
         )
         .await
@@ -121,7 +124,7 @@ pub async fn heartbeat_all(fe: &Arc<Frontend>) {
     let replies = futures::future::join_all(
         backends
             .iter()
-            .map(|be| fe.backends.heartbeat(be, max_failures, fe.config.http_port)),
+            .map(|be| fe.backends.heartbeat(be, max_failures, fe.master_info())),
     )
     .await;
     for (be, reply) in backends.into_iter().zip(replies) {

@@ -39,6 +39,9 @@ pub struct Frontend {
     pub query_runtime: tokio::runtime::Handle,
     /// Clones running now, for `SHOW PROC '/cluster_health/tablet_health'`.
     pub cloning: std::sync::atomic::AtomicUsize,
+    /// Authenticates backends' own calls (not users'); backends learn it from
+    /// heartbeats, so it may change with every start.
+    pub cluster_token: String,
 }
 
 impl std::fmt::Debug for Frontend {
@@ -63,7 +66,13 @@ impl Frontend {
             connections: Default::default(),
             query_runtime: query_runtime()?,
             cloning: Default::default(),
+            cluster_token: format!("{:032x}", rand::random::<u128>()),
         }))
+    }
+
+    /// What heartbeats tell backends of this FE: its HTTP port and cluster token.
+    pub fn master_info(&self) -> (u16, &str) {
+        (self.config.http_port, &self.cluster_token)
     }
 
     /// Each backend's control-RPC address, by backend id.

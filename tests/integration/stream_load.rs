@@ -599,10 +599,19 @@ async fn python_requests_through_the_redirect_and_the_proxy() {
 
 /// `loaders` threads each run `per_loader` small loads of 5 rows (unique ids)
 /// with these extra headers; every answer must be a success.
-fn parallel_loads(s: &Server, loaders: usize, per_loader: usize, headers: &[&str]) {
+/// Returns the labels the loads were answered with.
+fn parallel_loads(
+    s: &Server,
+    table: &str,
+    loaders: usize,
+    per_loader: usize,
+    headers: &[&str],
+) -> Vec<String> {
+    let labels = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for l in 0..loaders {
-            let url = s.fe_url("t");
+            let url = s.fe_url(table);
+            let labels = &labels;
             let dir = s.data.clone();
             scope.spawn(move || {
                 for k in 0..per_loader {
@@ -615,16 +624,22 @@ fn parallel_loads(s: &Server, loaders: usize, per_loader: usize, headers: &[&str
                     all.extend_from_slice(headers);
                     let (code, r) = stream_load(&url, "root:", &file, &all);
                     assert_eq!((code, &r["Status"]), (200, &Value::from("Success")), "{r}");
+                    labels
+                        .lock()
+                        .unwrap()
+                        .push(r["Label"].as_str().unwrap().to_string());
                 }
             });
         }
     });
+    labels.into_inner().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_parallel_loaders_load_every_row_exactly_once() {
     let s = Server::start("stream-load-parallel").await;
-    parallel_loads(&s, 8, 50, &[]);
+    let labels = parallel_loads(&s, "t", 8, 50, &[]);
+    assert_eq!(labels.len(), 400);
     let mut conn = s.server.connect().await;
     let got = rows(
         &mut conn,
@@ -632,4 +647,55 @@ async fn eight_parallel_loaders_load_every_row_exactly_once() {
     )
     .await;
     assert_eq!(got, vec![row(&["2000", "2000", "0", "1999"])]);
+
+    // With group commit the same loads share a few transactions.
+    for (table, mode) in [("gs", "sync_mode"), ("ga", "async_mode")] {
+        conn.query_drop(format!(
+            "CREATE TABLE db.{table} (id INT NOT NULL, name VARCHAR(8), amount DECIMAL(10, 2), dt DATE) \
+             DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 3 \
+             PROPERTIES ('group_commit_interval_ms' = '100')"
+        ))
+        .await
+        .unwrap();
+        let header = format!("group_commit: {mode}");
+        let labels = parallel_loads(&s, table, 8, 50, &[&header]);
+        let mut groups = labels.clone();
+        groups.sort();
+        groups.dedup();
+        assert!(
+            groups.iter().all(|l| l.starts_with("group_commit_")),
+            "{groups:?}"
+        );
+        assert!(
+            groups.len() < labels.len() / 4,
+            "{} groups for {} loads",
+            groups.len(),
+            labels.len()
+        );
+        let q = format!("SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM db.{table}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            // An async_mode answer comes before its group is visible.
+            let got = rows(&mut conn, &q).await;
+            if got == vec![row(&["2000", "2000", "0", "1999"])] {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{mode}: {got:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    // A label and group commit do not go together.
+    let file = write(&s.data, "gl.csv", "1,x,1.00,2024-01-01\n");
+    let (_, r) = stream_load(
+        &s.fe_url("gs"),
+        "root:",
+        &file,
+        &[
+            "column_separator: ,",
+            "group_commit: sync_mode",
+            "label: nope",
+        ],
+    );
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert_eq!(r["GroupCommit"], true, "{r}");
 }

@@ -148,3 +148,49 @@ async fn a_load_whose_backend_dies_is_retried_under_its_label_exactly_once() {
     assert_eq!(r["Status"], "Success", "{r}");
     assert_eq!(count(&mut conn).await, vec!["20500", "20500"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_group_commit_rows_survive_kill9_before_their_flush() {
+    let dir = TempDir::new("stream-load-wal");
+    let mut server = Process::standalone(&dir.path().join("data"));
+    let mut conn = server.connect().await;
+    conn.query_drop("CREATE DATABASE db").await.unwrap();
+    // A long interval: the process dies before the group is flushed.
+    conn.query_drop(
+        "CREATE TABLE db.t (id INT NOT NULL, v VARCHAR(16)) DUPLICATE KEY(id) \
+         DISTRIBUTED BY HASH(id) BUCKETS 2 PROPERTIES ('group_commit_interval_ms' = '60000')",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let url = format!(
+        "http://127.0.0.1:{}/api/db/t/_stream_load",
+        server.port("http_port")
+    );
+    for k in 0..3 {
+        let file = write(dir.path(), &format!("{k}.csv"), &csv(k * 100, 100));
+        let (_, r) = stream_load(
+            &url,
+            "root:",
+            &file,
+            &["column_separator: ,", "group_commit: async_mode"],
+        );
+        assert_eq!(r["Status"], "Success", "{r}");
+        assert_eq!(r["GroupCommit"], true, "{r}");
+    }
+    server.kill9();
+    server.start();
+    // The write-ahead log is replayed and committed, once.
+    let mut conn = server.connect().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = count(&mut conn).await;
+        if got == vec!["300", "300"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{got:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(count(&mut conn).await, vec!["300", "300"]);
+}

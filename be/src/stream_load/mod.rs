@@ -6,6 +6,7 @@
 
 mod columns;
 mod csv;
+mod group_commit;
 mod json;
 mod options;
 
@@ -17,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use basalt_common::control_client::ControlClient;
 use basalt_common::load_rpc::{
-    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, ABORT_PATH, BEGIN_PATH,
-    COMMIT_PATH,
+    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
+    ABORT_PATH, BEGIN_PATH, COMMIT_PATH, SINK_PATH,
 };
 use basalt_common::sink::TabletSink;
 use columns::Mapping;
@@ -32,13 +33,16 @@ use options::{Compression, Format, LoadOptions};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The largest body a load takes (Doris's `streaming_load_max_mb`, 10 GiB).
 const MAX_BODY_BYTES: usize = 10 << 30;
 
 pub struct StreamLoader {
     master: MasterAddress,
+    groups: group_commit::Groups,
+    /// Group commit's write-ahead log.
+    wal_dir: PathBuf,
     /// This backend's control port, which names it to the FE.
     heartbeat_port: u16,
     error_dir: PathBuf,
@@ -47,14 +51,18 @@ pub struct StreamLoader {
 }
 
 impl StreamLoader {
+    /// `root` holds the error logs and group commit's write-ahead log.
     pub fn new(
         master: MasterAddress,
         heartbeat_port: u16,
-        error_dir: PathBuf,
+        root: &std::path::Path,
     ) -> basalt_common::Result<Self> {
+        let error_dir = root.join("error_log");
         std::fs::create_dir_all(&error_dir)?;
         Ok(Self {
             master,
+            groups: Default::default(),
+            wal_dir: root.join("wal"),
             heartbeat_port,
             error_dir,
             rpc: ControlClient::default(),
@@ -62,22 +70,24 @@ impl StreamLoader {
         })
     }
 
-    /// One call to the FE, authenticated as the load's user.
+    /// One call to the FE, authenticated as the load's user (`auth`, the
+    /// request's Authorization header) or, without one, as this backend.
     async fn fe<Req: Serialize, Reply: serde::de::DeserializeOwned>(
         &self,
         path: &str,
-        auth: &str,
+        auth: Option<&str>,
         req: &Req,
     ) -> Result<Reply, String> {
-        let master = self
+        let (master, token) = self
             .master
             .get()
             .ok_or("this backend has not been heartbeated by a frontend yet")?;
-        let resp = self
-            .http
-            .post(format!("http://{master}{path}"))
-            .header(header::AUTHORIZATION, auth)
-            .json(req)
+        let call = self.http.post(format!("http://{master}{path}")).json(req);
+        let call = match auth {
+            Some(auth) => call.header(header::AUTHORIZATION, auth),
+            None => call.header(basalt_common::load_rpc::TOKEN_HEADER, token),
+        };
+        let resp = call
             .send()
             .await
             .map_err(|e| format!("calling the frontend: {e}"))?;
@@ -106,7 +116,11 @@ struct LoadResult {
     txn_id: i64,
     label: String,
     comment: String,
-    two_phase_commit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    two_phase_commit: Option<String>,
+    /// Replaces TwoPhaseCommit for a group commit, as in Doris.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_commit: Option<bool>,
     status: String,
     message: String,
     number_total_rows: u64,
@@ -159,7 +173,7 @@ pub async fn handle(
     let start = Instant::now();
     let mut result = LoadResult {
         txn_id: -1,
-        two_phase_commit: "false".into(),
+        two_phase_commit: Some("false".into()),
         ..Default::default()
     };
     let Some(auth) = headers
@@ -176,13 +190,15 @@ pub async fn handle(
     };
     result.label = opts.label.clone().unwrap_or_default();
     if opts.two_phase_commit {
-        result.two_phase_commit = "true".into();
+        result.two_phase_commit = Some("true".into());
+    } else if opts.group_commit.is_some() {
+        return group_commit(&loader, &db, &table, &auth, &opts, body, &headers, result).await;
     }
     let begin = Instant::now();
     let reply: BeginLoadReply = match loader
         .fe(
             BEGIN_PATH,
-            &auth,
+            Some(&auth),
             &BeginLoad {
                 db: db.clone(),
                 table,
@@ -246,7 +262,7 @@ pub async fn handle(
             reason: message.clone(),
         };
         let _ = loader
-            .fe::<_, serde_json::Value>(ABORT_PATH, &auth, &abort)
+            .fe::<_, serde_json::Value>(ABORT_PATH, Some(&auth), &abort)
             .await;
         result = result.fail(message);
     }
@@ -254,7 +270,64 @@ pub async fn handle(
     Json(result).into_response()
 }
 
-/// Reads, converts, routes and writes the rows, then has the FE commit.
+/// A load joining its table's group commit.
+#[allow(clippy::too_many_arguments)]
+async fn group_commit(
+    loader: &Arc<StreamLoader>,
+    db: &str,
+    table: &str,
+    auth: &str,
+    opts: &LoadOptions,
+    body: Body,
+    headers: &HeaderMap,
+    mut result: LoadResult,
+) -> Response {
+    let start = Instant::now();
+    result.two_phase_commit = None;
+    result.group_commit = Some(true);
+    if opts.label.is_some() {
+        let r =
+            result.fail("[INVALID_ARGUMENT]label and group_commit can't be set at the same time");
+        return Json(r).into_response();
+    }
+    let req = GetSink {
+        db: db.to_string(),
+        table: table.to_string(),
+    };
+    let (sink, interval) = match loader.fe(SINK_PATH, Some(auth), &req).await {
+        Ok(GetSinkReply::Sink {
+            sink,
+            group_commit_interval_ms,
+        }) => (sink, Duration::from_millis(group_commit_interval_ms)),
+        Ok(GetSinkReply::Failed { message }) => return Json(result.fail(message)).into_response(),
+        Err(e) if e.starts_with("Access denied") => {
+            return (StatusCode::UNAUTHORIZED, Json(result.fail(e))).into_response()
+        }
+        Err(e) => return Json(result.fail(e)).into_response(),
+    };
+    let host = host_of(headers);
+    let log_id = format!("group_commit_{:08x}", rand_suffix());
+    let batch = match read_rows(loader, &sink, opts, body, &host, &log_id, &mut result).await {
+        Ok(b) => b,
+        Err(e) => return Json(result.fail(e)).into_response(),
+    };
+    let write = Instant::now();
+    let sync = opts.group_commit == Some(true);
+    match loader.group_commit(db, table, batch, interval, sync).await {
+        Ok((txn_id, label)) => {
+            result.txn_id = txn_id.map_or(-1, |t| t as i64);
+            result.label = label;
+            result.status = "Success".into();
+            result.message = "OK".into();
+        }
+        Err(e) => result = result.fail(e),
+    }
+    result.write_data_time_ms = ms(write);
+    result.load_time_ms = ms(start);
+    Json(result).into_response()
+}
+
+/// Reads and converts the rows, routes and writes them, then has the FE commit.
 #[allow(clippy::too_many_arguments)]
 async fn run(
     loader: &StreamLoader,
@@ -267,6 +340,55 @@ async fn run(
     host: &str,
     result: &mut LoadResult,
 ) -> Result<(), String> {
+    let batch = read_rows(loader, sink, opts, body, host, &txn_id.to_string(), result).await?;
+    let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
+    let write = Instant::now();
+    let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
+    let results = sink.write_replicas(&loader.rpc, txn_id, &routed).await;
+    result.write_data_time_ms = ms(write);
+    let commit = Instant::now();
+    let req = CommitLoad {
+        db: db.to_string(),
+        txn_id,
+        written: routed.into_keys().collect(),
+        failed: results
+            .into_iter()
+            .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
+            .collect(),
+        two_phase: opts.two_phase_commit,
+    };
+    let reply: CommitLoadReply = loader.fe(COMMIT_PATH, Some(auth), &req).await?;
+    result.commit_and_publish_time_ms = ms(commit);
+    match reply {
+        CommitLoadReply::Committed { status } => {
+            // Committed but not yet visible: Doris calls that a publish timeout.
+            if status == "VISIBLE" || status == "PRECOMMITTED" {
+                result.status = "Success".into();
+                result.message = "OK".into();
+            } else {
+                result.status = "Publish Timeout".into();
+                result.message = "[PUBLISH_TIMEOUT]transaction commit successfully, BUT data will be visible later".into();
+            }
+            Ok(())
+        }
+        CommitLoadReply::Failed { message } => {
+            result.number_loaded_rows = 0;
+            Err(message)
+        }
+    }
+}
+
+/// Reads the body and converts it to rows of the table, each with a
+/// partition; rejected rows are counted, logged and bounded by `max_filter_ratio`.
+async fn read_rows(
+    loader: &StreamLoader,
+    sink: &TabletSink,
+    opts: &LoadOptions,
+    body: Body,
+    host: &str,
+    log_id: &str,
+    result: &mut LoadResult,
+) -> Result<RecordBatch, String> {
     let read = Instant::now();
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -348,52 +470,18 @@ async fn run(
     } else {
         batch
     };
-    let partition_of: Vec<Option<usize>> =
-        partition_of.into_iter().filter(Option::is_some).collect();
+
     result.number_filtered_rows = rejects.count;
     result.number_loaded_rows = batch.num_rows() as u64;
     if rejects.count > 0 {
-        result.error_url = write_error_log(loader, txn_id, &rejects, host);
+        result.error_url = write_error_log(loader, log_id, &rejects, host);
         let ratio = rejects.count as f64 / result.number_total_rows.max(1) as f64;
         if ratio > opts.max_filter_ratio {
             result.number_loaded_rows = 0;
             return Err("[DATA_QUALITY_ERROR]too many filtered rows".into());
         }
     }
-    let write = Instant::now();
-    let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
-    let results = sink.write_replicas(&loader.rpc, txn_id, &routed).await;
-    result.write_data_time_ms = ms(write);
-    let commit = Instant::now();
-    let req = CommitLoad {
-        db: db.to_string(),
-        txn_id,
-        written: routed.into_keys().collect(),
-        failed: results
-            .into_iter()
-            .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
-            .collect(),
-        two_phase: opts.two_phase_commit,
-    };
-    let reply: CommitLoadReply = loader.fe(COMMIT_PATH, auth, &req).await?;
-    result.commit_and_publish_time_ms = ms(commit);
-    match reply {
-        CommitLoadReply::Committed { status } => {
-            // Committed but not yet visible: Doris calls that a publish timeout.
-            if status == "VISIBLE" || status == "PRECOMMITTED" {
-                result.status = "Success".into();
-                result.message = "OK".into();
-            } else {
-                result.status = "Publish Timeout".into();
-                result.message = "[PUBLISH_TIMEOUT]transaction commit successfully, BUT data will be visible later".into();
-            }
-            Ok(())
-        }
-        CommitLoadReply::Failed { message } => {
-            result.number_loaded_rows = 0;
-            Err(message)
-        }
-    }
+    Ok(batch)
 }
 
 /// The body as sent, before `compress_type`.
@@ -438,11 +526,11 @@ fn where_filter(batch: &RecordBatch, clause: &str) -> Result<BooleanArray, Strin
 /// Writes the rejected rows' reasons; returns the URL that serves them.
 fn write_error_log(
     loader: &StreamLoader,
-    txn_id: u64,
+    id: &str,
     rejects: &Rejects,
     host: &str,
 ) -> Option<String> {
-    let name = format!("error_log_{txn_id}_{:08x}", rand_suffix());
+    let name = format!("error_log_{id}_{:08x}", rand_suffix());
     let path = loader.error_dir.join(&name);
     match std::fs::write(&path, rejects.lines.join("\n") + "\n") {
         Ok(()) => Some(format!("http://{host}/api/_load_error_log?file={name}")),

@@ -19,6 +19,8 @@ pub struct LoadOptions {
     pub strict_mode: bool,
     pub compress_type: Option<Compression>,
     pub two_phase_commit: bool,
+    /// `group_commit`: `Some(true)` for sync_mode, `Some(false)` for async_mode.
+    pub group_commit: Option<bool>,
     pub timeout_second: Option<u64>,
     pub strip_outer_array: bool,
     pub read_json_by_line: bool,
@@ -67,14 +69,11 @@ impl LoadOptions {
             "delete",
             "function_column.sequence_col",
             "partial_columns",
-            "group_commit",
         ] {
             if let Some(v) = get(name) {
                 let harmless = matches!(
                     (name, v.to_ascii_lowercase().as_str()),
-                    ("merge_type", "append")
-                        | ("partial_columns", "false")
-                        | ("group_commit", "off_mode")
+                    ("merge_type", "append") | ("partial_columns", "false")
                 );
                 if !harmless {
                     return Err(format!(
@@ -150,7 +149,21 @@ impl LoadOptions {
                     .map_err(|_| format!("[INVALID_ARGUMENT]Invalid timeout format, {v}"))?,
             ),
         };
+        let group_commit =
+            match get("group_commit")
+                .map(|g| g.to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("off_mode") => None,
+                Some("sync_mode") => Some(true),
+                Some("async_mode") => Some(false),
+                Some(_) => return Err(
+                    "[INVALID_ARGUMENT]group_commit can only be [async_mode, sync_mode, off_mode]"
+                        .into(),
+                ),
+            };
         Ok(Self {
+            group_commit,
             timeout_second,
             compress_type,
             // Doris compares this header case-sensitively.

@@ -126,7 +126,7 @@ pub async fn add_backend(fe: &Arc<Frontend>, host_port: &str) -> Result<u64> {
     };
     let info = fe
         .backends
-        .heartbeat(&backend, 1, fe.config.http_port)
+        .heartbeat(&backend, 1, fe.master_info())
         .await
         .map_err(|e| {
             Error::backend(format!(
@@ -150,10 +150,7 @@ pub async fn attach_local_backend(fe: &Arc<Frontend>, host: &str, port: u16) -> 
             let mut backend = only.clone();
             backend.host = host.to_string();
             backend.heartbeat_port = port;
-            let info = fe
-                .backends
-                .heartbeat(&backend, 1, fe.config.http_port)
-                .await?;
+            let info = fe.backends.heartbeat(&backend, 1, fe.master_info()).await?;
             backend.http_port = info.http_port;
             backend.brpc_port = info.brpc_port;
             fe.catalog.log(EditLogEntry::AddBackend { backend })

@@ -11,7 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use basalt_catalog::TxnStatus;
-use basalt_common::load_rpc::{AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply};
+use basalt_common::load_rpc::{
+    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
+};
 use basalt_common::{ErrorKind, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -33,6 +35,18 @@ fn authorized(headers: &HeaderMap) -> std::result::Result<String, String> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     crate::auth::check_basic(auth)
+}
+
+/// A user's call, or a backend's own (with the cluster token).
+fn authorized_or_backend(fe: &Frontend, headers: &HeaderMap) -> std::result::Result<(), String> {
+    let token = headers
+        .get(basalt_common::load_rpc::TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match token {
+        Some(t) if t == fe.cluster_token => Ok(()),
+        Some(_) => Err("invalid cluster token".into()),
+        None => authorized(headers).map(|_| ()),
+    }
 }
 
 /// `PUT /api/{db}/{table}/_stream_load`: 307 to a live, not decommissioned
@@ -136,7 +150,7 @@ pub async fn begin(
     headers: HeaderMap,
     Json(req): Json<BeginLoad>,
 ) -> Response {
-    if let Err(m) = authorized(&headers) {
+    if let Err(m) = authorized_or_backend(&fe, &headers) {
         return fail(StatusCode::UNAUTHORIZED, &m);
     }
     let reply = begin_load(&fe, &req, caller.ip()).unwrap_or_else(|e| match e.kind {
@@ -202,13 +216,39 @@ fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad, caller: IpAddr) -> Result<Beg
     })
 }
 
+/// A backend asks for a table's sink (group commit).
+pub async fn sink(
+    State(fe): State<Arc<Frontend>>,
+    headers: HeaderMap,
+    Json(req): Json<GetSink>,
+) -> Response {
+    if let Err(m) = authorized_or_backend(&fe, &headers) {
+        return fail(StatusCode::UNAUTHORIZED, &m);
+    }
+    let table = fe.catalog.read().table(&req.db, &req.table).cloned();
+    let reply = match table {
+        Ok(table) => GetSinkReply::Sink {
+            group_commit_interval_ms: table
+                .properties
+                .get("group_commit_interval_ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10_000),
+            sink: load::sink(&fe, &table),
+        },
+        Err(e) => GetSinkReply::Failed {
+            message: status_text(&e),
+        },
+    };
+    Json(reply).into_response()
+}
+
 /// A backend wrote the replicas: commit on a majority, then publish.
 pub async fn commit(
     State(fe): State<Arc<Frontend>>,
     headers: HeaderMap,
     Json(req): Json<CommitLoad>,
 ) -> Response {
-    if let Err(m) = authorized(&headers) {
+    if let Err(m) = authorized_or_backend(&fe, &headers) {
         return fail(StatusCode::UNAUTHORIZED, &m);
     }
     let table = {
@@ -261,7 +301,7 @@ pub async fn abort(
     headers: HeaderMap,
     Json(req): Json<AbortLoad>,
 ) -> Response {
-    if let Err(m) = authorized(&headers) {
+    if let Err(m) = authorized_or_backend(&fe, &headers) {
         return fail(StatusCode::UNAUTHORIZED, &m);
     }
     let prepared = fe

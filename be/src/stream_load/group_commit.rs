@@ -1,0 +1,307 @@
+//! Group commit (`group_commit: sync_mode | async_mode`): many small loads of
+//! a table become one transaction, and one version, per interval (the table's
+//! `group_commit_interval_ms`) or per 64 MiB. `sync_mode` answers once the
+//! group is visible; `async_mode` answers once the rows are in this backend's
+//! write-ahead log (an Arrow IPC file, fsynced), which a restart replays.
+//! The group's own calls to the FE use the cluster token, not a user's password.
+
+use super::StreamLoader;
+use basalt_common::load_rpc::{
+    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
+    ABORT_PATH, BEGIN_PATH, COMMIT_PATH, SINK_PATH,
+};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A group is flushed early once it holds this much.
+const MAX_GROUP_BYTES: usize = 64 << 20;
+
+/// What a `sync_mode` load learns when its group is committed.
+pub type Outcome = Result<(u64, String), String>;
+
+#[derive(Default)]
+struct Group {
+    label: String,
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    /// The write-ahead-log files of the group's `async_mode` loads.
+    wal: Vec<PathBuf>,
+    waiters: Vec<oneshot::Sender<Outcome>>,
+}
+
+/// The open group of every table, by (db, table).
+#[derive(Default)]
+pub struct Groups {
+    open: Mutex<HashMap<(String, String), Group>>,
+}
+
+fn new_label() -> String {
+    format!("group_commit_{:032x}", rand::random::<u128>())
+}
+
+impl StreamLoader {
+    fn wal_dir(&self, db: &str, table: &str) -> PathBuf {
+        self.wal_dir.join(db).join(table)
+    }
+
+    /// Adds rows to the table's open group. With `sync`, waits until the group
+    /// is committed and returns its transaction; otherwise returns once the
+    /// rows are in the write-ahead log. Either way the group's label.
+    pub async fn group_commit(
+        self: &Arc<Self>,
+        db: &str,
+        table: &str,
+        batch: RecordBatch,
+        interval: Duration,
+        sync: bool,
+    ) -> Result<(Option<u64>, String), String> {
+        let wal = if sync {
+            None
+        } else {
+            let dir = self.wal_dir(db, table);
+            let batch = batch.clone();
+            let path = tokio::task::spawn_blocking(move || write_wal(&dir, &batch))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("[INTERNAL_ERROR]writing the group commit log: {e}"))?;
+            Some(path)
+        };
+        let (label, waiter) = self.join_group(db, table, batch, wal, sync, interval);
+        match waiter {
+            None => Ok((None, label)),
+            Some(rx) => {
+                let (txn_id, label) = rx
+                    .await
+                    .map_err(|_| "[INTERNAL_ERROR]the group commit was dropped".to_string())??;
+                Ok((Some(txn_id), label))
+            }
+        }
+    }
+
+    fn join_group(
+        self: &Arc<Self>,
+        db: &str,
+        table: &str,
+        batch: RecordBatch,
+        wal: Option<PathBuf>,
+        sync: bool,
+        interval: Duration,
+    ) -> (String, Option<oneshot::Receiver<Outcome>>) {
+        let key = (db.to_string(), table.to_string());
+        let mut open = self.groups.open.lock().unwrap_or_else(|e| e.into_inner());
+        let group = open.entry(key.clone()).or_default();
+        if group.label.is_empty() {
+            group.label = new_label();
+            // The first load of a group schedules its flush.
+            let (loader, key, label) = (Arc::clone(self), key.clone(), group.label.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(interval).await;
+                loader.flush(key, &label).await;
+            });
+        }
+        group.bytes += batch.get_array_memory_size();
+        group.batches.push(batch);
+        group.wal.extend(wal);
+        let waiter = sync.then(|| {
+            let (tx, rx) = oneshot::channel();
+            group.waiters.push(tx);
+            rx
+        });
+        let label = group.label.clone();
+        if group.bytes >= MAX_GROUP_BYTES {
+            let (loader, label) = (Arc::clone(self), label.clone());
+            tokio::spawn(async move { loader.flush(key, &label).await });
+        }
+        (label, waiter)
+    }
+
+    /// Commits the group `label` of a table, if it is still open.
+    async fn flush(self: &Arc<Self>, key: (String, String), label: &str) {
+        let group = {
+            let mut open = self.groups.open.lock().unwrap_or_else(|e| e.into_inner());
+            match open.get(&key) {
+                Some(g) if g.label == label => open.remove(&key),
+                _ => None,
+            }
+        };
+        let Some(group) = group else { return };
+        let outcome = self.commit_group(&key, &group).await;
+        if let Err(e) = &outcome {
+            tracing::warn!("group commit {label} of {}.{}: {e}", key.0, key.1);
+        }
+        let done = outcome.is_ok() || e_is_permanent(&outcome);
+        for w in group.waiters {
+            let _ = w.send(outcome.clone());
+        }
+        if done {
+            for path in &group.wal {
+                let _ = std::fs::remove_file(path);
+            }
+            return;
+        }
+        // The logged rows were promised: retry them in a later group.
+        if !group.wal.is_empty() {
+            let batches: Vec<(RecordBatch, PathBuf)> =
+                group.batches.into_iter().zip(group.wal).collect();
+            let loader = Arc::clone(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                for (batch, path) in batches {
+                    loader.join_group(&key.0, &key.1, batch, Some(path), false, Duration::ZERO);
+                }
+            });
+        }
+    }
+
+    async fn commit_group(&self, (db, table): &(String, String), group: &Group) -> Outcome {
+        let sink = match self
+            .fe(
+                SINK_PATH,
+                None,
+                &GetSink {
+                    db: db.clone(),
+                    table: table.clone(),
+                },
+            )
+            .await?
+        {
+            GetSinkReply::Sink { sink, .. } => sink,
+            GetSinkReply::Failed { message } => return Err(message),
+        };
+        let schema = sink.schema.arrow_schema();
+        let batch = concat_batches(&schema, &group.batches).map_err(|e| e.to_string())?;
+        let begin = BeginLoad {
+            db: db.clone(),
+            table: table.clone(),
+            label: Some(group.label.clone()),
+            coordinator_host: "127.0.0.1".into(),
+            heartbeat_port: self.heartbeat_port,
+            timeout_second: None,
+        };
+        let txn_id = match self.fe(BEGIN_PATH, None, &begin).await? {
+            BeginLoadReply::Begun { txn_id, .. } => txn_id,
+            BeginLoadReply::LabelExists { message, .. } | BeginLoadReply::Failed { message } => {
+                return Err(message)
+            }
+        };
+        let written = async {
+            let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
+            let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
+            let results = sink.write_replicas(&self.rpc, txn_id, &routed).await;
+            Ok::<_, String>(CommitLoad {
+                db: db.clone(),
+                txn_id,
+                written: routed.into_keys().collect(),
+                failed: results
+                    .into_iter()
+                    .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
+                    .collect(),
+                two_phase: false,
+            })
+        }
+        .await;
+        let commit = match written {
+            Ok(c) => c,
+            Err(reason) => {
+                let abort = AbortLoad {
+                    db: db.clone(),
+                    txn_id,
+                    reason: reason.clone(),
+                };
+                let _ = self
+                    .fe::<_, serde_json::Value>(ABORT_PATH, None, &abort)
+                    .await;
+                return Err(reason);
+            }
+        };
+        match self.fe(COMMIT_PATH, None, &commit).await? {
+            CommitLoadReply::Committed { .. } => Ok((txn_id, group.label.clone())),
+            CommitLoadReply::Failed { message } => Err(message),
+        }
+    }
+
+    /// Re-queues the rows a previous run logged but did not commit.
+    pub async fn replay_wal(self: Arc<Self>) {
+        // The FE's address arrives with its first heartbeat.
+        while self.master.get().is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let Ok(dbs) = std::fs::read_dir(&self.wal_dir) else {
+            return;
+        };
+        for db in dbs.flatten() {
+            let Ok(tables) = std::fs::read_dir(db.path()) else {
+                continue;
+            };
+            for table in tables.flatten() {
+                let Ok(files) = std::fs::read_dir(table.path()) else {
+                    continue;
+                };
+                let (db, table) = (
+                    db.file_name().to_string_lossy().to_string(),
+                    table.file_name().to_string_lossy().to_string(),
+                );
+                for file in files.flatten() {
+                    match read_wal(&file.path()) {
+                        Ok(batch) => {
+                            tracing::info!("replaying {}", file.path().display());
+                            self.join_group(
+                                &db,
+                                &table,
+                                batch,
+                                Some(file.path()),
+                                false,
+                                Duration::ZERO,
+                            );
+                        }
+                        Err(e) => tracing::warn!("unreadable log {}: {e}", file.path().display()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A failure retrying cannot fix: the table is gone.
+fn e_is_permanent(outcome: &Outcome) -> bool {
+    outcome
+        .as_ref()
+        .err()
+        .is_some_and(|e| e.starts_with("[NOT_FOUND]"))
+}
+
+fn write_wal(dir: &Path, batch: &RecordBatch) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{:032x}.arrow", rand::random::<u128>()));
+    let tmp = path.with_extension("tmp");
+    let file = std::fs::File::create(&tmp)?;
+    let mut writer = FileWriter::try_new(&file, &batch.schema()).map_err(std::io::Error::other)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)?;
+    file.sync_all()?;
+    // Only a complete log file takes the final name; the directory entry is synced too.
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(path)
+}
+
+fn read_wal(path: &Path) -> Result<RecordBatch, String> {
+    if path.extension().is_some_and(|e| e != "arrow") {
+        let _ = std::fs::remove_file(path);
+        return Err("an unfinished log file".into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let reader = FileReader::try_new(file, None).map_err(|e| e.to_string())?;
+    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    concat_batches(&schema, &batches).map_err(|e| e.to_string())
+}

@@ -14,6 +14,7 @@ pub async fn serve(
 ) {
     let app = Router::new()
         .route("/api/health", get(health))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
         .route("/api/{db}/{table}/_stream_load", put(stream_load::handle))
         .route("/api/_load_error_log", get(stream_load::error_log))
         .with_state(loads);

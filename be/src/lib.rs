@@ -8,6 +8,7 @@
 pub mod clone;
 pub mod control;
 pub mod http;
+pub mod metrics;
 pub mod storage;
 pub mod stream_load;
 pub mod worker;
@@ -89,8 +90,10 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
         ports.heartbeat_service_port,
         engine.root(),
     )?);
-    // Group commits a previous run logged but did not commit.
-    tokio::spawn(Arc::clone(&loads).replay_wal());
+    // Group commits a previous run logged but did not commit: listed before
+    // any new load can log.
+    let logs = stream_load::list_wal(&engine.root().join("wal"));
+    tokio::spawn(Arc::clone(&loads).replay_wal(logs));
     let tasks = vec![
         tokio::spawn(serve_grpc(
             tonic::transport::Server::builder().add_service(

@@ -2,6 +2,7 @@
 //! page-level statistics (zone maps), fsynced and renamed into place.
 
 use super::meta::TabletMeta;
+use crate::metrics;
 use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
@@ -59,6 +60,7 @@ pub fn write_segment(
             options: None,
         })
         .collect();
+    let sort = std::time::Instant::now();
     let sorted = if keys.is_empty() {
         all
     } else {
@@ -66,6 +68,8 @@ pub fn write_segment(
         take_record_batch(&all, &idx).map_err(|e| Error::internal(e.to_string()))?
     };
 
+    metrics::add_elapsed(&metrics::SEGMENT_SORT_NS, sort);
+    let encode = std::time::Instant::now();
     let name = format!("{rowset_id}_0.parquet");
     let tmp = dir.join(format!("{name}.tmp"));
     let props = WriterProperties::builder()
@@ -82,11 +86,18 @@ pub fn write_segment(
     let file = writer
         .into_inner()
         .map_err(|e| Error::internal(format!("parquet close: {e}")))?;
+    metrics::add_elapsed(&metrics::SEGMENT_ENCODE_NS, encode);
+    let fsync = std::time::Instant::now();
     file.sync_all()?;
     let bytes = file.metadata()?.len();
     drop(file);
     std::fs::rename(&tmp, dir.join(&name))?;
     File::open(dir)?.sync_all()?;
+    metrics::add_elapsed(&metrics::SEGMENT_FSYNC_NS, fsync);
+    metrics::SEGMENT_ROWS.fetch_add(
+        sorted.num_rows() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     Ok(vec![SegmentInfo {
         file: name,
         rows: sorted.num_rows() as u64,

@@ -55,46 +55,70 @@ pub fn lines<'a>(body: &'a [u8], opts: &LoadOptions) -> Vec<&'a [u8]> {
     out.into_iter().skip(skip).collect()
 }
 
-/// The fields of one line.
+/// The fields of one line. Fields borrow from the body unless an escape or a
+/// doubled enclose inside an enclosed field makes them differ from it.
 pub fn fields<'a>(line: &'a [u8], opts: &LoadOptions) -> Vec<Cow<'a, [u8]>> {
     let sep = opts.column_separator.as_slice();
-    let Some(enclose) = opts.enclose else {
-        let mut out: Vec<Cow<[u8]>> = Vec::new();
-        let mut start = 0;
-        for at in memchr::memmem::find_iter(line, sep) {
-            out.push(Cow::Borrowed(&line[start..at]));
-            start = at + sep.len();
+    let finder = memchr::memmem::Finder::new(sep);
+    let mut out: Vec<Cow<[u8]>> = Vec::new();
+    let mut i = 0;
+    loop {
+        let rest = &line[i..];
+        let field = match opts.enclose {
+            // An enclosed field: a separator inside it is data.
+            Some(q) if rest.first() == Some(&q) => {
+                let (field, used) = enclosed(&rest[1..], q, opts.escape);
+                i += 1 + used;
+                field
+            }
+            _ => {
+                let end = finder.find(rest).unwrap_or(rest.len());
+                i += end;
+                Cow::Borrowed(&rest[..end])
+            }
+        };
+        out.push(field);
+        // Past the field: the next separator (bytes before it are dropped).
+        match finder.find(&line[i..]) {
+            Some(at) => i += at + sep.len(),
+            None => return out,
         }
-        out.push(Cow::Borrowed(&line[start..]));
-        return out;
-    };
-    // With an enclose byte a separator inside an enclosed field is data; the
-    // escape byte makes the next byte literal.
-    let mut out = Vec::new();
-    let mut field = Vec::new();
-    let (mut i, mut quoted) = (0, false);
-    while i < line.len() {
-        let b = line[i];
-        if Some(b) == opts.escape && i + 1 < line.len() {
-            field.push(line[i + 1]);
-            i += 2;
-            continue;
-        }
-        if b == enclose {
-            quoted = !quoted;
-            i += 1;
-            continue;
-        }
-        if !quoted && line[i..].starts_with(sep) {
-            out.push(Cow::Owned(std::mem::take(&mut field)));
-            i += sep.len();
-            continue;
-        }
-        field.push(b);
-        i += 1;
     }
-    out.push(Cow::Owned(field));
-    out
+}
+
+/// An enclosed field's text (after the opening byte `q`) and how many bytes
+/// it took with its closing `q`. `escape` makes the next byte literal, and a
+/// doubled `q` stands for one, as in RFC 4180.
+fn enclosed(s: &[u8], q: u8, escape: Option<u8>) -> (Cow<'_, [u8]>, usize) {
+    let mut owned: Option<Vec<u8>> = None;
+    let mut j = 0;
+    while j < s.len() {
+        let b = s[j];
+        let literal = if Some(b) == escape && j + 1 < s.len() {
+            Some(s[j + 1])
+        } else if b == q && s.get(j + 1) == Some(&q) {
+            Some(q)
+        } else if b == q {
+            let text = owned.map_or(Cow::Borrowed(&s[..j]), Cow::Owned);
+            return (text, j + 1);
+        } else {
+            None
+        };
+        match literal {
+            Some(c) => {
+                owned.get_or_insert_with(|| s[..j].to_vec()).push(c);
+                j += 2;
+            }
+            None => {
+                if let Some(o) = owned.as_mut() {
+                    o.push(b);
+                }
+                j += 1;
+            }
+        }
+    }
+    // Not closed: the rest of the line.
+    (owned.map_or(Cow::Borrowed(s), Cow::Owned), s.len())
 }
 
 /// Parses the data lines into text columns, one per source column; rows with
@@ -258,4 +282,38 @@ pub fn row_text(columns: &[ArrayRef], row: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    fn split(line: &str, headers: &[(&'static str, &str)]) -> Vec<String> {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        let opts = LoadOptions::from_headers(&h).unwrap();
+        fields(line.as_bytes(), &opts)
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn enclosed_fields_keep_separators_and_unescape() {
+        let csv = [("column_separator", ","), ("enclose", "\"")];
+        assert_eq!(split("1,\"a,b\",c", &csv), ["1", "a,b", "c"]);
+        assert_eq!(split("\"say \"\"hi\"\"\",2", &csv), ["say \"hi\"", "2"]);
+        assert_eq!(split(",,", &csv), ["", "", ""]);
+        assert_eq!(split("\"open,end", &csv), ["open,end"]);
+        let escaped = [
+            ("column_separator", "||"),
+            ("enclose", "'"),
+            ("escape", "\\"),
+        ];
+        assert_eq!(split("'it\\'s'||x", &escaped), ["it's", "x"]);
+        assert_eq!(split("a||b", &[("column_separator", "||")]), ["a", "b"]);
+    }
 }

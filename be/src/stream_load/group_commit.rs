@@ -227,46 +227,60 @@ impl StreamLoader {
         }
     }
 
-    /// Re-queues the rows a previous run logged but did not commit.
-    pub async fn replay_wal(self: Arc<Self>) {
+    /// Re-queues the rows a previous run logged but did not commit (`logs`,
+    /// listed before this run accepted any load).
+    pub async fn replay_wal(self: Arc<Self>, logs: Vec<WalFile>) {
         // The FE's address arrives with its first heartbeat.
         while self.master.get().is_none() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let Ok(dbs) = std::fs::read_dir(&self.wal_dir) else {
-            return;
-        };
-        for db in dbs.flatten() {
-            let Ok(tables) = std::fs::read_dir(db.path()) else {
-                continue;
-            };
-            for table in tables.flatten() {
-                let Ok(files) = std::fs::read_dir(table.path()) else {
-                    continue;
-                };
-                let (db, table) = (
-                    db.file_name().to_string_lossy().to_string(),
-                    table.file_name().to_string_lossy().to_string(),
-                );
-                for file in files.flatten() {
-                    match read_wal(&file.path()) {
-                        Ok(batch) => {
-                            tracing::info!("replaying {}", file.path().display());
-                            self.join_group(
-                                &db,
-                                &table,
-                                batch,
-                                Some(file.path()),
-                                false,
-                                Duration::ZERO,
-                            );
-                        }
-                        Err(e) => tracing::warn!("unreadable log {}: {e}", file.path().display()),
-                    }
+        for log in logs {
+            match read_wal(&log.path) {
+                Ok(batch) => {
+                    tracing::info!("replaying {}", log.path.display());
+                    self.join_group(
+                        &log.db,
+                        &log.table,
+                        batch,
+                        Some(log.path),
+                        false,
+                        Duration::ZERO,
+                    );
+                }
+                Err(e) => tracing::warn!("unreadable log {}: {e}", log.path.display()),
+            }
+        }
+    }
+}
+
+/// A write-ahead-log file of a table.
+pub struct WalFile {
+    db: String,
+    table: String,
+    path: PathBuf,
+}
+
+/// The log files a previous run left; files it did not finish are removed.
+pub fn list_wal(wal_dir: &Path) -> Vec<WalFile> {
+    let mut out = Vec::new();
+    let entries = |p: &Path| std::fs::read_dir(p).into_iter().flatten().flatten();
+    for db in entries(wal_dir) {
+        for table in entries(&db.path()) {
+            for file in entries(&table.path()) {
+                let path = file.path();
+                if path.extension().is_some_and(|e| e == "arrow") {
+                    out.push(WalFile {
+                        db: db.file_name().to_string_lossy().to_string(),
+                        table: table.file_name().to_string_lossy().to_string(),
+                        path,
+                    });
+                } else {
+                    let _ = std::fs::remove_file(&path);
                 }
             }
         }
     }
+    out
 }
 
 /// A failure retrying cannot fix: the table is gone.
@@ -293,10 +307,6 @@ fn write_wal(dir: &Path, batch: &RecordBatch) -> std::io::Result<PathBuf> {
 }
 
 fn read_wal(path: &Path) -> Result<RecordBatch, String> {
-    if path.extension().is_some_and(|e| e != "arrow") {
-        let _ = std::fs::remove_file(path);
-        return Err("an unfinished log file".into());
-    }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let reader = FileReader::try_new(file, None).map_err(|e| e.to_string())?;
     let schema = reader.schema();

@@ -10,6 +10,8 @@ mod group_commit;
 mod json;
 mod options;
 
+pub use group_commit::list_wal;
+
 use crate::MasterAddress;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -447,6 +449,7 @@ async fn read_rows(
     }
     let batch = csv::convert(&sink.schema, &sources, text, opts.strict_mode, &mut rejects)?;
     result.read_data_time_ms = ms(read);
+    crate::metrics::add_elapsed(&crate::metrics::STREAM_LOAD_READ_NS, read);
     let batch = match &opts.where_clause {
         Some(clause) => {
             let keep = where_filter(&batch, clause)?;
@@ -473,6 +476,10 @@ async fn read_rows(
 
     result.number_filtered_rows = rejects.count;
     result.number_loaded_rows = batch.num_rows() as u64;
+    crate::metrics::STREAM_LOAD_ROWS.fetch_add(
+        batch.num_rows() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     if rejects.count > 0 {
         result.error_url = write_error_log(loader, log_id, &rejects, host);
         let ratio = rejects.count as f64 / result.number_total_rows.max(1) as f64;

@@ -1,0 +1,42 @@
+//! The BE's counters, served at `GET /metrics` in Prometheus's text format
+//! (as Doris's BE does): where load time goes, for operators and benchmarks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Time spent writing segments, by step, and rows written.
+pub static SEGMENT_SORT_NS: AtomicU64 = AtomicU64::new(0);
+pub static SEGMENT_ENCODE_NS: AtomicU64 = AtomicU64::new(0);
+pub static SEGMENT_FSYNC_NS: AtomicU64 = AtomicU64::new(0);
+pub static SEGMENT_ROWS: AtomicU64 = AtomicU64::new(0);
+/// Time Stream Loads spent reading and converting their bodies, and rows loaded.
+pub static STREAM_LOAD_READ_NS: AtomicU64 = AtomicU64::new(0);
+pub static STREAM_LOAD_ROWS: AtomicU64 = AtomicU64::new(0);
+
+/// Adds the time since `since` to `counter`.
+pub fn add_elapsed(counter: &AtomicU64, since: Instant) {
+    counter.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+}
+
+pub fn render() -> String {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let secs = |c: &AtomicU64| get(c) as f64 / 1e9;
+    format!(
+        "# TYPE basalt_be_segment_write_seconds_total counter\n\
+         basalt_be_segment_write_seconds_total{{step=\"sort\"}} {}\n\
+         basalt_be_segment_write_seconds_total{{step=\"encode\"}} {}\n\
+         basalt_be_segment_write_seconds_total{{step=\"fsync\"}} {}\n\
+         # TYPE basalt_be_segment_rows_total counter\n\
+         basalt_be_segment_rows_total {}\n\
+         # TYPE basalt_be_stream_load_read_seconds_total counter\n\
+         basalt_be_stream_load_read_seconds_total {}\n\
+         # TYPE basalt_be_stream_load_rows_total counter\n\
+         basalt_be_stream_load_rows_total {}\n",
+        secs(&SEGMENT_SORT_NS),
+        secs(&SEGMENT_ENCODE_NS),
+        secs(&SEGMENT_FSYNC_NS),
+        get(&SEGMENT_ROWS),
+        secs(&STREAM_LOAD_READ_NS),
+        get(&STREAM_LOAD_ROWS),
+    )
+}

@@ -165,13 +165,14 @@ def main():
           "Stream Load response fields from the coordinating backend):\n")
     print("| engine | read + parse + convert | sort | encode (Parquet) | fsync | write phase (response) | commit + publish |")
     print("|---|---|---|---|---|---|---|")
+    sort = 'basalt_be_segment_write_seconds_total{step="sort"}'
+    encode = 'basalt_be_segment_write_seconds_total{step="encode"}'
+    fsync = 'basalt_be_segment_write_seconds_total{step="fsync"}'
     for name, s, answer, _, steps in results[1:]:
-        get = lambda k: steps.get(k, 0.0)
-        print(f"| {name} | {get('basalt_be_stream_load_read_seconds_total'):.1f} "
-              f"| {get('basalt_be_segment_write_seconds_total{step=\"sort\"}'):.1f} "
-              f"| {get('basalt_be_segment_write_seconds_total{step=\"encode\"}'):.1f} "
-              f"| {get('basalt_be_segment_write_seconds_total{step=\"fsync\"}'):.1f} "
-              f"| {answer['WriteDataTimeMs'] / 1000:.1f} | {answer['CommitAndPublishTimeMs'] / 1000:.1f} |")
+        read = steps.get("basalt_be_stream_load_read_seconds_total", 0.0)
+        print(f"| {name} | {read:.1f} | {steps.get(sort, 0.0):.1f} | {steps.get(encode, 0.0):.1f} "
+              f"| {steps.get(fsync, 0.0):.1f} | {answer['WriteDataTimeMs'] / 1000:.1f} "
+              f"| {answer['CommitAndPublishTimeMs'] / 1000:.1f} |")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ pub async fn serve(
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
+    // Stream Load records the client's address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await

@@ -73,6 +73,8 @@ pub struct BeConfig {
     pub heartbeat_service_port: u16,
     pub brpc_port: u16,
     pub storage_root_path: PathBuf,
+    /// The largest Stream Load body, in MB (Doris's name and default).
+    pub streaming_load_max_mb: u64,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -84,6 +86,7 @@ impl Default for BeConfig {
             heartbeat_service_port: 9050,
             brpc_port: 8060,
             storage_root_path: "./storage".into(),
+            streaming_load_max_mb: 10_240,
             ready_file: None,
         }
     }

@@ -11,6 +11,7 @@ pub const BEGIN_PATH: &str = "/api/_basalt/load/begin";
 pub const COMMIT_PATH: &str = "/api/_basalt/load/commit";
 pub const ABORT_PATH: &str = "/api/_basalt/load/abort";
 pub const SINK_PATH: &str = "/api/_basalt/load/sink";
+pub const RECORD_PATH: &str = "/api/_basalt/load/record";
 
 /// The header carrying the FE's cluster token on a backend's own calls.
 pub const TOKEN_HEADER: &str = "x-basalt-token";
@@ -100,4 +101,26 @@ pub struct AbortLoad {
     pub db: String,
     pub txn_id: TxnId,
     pub reason: String,
+}
+
+/// How a Stream Load ended, for `SHOW STREAM LOAD` (the FE keeps the recent ones).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamLoadRecord {
+    pub label: String,
+    pub db: String,
+    pub table: String,
+    pub client_ip: String,
+    pub status: String,
+    pub message: String,
+    pub url: String,
+    pub total_rows: u64,
+    pub loaded_rows: u64,
+    pub filtered_rows: u64,
+    pub unselected_rows: u64,
+    pub load_bytes: u64,
+    /// Milliseconds since the epoch.
+    pub start_time: i64,
+    pub finish_time: i64,
+    pub user: String,
+    pub comment: String,
 }

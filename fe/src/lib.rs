@@ -42,7 +42,14 @@ pub struct Frontend {
     /// Authenticates backends' own calls (not users'); backends learn it from
     /// heartbeats, so it may change with every start.
     pub cluster_token: String,
+    /// The latest Stream Loads' outcomes, for SHOW STREAM LOAD (in memory,
+    /// as Doris keeps them outside its edit log).
+    pub stream_loads:
+        std::sync::Mutex<std::collections::VecDeque<basalt_common::load_rpc::StreamLoadRecord>>,
 }
+
+/// How many Stream Load outcomes SHOW STREAM LOAD can list.
+pub const MAX_STREAM_LOAD_RECORDS: usize = 5000;
 
 impl std::fmt::Debug for Frontend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,6 +74,7 @@ impl Frontend {
             query_runtime: query_runtime()?,
             cloning: Default::default(),
             cluster_token: format!("{:032x}", rand::random::<u128>()),
+            stream_loads: Default::default(),
         }))
     }
 

@@ -49,8 +49,12 @@ struct Server {
 
 impl Server {
     async fn start(tag: &str) -> Server {
+        Self::start_with(tag, &[]).await
+    }
+
+    async fn start_with(tag: &str, flags: &[&str]) -> Server {
         let dir = TempDir::new(tag);
-        let server = Process::standalone(&dir.path().join("data"));
+        let server = Process::standalone_with(&dir.path().join("data"), flags);
         let data = dir.path().join("files");
         std::fs::create_dir_all(&data).unwrap();
         let mut conn = server.connect().await;
@@ -698,4 +702,96 @@ async fn eight_parallel_loaders_load_every_row_exactly_once() {
     );
     assert_eq!(r["Status"], "Fail", "{r}");
     assert_eq!(r["GroupCommit"], true, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_body_limit_and_load_history() {
+    let s = Server::start_with("stream-load-history", &["--streaming-load-max-mb", "1"]).await;
+    let mut conn = s.server.connect().await;
+    conn.query_drop(
+        "CREATE TABLE db.p (dt DATE NOT NULL, id INT NOT NULL) DUPLICATE KEY(dt, id) \
+         PARTITION BY RANGE(dt) (PARTITION p1 VALUES LESS THAN ('2024-02-01'), \
+         PARTITION p2 VALUES LESS THAN ('2024-03-01')) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await
+    .unwrap();
+    // `partitions`: rows of other partitions are filtered, as rows with none.
+    let file = write(
+        &s.data,
+        "p.csv",
+        "2024-01-05,1\n2024-02-05,2\n2024-01-06,3\n",
+    );
+    let (_, r) = stream_load(
+        &s.fe_url("p"),
+        "root:",
+        &file,
+        &[
+            "column_separator: ,",
+            "partitions: p1",
+            "max_filter_ratio: 0.5",
+            "label: part1",
+            "comment: only january",
+        ],
+    );
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(
+        (&r["NumberLoadedRows"], &r["NumberFilteredRows"]),
+        (&Value::from(2), &Value::from(1))
+    );
+    assert_eq!(r["Comment"], "only january");
+    assert_eq!(
+        rows(&mut conn, "SELECT id FROM db.p ORDER BY id").await,
+        vec![row(&["1"]), row(&["3"])]
+    );
+    let (_, r) = stream_load(
+        &s.fe_url("p"),
+        "root:",
+        &file,
+        &["column_separator: ,", "partitions: p9"],
+    );
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"].as_str().unwrap().contains("Unknown partition"),
+        "{r}"
+    );
+
+    // A body over streaming_load_max_mb is refused with Doris's words.
+    let big = write(&s.data, "big.csv", &"2024-01-05,1\n".repeat(200_000));
+    let (_, r) = stream_load(&s.fe_url("p"), "root:", &big, &["column_separator: ,"]);
+    assert_eq!(r["Status"], "Fail", "{r}");
+    assert!(
+        r["Message"]
+            .as_str()
+            .unwrap()
+            .contains("streaming_load_max_mb"),
+        "{r}"
+    );
+
+    // SHOW STREAM LOAD: each load's outcome; SHOW LOAD: every load job.
+    let history = rows(&mut conn, "SHOW STREAM LOAD FROM db").await;
+    let first = history
+        .iter()
+        .find(|r| r[0] == "part1")
+        .expect("part1 recorded");
+    assert_eq!(
+        (first[1].as_str(), first[2].as_str(), first[4].as_str()),
+        ("db", "p", "Success")
+    );
+    assert_eq!(
+        (first[7].as_str(), first[8].as_str(), first[9].as_str()),
+        ("3", "2", "1")
+    );
+    assert_ne!(first[6], "N/A", "the error log URL: {first:?}");
+    assert_eq!(
+        (first[14].as_str(), first[15].as_str()),
+        ("root", "only january")
+    );
+    assert!(history.iter().any(|r| r[4] == "Fail"), "{history:?}");
+    let jobs = rows(&mut conn, "SHOW LOAD FROM db").await;
+    let job = jobs.iter().find(|r| r[1] == "part1").expect("part1 listed");
+    assert_eq!(
+        (job[2].as_str(), job[4].as_str()),
+        ("FINISHED", "STREAM_LOAD")
+    );
+    assert!(jobs.iter().any(|r| r[2] == "CANCELLED"), "{jobs:?}");
 }

@@ -78,6 +78,7 @@ pub fn derive(
     sources: &[String],
     text: &[StringArray],
     derived: &[(String, String)],
+    timezone: Option<&str>,
 ) -> Result<Vec<(String, StringArray)>, String> {
     if derived.is_empty() {
         return Ok(Vec::new());
@@ -97,7 +98,11 @@ pub fn derive(
         &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
     )
     .map_err(|e| e.to_string())?;
-    let ctx = SessionContext::new();
+    let mut config = datafusion::prelude::SessionConfig::new();
+    if let Some(tz) = timezone {
+        config = config.set_str("datafusion.execution.time_zone", tz);
+    }
+    let ctx = SessionContext::new_with_config(config);
     let df_schema = DFSchema::try_from(schema).map_err(|e| e.to_string())?;
     derived
         .iter()
@@ -158,6 +163,7 @@ mod tests {
                 ("v".into(), "tmp * 10".into()),
                 ("dt".into(), "to_date(ts)".into()),
             ],
+            None,
         )
         .unwrap();
         assert_eq!(out[0].1, StringArray::from(vec!["20", "50"]));

@@ -26,6 +26,14 @@ pub struct Rejects {
 const MAX_LOGGED: usize = 50;
 
 impl Rejects {
+    /// Another part's rejects, after this part's.
+    pub fn merge(&mut self, other: Rejects) {
+        self.count += other.count - other.lines.len().min(MAX_LOGGED) as u64;
+        for line in other.lines.into_iter().take(MAX_LOGGED) {
+            self.add(|| line);
+        }
+    }
+
     pub fn add(&mut self, reason: impl FnOnce() -> String) {
         self.count += 1;
         match self.lines.len() {

@@ -9,36 +9,30 @@ mod csv;
 mod group_commit;
 mod json;
 mod options;
+mod rows;
 
 pub use group_commit::list_wal;
 
 use crate::MasterAddress;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use basalt_common::control_client::ControlClient;
 use basalt_common::load_rpc::{
     AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
-    ABORT_PATH, BEGIN_PATH, COMMIT_PATH, SINK_PATH,
+    StreamLoadRecord, ABORT_PATH, BEGIN_PATH, COMMIT_PATH, RECORD_PATH, SINK_PATH,
 };
 use basalt_common::sink::TabletSink;
-use columns::Mapping;
 use csv::Rejects;
-use datafusion::arrow::array::{AsArray, BooleanArray};
-use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::DFSchema;
-use datafusion::prelude::SessionContext;
-use options::{Compression, Format, LoadOptions};
+use options::LoadOptions;
 use serde::Serialize;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The largest body a load takes (Doris's `streaming_load_max_mb`, 10 GiB).
-const MAX_BODY_BYTES: usize = 10 << 30;
 
 pub struct StreamLoader {
     master: MasterAddress,
@@ -47,6 +41,8 @@ pub struct StreamLoader {
     wal_dir: PathBuf,
     /// This backend's control port, which names it to the FE.
     heartbeat_port: u16,
+    /// `streaming_load_max_mb` in bytes.
+    max_body_bytes: u64,
     error_dir: PathBuf,
     rpc: ControlClient,
     http: reqwest::Client,
@@ -58,6 +54,7 @@ impl StreamLoader {
         master: MasterAddress,
         heartbeat_port: u16,
         root: &std::path::Path,
+        streaming_load_max_mb: u64,
     ) -> basalt_common::Result<Self> {
         let error_dir = root.join("error_log");
         std::fs::create_dir_all(&error_dir)?;
@@ -66,10 +63,21 @@ impl StreamLoader {
             groups: Default::default(),
             wal_dir: root.join("wal"),
             heartbeat_port,
+            max_body_bytes: streaming_load_max_mb.saturating_mul(1 << 20),
             error_dir,
             rpc: ControlClient::default(),
             http: reqwest::Client::new(),
         })
+    }
+
+    /// Doris's words for a body over `streaming_load_max_mb`.
+    fn too_big(&self, n: u64) -> String {
+        let max = self.max_body_bytes;
+        format!(
+            "[EXCEEDED_LIMIT]body size {n} bytes ({:.2} MiB) exceeds the limit of {max} bytes ({} MiB) set by BE's conf streaming_load_max_mb. Increase it if you are sure this load is reasonable",
+            n as f64 / (1 << 20) as f64,
+            max >> 20
+        )
     }
 
     /// One call to the FE, authenticated as the load's user (`auth`, the
@@ -169,9 +177,11 @@ fn ms(since: Instant) -> u64 {
 pub async fn handle(
     State(loader): State<Arc<StreamLoader>>,
     Path((db, table)): Path<(String, String)>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started_at = basalt_common::now_ms();
     let start = Instant::now();
     let mut result = LoadResult {
         txn_id: -1,
@@ -190,7 +200,14 @@ pub async fn handle(
         Ok(o) => o,
         Err(e) => return Json(result.fail(e)).into_response(),
     };
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(n) = length.filter(|n| *n > loader.max_body_bytes) {
+        return Json(result.fail(loader.too_big(n))).into_response();
+    }
     result.label = opts.label.clone().unwrap_or_default();
+    result.comment = opts.comment.clone();
     if opts.two_phase_commit {
         result.two_phase_commit = Some("true".into());
     } else if opts.group_commit.is_some() {
@@ -259,7 +276,7 @@ pub async fn handle(
     .await;
     if let Err(message) = outcome {
         let abort = AbortLoad {
-            db,
+            db: db.clone(),
             txn_id,
             reason: message.clone(),
         };
@@ -269,6 +286,32 @@ pub async fn handle(
         result = result.fail(message);
     }
     result.load_time_ms = ms(start);
+    let record = StreamLoadRecord {
+        label: result.label.clone(),
+        db,
+        table: sink.table.clone(),
+        client_ip: client.ip().to_string(),
+        status: result.status.clone(),
+        message: result.message.clone(),
+        url: result.error_url.clone().unwrap_or_else(|| "N/A".into()),
+        total_rows: result.number_total_rows,
+        loaded_rows: result.number_loaded_rows,
+        filtered_rows: result.number_filtered_rows,
+        unselected_rows: result.number_unselected_rows,
+        load_bytes: result.load_bytes,
+        start_time: started_at,
+        finish_time: basalt_common::now_ms(),
+        user: String::new(),
+        comment: result.comment.clone(),
+    };
+    // For SHOW STREAM LOAD; the answer does not wait for it.
+    let loader = Arc::clone(&loader);
+    tokio::spawn(async move {
+        let sent = loader.fe::<_, serde_json::Value>(RECORD_PATH, Some(&auth), &record);
+        if let Err(e) = sent.await {
+            tracing::warn!("recording stream load {}: {e}", record.label);
+        }
+    });
     Json(result).into_response()
 }
 
@@ -310,7 +353,7 @@ async fn group_commit(
     let host = host_of(headers);
     let log_id = format!("group_commit_{:08x}", rand_suffix());
     let batch = match read_rows(loader, &sink, opts, body, &host, &log_id, &mut result).await {
-        Ok(b) => b,
+        Ok((b, _)) => b,
         Err(e) => return Json(result.fail(e)).into_response(),
     };
     let write = Instant::now();
@@ -342,8 +385,8 @@ async fn run(
     host: &str,
     result: &mut LoadResult,
 ) -> Result<(), String> {
-    let batch = read_rows(loader, sink, opts, body, host, &txn_id.to_string(), result).await?;
-    let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
+    let (batch, partition_of) =
+        read_rows(loader, sink, opts, body, host, &txn_id.to_string(), result).await?;
     let write = Instant::now();
     let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
     let results = sink.write_replicas(&loader.rpc, txn_id, &routed).await;
@@ -380,8 +423,9 @@ async fn run(
     }
 }
 
-/// Reads the body and converts it to rows of the table, each with a
-/// partition; rejected rows are counted, logged and bounded by `max_filter_ratio`.
+/// Reads the body and converts it to rows of the table, each with its
+/// partition (an index into the sink's); rejected rows are counted, logged and
+/// bounded by `max_filter_ratio`.
 async fn read_rows(
     loader: &StreamLoader,
     sink: &TabletSink,
@@ -390,90 +434,36 @@ async fn read_rows(
     host: &str,
     log_id: &str,
     result: &mut LoadResult,
-) -> Result<RecordBatch, String> {
+) -> Result<(RecordBatch, Vec<Option<usize>>), String> {
     let read = Instant::now();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| {
-            format!(
-                "[INVALID_ARGUMENT]reading the body failed (at most {MAX_BODY_BYTES} bytes): {e}"
-            )
+    let limit = usize::try_from(loader.max_body_bytes).unwrap_or(usize::MAX);
+    let bytes =
+        axum::body::to_bytes(body, limit).await.map_err(|e| {
+            match std::error::Error::source(&e) {
+                Some(s) if s.is::<http_body_util::LengthLimitError>() => {
+                    loader.too_big(loader.max_body_bytes + 1)
+                }
+                _ => format!("[INTERNAL_ERROR]receiving the body failed: {e}"),
+            }
         })?;
     result.load_bytes = bytes.len() as u64;
     result.stream_load_put_time_ms = ms(read);
-    let bytes = decompress(bytes, opts.compress_type)?;
-    let mut rejects = Rejects::default();
-    let mut sources: Vec<String> = Vec::new();
-    let mut derived: Vec<(String, String)> = Vec::new();
-    match &opts.columns {
-        Some(mappings) => {
-            for m in mappings {
-                match m {
-                    Mapping::Source(name) => sources.push(name.clone()),
-                    Mapping::Derived { name, expr } => derived.push((name.clone(), expr.clone())),
-                }
-            }
-        }
-        None => sources = sink.schema.columns.iter().map(|c| c.name.clone()).collect(),
-    }
-    let known = |n: &String| {
-        sink.schema
-            .columns
-            .iter()
-            .any(|c| c.name.eq_ignore_ascii_case(n))
-    };
-    if let Some((unknown, _)) = derived.iter().find(|(n, _)| !known(n)) {
-        return Err(format!(
-            "[ANALYSIS_ERROR]Unknown column '{unknown}' in table '{}'",
-            sink.table
-        ));
-    }
-    let mut text = if opts.format == Format::Json {
-        let (text, total) = json::parse(&bytes, &sources, opts, &mut rejects)?;
-        result.number_total_rows = total;
-        text
-    } else {
-        let lines = csv::lines(&bytes, opts);
-        result.number_total_rows = lines.len() as u64;
-        csv::parse(&lines, sources.len(), opts, &mut rejects)
-    };
-    // A derived column replaces a file column of the same name.
-    for (name, values) in columns::derive(&sources, &text, &derived)? {
-        match sources.iter().position(|s| *s == name) {
-            Some(i) => text[i] = values,
-            None => {
-                sources.push(name);
-                text.push(values);
-            }
-        }
-    }
-    let batch = csv::convert(&sink.schema, &sources, text, opts.strict_mode, &mut rejects)?;
+    // Parsing is CPU work: off the async workers, split over the cores.
+    let (sink_, opts_) = (sink.clone(), opts.clone());
+    let parsed = tokio::task::spawn_blocking(move || rows::to_rows(bytes, &sink_, &opts_))
+        .await
+        .map_err(|e| format!("[INTERNAL_ERROR]{e}"))??;
+    let rows::Parsed {
+        batch,
+        partition_of,
+        rejects,
+        total,
+        unselected,
+    } = parsed;
+    result.number_total_rows = total;
+    result.number_unselected_rows = unselected;
     result.read_data_time_ms = ms(read);
     crate::metrics::add_elapsed(&crate::metrics::STREAM_LOAD_READ_NS, read);
-    let batch = match &opts.where_clause {
-        Some(clause) => {
-            let keep = where_filter(&batch, clause)?;
-            result.number_unselected_rows = (keep.len() - keep.true_count()) as u64;
-            filter_record_batch(&batch, &keep).map_err(|e| e.to_string())?
-        }
-        None => batch,
-    };
-    let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
-    let batch = if partition_of.iter().any(Option::is_none) {
-        let keep: Vec<bool> = partition_of.iter().map(Option::is_some).collect();
-        for row in (0..batch.num_rows()).filter(|r| !keep[*r]) {
-            rejects.add(|| {
-                format!(
-                    "Reason: no partition for this tuple. tuple={}. src line []; ",
-                    csv::row_text(batch.columns(), row)
-                )
-            });
-        }
-        filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| e.to_string())?
-    } else {
-        batch
-    };
-
     result.number_filtered_rows = rejects.count;
     result.number_loaded_rows = batch.num_rows() as u64;
     crate::metrics::STREAM_LOAD_ROWS.fetch_add(
@@ -488,46 +478,7 @@ async fn read_rows(
             return Err("[DATA_QUALITY_ERROR]too many filtered rows".into());
         }
     }
-    Ok(batch)
-}
-
-/// The body as sent, before `compress_type`.
-fn decompress(bytes: bytes::Bytes, kind: Option<Compression>) -> Result<bytes::Bytes, String> {
-    use std::io::Read;
-    let Some(kind) = kind else {
-        return Ok(bytes);
-    };
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    let read = match kind {
-        Compression::Gz => flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out),
-        Compression::Deflate => flate2::read::ZlibDecoder::new(&bytes[..]).read_to_end(&mut out),
-        Compression::Lz4 => lz4_flex::frame::FrameDecoder::new(&bytes[..]).read_to_end(&mut out),
-        Compression::Zstd => {
-            zstd::stream::read::Decoder::new(&bytes[..]).and_then(|mut d| d.read_to_end(&mut out))
-        }
-        Compression::Bz2 => bzip2::read::MultiBzDecoder::new(&bytes[..]).read_to_end(&mut out),
-    };
-    read.map_err(|e| format!("[INTERNAL_ERROR]decompressing the {kind:?} body failed: {e}"))?;
-    Ok(out.into())
-}
-
-/// The rows a `where` header keeps (false and NULL drop a row).
-fn where_filter(batch: &RecordBatch, clause: &str) -> Result<BooleanArray, String> {
-    let bad =
-        |e: datafusion::error::DataFusionError| format!("[ANALYSIS_ERROR]where {clause}: {e}");
-    let ctx = SessionContext::new();
-    let schema = DFSchema::try_from(batch.schema().as_ref().clone()).map_err(bad)?;
-    let expr = ctx.parse_sql_expr(clause, &schema).map_err(bad)?;
-    let predicate = ctx.create_physical_expr(expr, &schema).map_err(bad)?;
-    let value = predicate
-        .evaluate(batch)
-        .and_then(|v| v.into_array(batch.num_rows()))
-        .map_err(bad)?;
-    let Some(keep) = value.as_boolean_opt() else {
-        return Err(format!("[ANALYSIS_ERROR]where {clause} is not a condition"));
-    };
-    // NULL counts as false.
-    Ok(keep.iter().map(|v| Some(v == Some(true))).collect())
+    Ok((batch, partition_of))
 }
 
 /// Writes the rejected rows' reasons; returns the URL that serves them.

@@ -19,6 +19,12 @@ pub struct LoadOptions {
     pub strict_mode: bool,
     pub compress_type: Option<Compression>,
     pub two_phase_commit: bool,
+    /// Echoed as the answer's Comment.
+    pub comment: String,
+    /// `timezone` (or `time_zone`): the zone of time functions in `columns`.
+    pub timezone: Option<String>,
+    /// The `partitions` header: rows of other partitions are filtered.
+    pub partitions: Option<Vec<String>>,
     /// `group_commit`: `Some(true)` for sync_mode, `Some(false)` for async_mode.
     pub group_commit: Option<bool>,
     pub timeout_second: Option<u64>,
@@ -162,7 +168,26 @@ impl LoadOptions {
                         .into(),
                 ),
             };
+        if get("temporary_partitions").is_some() {
+            return Err("[NOT_IMPLEMENTED_ERROR]temporary partitions are not supported yet".into());
+        }
+        let partitions = get("partitions").filter(|p| !p.trim().is_empty()).map(|p| {
+            p.split(',')
+                .map(|n| n.trim().trim_matches('`').to_string())
+                .collect::<Vec<_>>()
+        });
+        // Accepted and checked; a load's memory is bounded by its body today.
+        if let Some(v) = get("exec_mem_limit") {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("[INVALID_ARGUMENT]Invalid mem limit format, {v}"))?;
+        }
         Ok(Self {
+            comment: get("comment").unwrap_or_default(),
+            timezone: get("timezone")
+                .or_else(|| get("time_zone"))
+                .filter(|t| !t.trim().is_empty()),
+            partitions,
             group_commit,
             timeout_second,
             compress_type,

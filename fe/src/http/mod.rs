@@ -5,7 +5,7 @@ mod stream_load;
 use crate::Frontend;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use basalt_common::load_rpc::{ABORT_PATH, BEGIN_PATH, COMMIT_PATH, SINK_PATH};
+use basalt_common::load_rpc::{ABORT_PATH, BEGIN_PATH, COMMIT_PATH, RECORD_PATH, SINK_PATH};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,6 +19,7 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener, mut shutdown: watch
         .route(COMMIT_PATH, post(stream_load::commit))
         .route(ABORT_PATH, post(stream_load::abort))
         .route(SINK_PATH, post(stream_load::sink))
+        .route(RECORD_PATH, post(stream_load::record))
         .with_state(fe);
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;

@@ -13,6 +13,7 @@ use axum::Json;
 use basalt_catalog::TxnStatus;
 use basalt_common::load_rpc::{
     AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
+    StreamLoadRecord,
 };
 use basalt_common::{ErrorKind, Result};
 use std::net::{IpAddr, SocketAddr};
@@ -293,6 +294,25 @@ pub async fn commit(
         },
     };
     Json(reply).into_response()
+}
+
+/// A backend reports how a Stream Load ended.
+pub async fn record(
+    State(fe): State<Arc<Frontend>>,
+    headers: HeaderMap,
+    Json(mut req): Json<StreamLoadRecord>,
+) -> Response {
+    let user = match authorized(&headers) {
+        Ok(u) => u,
+        Err(m) => return fail(StatusCode::UNAUTHORIZED, &m),
+    };
+    req.user = user;
+    let mut records = fe.stream_loads.lock().unwrap_or_else(|e| e.into_inner());
+    if records.len() >= crate::MAX_STREAM_LOAD_RECORDS {
+        records.pop_front();
+    }
+    records.push_back(req);
+    StatusCode::OK.into_response()
 }
 
 /// A backend gave up on a load (bad data, a failed write): abort it.

@@ -160,6 +160,16 @@ pub enum Show {
     Partitions {
         table: ObjectName,
     },
+    /// `SHOW STREAM LOAD [FROM db] [WHERE ...]`
+    StreamLoad {
+        db: Option<String>,
+        filter: Filter,
+    },
+    /// `SHOW LOAD [FROM db] [WHERE ...]`
+    Load {
+        db: Option<String>,
+        filter: Filter,
+    },
     /// `SHOW TRANSACTION [FROM db] WHERE id = n | label = 'l'`
     Transaction {
         db: Option<String>,

@@ -306,6 +306,8 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
         }
         Show::ProcessList { full } => cluster::processlist(session, full),
         Show::Transaction { db, filter } => load::transaction(session, db, &filter)?,
+        Show::StreamLoad { db, filter } => load::stream_loads(session, db, filter)?,
+        Show::Load { db, filter } => load::loads(session, db, filter)?,
     };
     let rows = match &filter {
         Filter::Like(p) => rows

@@ -539,6 +539,17 @@ impl DorisParser<'_> {
             "BACKENDS" => Show::Backends,
             "FRONTENDS" => Show::Frontends,
             "PROCESSLIST" => Show::ProcessList { full },
+            "STREAM" => {
+                self.expect_word("LOAD")?;
+                Show::StreamLoad {
+                    db: self.in_db()?,
+                    filter: self.filter()?,
+                }
+            }
+            "LOAD" => Show::Load {
+                db: self.in_db()?,
+                filter: self.filter()?,
+            },
             "TRANSACTION" => {
                 let db = self.in_db()?;
                 self.expect_word("WHERE")?;

@@ -117,6 +117,8 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--bin-dir", default=os.path.join(target, "release"))
     ap.add_argument("--work", default=None, help="where the CSV is generated (kept between runs)")
+    ap.add_argument("--runs", default="duckdb,standalone,cluster1,cluster3",
+                    help="which loads to run (comma-separated)")
     args = ap.parse_args()
     ensure("duckdb", lambda: has_module("duckdb"))
     tool = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
@@ -128,21 +130,27 @@ def main():
     mb = size / 1e6
     print(f"lineitem.csv: {size / 2**30:.2f} GiB, {rows:,} rows (TPC-H SF {args.scale})", flush=True)
 
+    runs = args.runs.split(",")
     results = []
-    duck_s, duck_rows = duckdb_load(path)
-    assert duck_rows == rows, (duck_rows, rows)
-    results.append(("DuckDB read_csv -> native table", duck_s, None, None, {}))
-    print(f"duckdb: {duck_s:.1f} s", flush=True)
+    duck_s = float("nan")
+    if "duckdb" in runs:
+        duck_s, duck_rows = duckdb_load(path)
+        assert duck_rows == rows, (duck_rows, rows)
+        results.append(("DuckDB read_csv -> native table", duck_s, None, None, {}))
+        print(f"duckdb: {duck_s:.1f} s", flush=True)
 
     root = tempfile.mkdtemp(prefix="basalt-ingest-")
     try:
-        sa = Proc(f"{args.bin_dir}/basalt", ["--data-dir", f"{root}/sa", *FE_PORTS, *BE_PORTS], f"{root}/sa")
-        s, answer, got, steps, mem = basalt_load(sa.ports["query_port"], sa.ports["http_port"], path, 1, [sa])
-        assert got == rows, (got, rows)
-        results.append(("Basalt standalone", s, answer, mem, steps))
-        print(f"standalone: {s:.1f} s", flush=True)
-        sa.stop()
-        for replicas in (1, 3):
+        if "standalone" in runs:
+            sa = Proc(f"{args.bin_dir}/basalt", ["--data-dir", f"{root}/sa", *FE_PORTS, *BE_PORTS],
+                      f"{root}/sa")
+            s, answer, got, steps, mem = basalt_load(
+                sa.ports["query_port"], sa.ports["http_port"], path, 1, [sa])
+            assert got == rows, (got, rows)
+            results.append(("Basalt standalone", s, answer, mem, steps))
+            print(f"standalone: {s:.1f} s", flush=True)
+            sa.stop()
+        for replicas in [r for r in (1, 3) if f"cluster{r}" in runs]:
             cl = Cluster(args.bin_dir, f"{root}/cluster{replicas}", 3)
             s, answer, got, steps, mem = basalt_load(
                 cl.port, cl.fe.ports["http_port"], path, replicas, cl.bes)
@@ -168,7 +176,7 @@ def main():
     sort = 'basalt_be_segment_write_seconds_total{step="sort"}'
     encode = 'basalt_be_segment_write_seconds_total{step="encode"}'
     fsync = 'basalt_be_segment_write_seconds_total{step="fsync"}'
-    for name, s, answer, _, steps in results[1:]:
+    for name, s, answer, _, steps in [r for r in results if r[2]]:
         read = steps.get("basalt_be_stream_load_read_seconds_total", 0.0)
         print(f"| {name} | {read:.1f} | {steps.get(sort, 0.0):.1f} | {steps.get(encode, 0.0):.1f} "
               f"| {steps.get(fsync, 0.0):.1f} | {answer['WriteDataTimeMs'] / 1000:.1f} "

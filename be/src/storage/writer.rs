@@ -6,10 +6,10 @@ use crate::metrics;
 use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
-use datafusion::arrow::compute::{
-    concat_batches, lexsort_to_indices, take_record_batch, SortColumn,
-};
+use datafusion::arrow::array::UInt32Array;
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -25,6 +25,32 @@ pub struct SegmentInfo {
 
 /// Rows per row group: small enough that zone maps skip usefully.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// The order of the rows by the key columns (stable: equal keys keep their
+/// load order), or `None` when they already are in it. Sorting the keys'
+/// Arrow row format compares plain bytes, much faster than comparing column
+/// by column as `lexsort_to_indices` does.
+fn sort_indices(batch: &RecordBatch, keys: usize) -> Result<Option<UInt32Array>> {
+    if keys == 0 || batch.num_rows() < 2 {
+        return Ok(None);
+    }
+    let internal = |e: datafusion::arrow::error::ArrowError| Error::internal(e.to_string());
+    let fields = batch.columns()[..keys]
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(internal)?;
+    let rows = converter
+        .convert_columns(&batch.columns()[..keys])
+        .map_err(internal)?;
+    let in_order = (1..rows.num_rows()).all(|i| rows.row(i - 1) <= rows.row(i));
+    if in_order {
+        return Ok(None);
+    }
+    let mut idx: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    idx.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+    Ok(Some(UInt32Array::from(idx)))
+}
 
 pub fn write_segment(
     dir: &Path,
@@ -54,20 +80,11 @@ pub fn write_segment(
     if all.num_rows() == 0 {
         return Ok(Vec::new());
     }
-    let keys: Vec<SortColumn> = (0..schema.num_key_columns())
-        .map(|i| SortColumn {
-            values: all.column(i).clone(),
-            options: None,
-        })
-        .collect();
     let sort = std::time::Instant::now();
-    let sorted = if keys.is_empty() {
-        all
-    } else {
-        let idx = lexsort_to_indices(&keys, None).map_err(|e| Error::internal(e.to_string()))?;
-        take_record_batch(&all, &idx).map_err(|e| Error::internal(e.to_string()))?
+    let sorted = match sort_indices(&all, schema.num_key_columns())? {
+        Some(idx) => take_record_batch(&all, &idx).map_err(|e| Error::internal(e.to_string()))?,
+        None => all,
     };
-
     metrics::add_elapsed(&metrics::SEGMENT_SORT_NS, sort);
     let encode = std::time::Instant::now();
     let name = format!("{rowset_id}_0.parquet");

@@ -200,10 +200,7 @@ pub async fn handle(
         Ok(o) => o,
         Err(e) => return Json(result.fail(e)).into_response(),
     };
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if let Some(n) = length.filter(|n| *n > loader.max_body_bytes) {
+    if let Some(n) = opts.content_length.filter(|n| *n > loader.max_body_bytes) {
         return Json(result.fail(loader.too_big(n))).into_response();
     }
     result.label = opts.label.clone().unwrap_or_default();
@@ -436,16 +433,7 @@ async fn read_rows(
     result: &mut LoadResult,
 ) -> Result<(RecordBatch, Vec<Option<usize>>), String> {
     let read = Instant::now();
-    let limit = usize::try_from(loader.max_body_bytes).unwrap_or(usize::MAX);
-    let bytes =
-        axum::body::to_bytes(body, limit).await.map_err(|e| {
-            match std::error::Error::source(&e) {
-                Some(s) if s.is::<http_body_util::LengthLimitError>() => {
-                    loader.too_big(loader.max_body_bytes + 1)
-                }
-                _ => format!("[INTERNAL_ERROR]receiving the body failed: {e}"),
-            }
-        })?;
+    let bytes = receive(loader, body, opts.content_length).await?;
     result.load_bytes = bytes.len() as u64;
     result.stream_load_put_time_ms = ms(read);
     // Parsing is CPU work: off the async workers, split over the cores.
@@ -479,6 +467,27 @@ async fn read_rows(
         }
     }
     Ok((batch, partition_of))
+}
+
+/// The whole body, in one buffer sized by Content-Length when it is known
+/// (growing a buffer chunk by chunk copies a large body many times).
+async fn receive(
+    loader: &StreamLoader,
+    body: Body,
+    length: Option<u64>,
+) -> Result<bytes::Bytes, String> {
+    use futures::StreamExt;
+    let limit = loader.max_body_bytes;
+    let mut buf = bytes::BytesMut::with_capacity(length.unwrap_or(0).min(limit) as usize);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("[INTERNAL_ERROR]receiving the body failed: {e}"))?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(loader.too_big((buf.len() + chunk.len()) as u64));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 /// Writes the rejected rows' reasons; returns the URL that serves them.

@@ -21,6 +21,8 @@ pub struct LoadOptions {
     pub two_phase_commit: bool,
     /// Echoed as the answer's Comment.
     pub comment: String,
+    /// The body's length, when the client said it.
+    pub content_length: Option<u64>,
     /// `timezone` (or `time_zone`): the zone of time functions in `columns`.
     pub timezone: Option<String>,
     /// The `partitions` header: rows of other partitions are filtered.
@@ -183,6 +185,7 @@ impl LoadOptions {
                 .map_err(|_| format!("[INVALID_ARGUMENT]Invalid mem limit format, {v}"))?;
         }
         Ok(Self {
+            content_length: get("content-length").and_then(|v| v.trim().parse().ok()),
             comment: get("comment").unwrap_or_default(),
             timezone: get("timezone")
                 .or_else(|| get("time_zone"))

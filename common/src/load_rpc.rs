@@ -4,7 +4,7 @@
 //! backend never vouches for a request.
 
 use crate::rpc::{TabletId, TxnId};
-use crate::sink::TabletSink;
+use crate::sink::{ReplicaResults, Routed, TabletSink};
 use serde::{Deserialize, Serialize};
 
 pub const BEGIN_PATH: &str = "/api/_basalt/load/begin";
@@ -56,10 +56,50 @@ pub struct CommitLoad {
     pub txn_id: TxnId,
     /// The (partition id, tablet id)s that got rows.
     pub written: Vec<(u64, TabletId)>,
+    /// Replicas that hold the rows: (tablet, backend). Only these count
+    /// towards a tablet's majority.
+    pub succeeded: Vec<(TabletId, u64)>,
     /// Replicas whose write failed: (tablet, backend, why).
     pub failed: Vec<(TabletId, u64, String)>,
     /// `two_phase_commit: true`: stop at PRECOMMITTED.
     pub two_phase: bool,
+}
+
+impl CommitLoad {
+    pub fn new(
+        db: &str,
+        txn_id: TxnId,
+        routed: Routed,
+        results: ReplicaResults,
+        two_phase: bool,
+    ) -> Self {
+        let mut succeeded = Vec::new();
+        let mut failed = Vec::new();
+        for ((tablet, be), r) in results {
+            match r {
+                Ok(()) => succeeded.push((tablet, be)),
+                Err(e) => failed.push((tablet, be, e.message)),
+            }
+        }
+        Self {
+            db: db.to_string(),
+            txn_id,
+            written: routed.into_keys().collect(),
+            succeeded,
+            failed,
+            two_phase,
+        }
+    }
+
+    /// The replica writes' outcomes, as the FE's commit reads them.
+    pub fn results(&self) -> ReplicaResults {
+        let ok = self.succeeded.iter().map(|r| (*r, Ok(())));
+        let failed = self
+            .failed
+            .iter()
+            .map(|(t, be, why)| ((*t, *be), Err(crate::Error::backend(why.clone()))));
+        ok.chain(failed).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

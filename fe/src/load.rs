@@ -285,21 +285,32 @@ fn quorum_replicas(
             .collect()
     };
     let quorum = table.quorum();
-    let mut failed = BTreeSet::new();
     for ((tablet, be), result) in results {
         if let Err(e) = result {
             tracing::warn!("load {txn_id}: replica of tablet {tablet} on backend {be}: {e}");
-            failed.insert((*tablet, *be));
         }
     }
-    // Every tablet of the partitions moves to the new version, those without rows
-    // too: a majority of each must be on live backends, or the publish could never finish.
+    // A replica of a tablet with rows holds the load only if its write said so (a
+    // replica added since the writer's sink was taken was never written). Every
+    // tablet of the partitions moves to the new version, those without rows too:
+    // a majority of each must be on live backends, or the publish could never finish.
+    let ok: BTreeSet<(TabletId, u64)> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(k, _)| *k)
+        .collect();
     let written_tablets: BTreeSet<TabletId> = written.iter().map(|(_, t)| *t).collect();
-    for r in &participants {
-        if !written_tablets.contains(&r.0) && !fe.backends.is_alive(r.1) {
-            failed.insert(*r);
-        }
-    }
+    let failed: BTreeSet<(TabletId, u64)> = participants
+        .iter()
+        .filter(|r| {
+            if written_tablets.contains(&r.0) {
+                !ok.contains(r)
+            } else {
+                !fe.backends.is_alive(r.1)
+            }
+        })
+        .copied()
+        .collect();
     let tablets: BTreeSet<TabletId> = participants.iter().map(|r| r.0).collect();
     for tablet in &tablets {
         let ok = participants
@@ -588,7 +599,7 @@ pub async fn abort_on_backends_later(fe: Arc<Frontend>, txns: Vec<TxnId>) {
 }
 
 /// Drops the unpublished rowsets of `txn_id` on the given backends (all by default).
-async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId, only: Option<&BTreeSet<u64>>) {
+pub async fn abort_on_backends(fe: &Arc<Frontend>, txn_id: TxnId, only: Option<&BTreeSet<u64>>) {
     let addrs = fe.backend_addrs();
     let targets = addrs
         .iter()

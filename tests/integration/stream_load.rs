@@ -237,9 +237,11 @@ async fn csv_headers_shape_the_rows() {
     // `where` drops rows as unselected.
     let r = load(
         "e.csv",
-        "5,keep,5.00,2024-05-05\n6,drop,6.00,2024-06-06\n",
+        "5,keep,5.00,2024-05-05\n\n6,drop,6.00,2024-06-06\n",
         &["column_separator: ,", "where: name = 'keep'"],
     );
+    // The blank line is no row; the dropped row is unselected.
+    assert_eq!(r["NumberTotalRows"], 2, "{r}");
     assert_eq!(r["NumberUnselectedRows"], 1, "{r}");
     assert_eq!(r["NumberLoadedRows"], 1, "{r}");
     assert_eq!(

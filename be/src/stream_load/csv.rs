@@ -59,6 +59,8 @@ pub fn lines<'a>(body: &'a [u8], opts: &LoadOptions) -> Vec<&'a [u8]> {
     if start < body.len() {
         out.push(&body[start..]);
     }
+    // Empty lines are no rows, as in Doris.
+    out.retain(|l: &&[u8]| !l.is_empty() && *l != b"\r");
     let skip = opts.skip_lines + opts.header_lines();
     out.into_iter().skip(skip).collect()
 }
@@ -217,6 +219,12 @@ pub fn convert(
         let input: StringArray = match (src, col.default_value.as_deref()) {
             (Some(i), _) => text[i].clone(),
             (None, None | Some("NULL")) => StringArray::new_null(rows),
+            (None, Some("CURRENT_TIMESTAMP")) => {
+                let now = chrono::Utc::now()
+                    .naive_utc()
+                    .format("%Y-%m-%d %H:%M:%S%.6f");
+                StringArray::from(vec![now.to_string(); rows])
+            }
             (None, Some(d)) => StringArray::from(vec![d; rows]),
         };
         let out = cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?;

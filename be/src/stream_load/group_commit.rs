@@ -29,10 +29,9 @@ pub type Outcome = Result<(u64, String), String>;
 #[derive(Default)]
 struct Group {
     label: String,
-    batches: Vec<RecordBatch>,
+    /// Each load's rows, with its write-ahead-log file for `async_mode`.
+    loads: Vec<(RecordBatch, Option<PathBuf>)>,
     bytes: usize,
-    /// The write-ahead-log files of the group's `async_mode` loads.
-    wal: Vec<PathBuf>,
     waiters: Vec<oneshot::Sender<Outcome>>,
 }
 
@@ -107,8 +106,7 @@ impl StreamLoader {
             });
         }
         group.bytes += batch.get_array_memory_size();
-        group.batches.push(batch);
-        group.wal.extend(wal);
+        group.loads.push((batch, wal));
         let waiter = sync.then(|| {
             let (tx, rx) = oneshot::channel();
             group.waiters.push(tx);
@@ -141,19 +139,23 @@ impl StreamLoader {
             let _ = w.send(outcome.clone());
         }
         if done {
-            for path in &group.wal {
+            for path in group.loads.iter().filter_map(|(_, w)| w.as_ref()) {
                 let _ = std::fs::remove_file(path);
             }
             return;
         }
-        // The logged rows were promised: retry them in a later group.
-        if !group.wal.is_empty() {
-            let batches: Vec<(RecordBatch, PathBuf)> =
-                group.batches.into_iter().zip(group.wal).collect();
+        // The logged rows were promised: retry them in a later group. (A
+        // `sync_mode` load's client was told of the failure, so it is not retried.)
+        let logged: Vec<(RecordBatch, PathBuf)> = group
+            .loads
+            .into_iter()
+            .filter_map(|(batch, wal)| Some((batch, wal?)))
+            .collect();
+        if !logged.is_empty() {
             let loader = Arc::clone(self);
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                for (batch, path) in batches {
+                for (batch, path) in logged {
                     loader.join_group(&key.0, &key.1, batch, Some(path), false, Duration::ZERO);
                 }
             });
@@ -176,7 +178,8 @@ impl StreamLoader {
             GetSinkReply::Failed { message } => return Err(message),
         };
         let schema = sink.schema.arrow_schema();
-        let batch = concat_batches(&schema, &group.batches).map_err(|e| e.to_string())?;
+        let batches: Vec<RecordBatch> = group.loads.iter().map(|(b, _)| b.clone()).collect();
+        let batch = concat_batches(&schema, &batches).map_err(|e| e.to_string())?;
         let begin = BeginLoad {
             db: db.clone(),
             table: table.clone(),
@@ -195,16 +198,7 @@ impl StreamLoader {
             let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
             let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
             let results = sink.write_replicas(&self.rpc, txn_id, &routed).await;
-            Ok::<_, String>(CommitLoad {
-                db: db.clone(),
-                txn_id,
-                written: routed.into_keys().collect(),
-                failed: results
-                    .into_iter()
-                    .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
-                    .collect(),
-                two_phase: false,
-            })
+            Ok::<_, String>(CommitLoad::new(db, txn_id, routed, results, false))
         }
         .await;
         let commit = match written {

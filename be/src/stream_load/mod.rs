@@ -259,29 +259,53 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("127.0.0.1")
         .to_string();
-    let outcome = run(
-        &loader,
-        &db,
-        txn_id,
-        &auth,
-        &sink,
-        &opts,
-        body,
-        &host,
-        &mut result,
-    )
-    .await;
-    if let Err(message) = outcome {
-        let abort = AbortLoad {
-            db: db.clone(),
-            txn_id,
-            reason: message.clone(),
-        };
-        let _ = loader
-            .fe::<_, serde_json::Value>(ABORT_PATH, Some(&auth), &abort)
+    // The load finishes (commits or aborts) in a task of its own: a client that
+    // hangs up must not leave its transaction, and its label, in PREPARE.
+    let work = {
+        let (loader, db, auth, sink, opts) = (
+            Arc::clone(&loader),
+            db.clone(),
+            auth.clone(),
+            sink.clone(),
+            opts.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = run(
+                &loader,
+                &db,
+                txn_id,
+                &auth,
+                &sink,
+                &opts,
+                body,
+                &host,
+                &mut result,
+            )
             .await;
-        result = result.fail(message);
-    }
+            if let Err(message) = outcome {
+                let abort = AbortLoad {
+                    db: db.clone(),
+                    txn_id,
+                    reason: message.clone(),
+                };
+                let _ = loader
+                    .fe::<_, serde_json::Value>(ABORT_PATH, Some(&auth), &abort)
+                    .await;
+                result = result.fail(message);
+            }
+            result
+        })
+    };
+    let mut result = match work.await {
+        Ok(r) => r,
+        Err(e) => {
+            let r = LoadResult {
+                txn_id: txn_id as i64,
+                ..Default::default()
+            };
+            return Json(r.fail(format!("[INTERNAL_ERROR]{e}"))).into_response();
+        }
+    };
     result.load_time_ms = ms(start);
     let record = StreamLoadRecord {
         label: result.label.clone(),
@@ -389,16 +413,7 @@ async fn run(
     let results = sink.write_replicas(&loader.rpc, txn_id, &routed).await;
     result.write_data_time_ms = ms(write);
     let commit = Instant::now();
-    let req = CommitLoad {
-        db: db.to_string(),
-        txn_id,
-        written: routed.into_keys().collect(),
-        failed: results
-            .into_iter()
-            .filter_map(|((t, be), r)| r.err().map(|e| (t, be, e.message)))
-            .collect(),
-        two_phase: opts.two_phase_commit,
-    };
+    let req = CommitLoad::new(db, txn_id, routed, results, opts.two_phase_commit);
     let reply: CommitLoadReply = loader.fe(COMMIT_PATH, Some(auth), &req).await?;
     result.commit_and_publish_time_ms = ms(commit);
     match reply {
@@ -438,7 +453,8 @@ async fn read_rows(
     result.stream_load_put_time_ms = ms(read);
     // Parsing is CPU work: off the async workers, split over the cores.
     let (sink_, opts_) = (sink.clone(), opts.clone());
-    let parsed = tokio::task::spawn_blocking(move || rows::to_rows(bytes, &sink_, &opts_))
+    let max = loader.max_body_bytes;
+    let parsed = tokio::task::spawn_blocking(move || rows::to_rows(bytes, &sink_, &opts_, max))
         .await
         .map_err(|e| format!("[INTERNAL_ERROR]{e}"))??;
     let rows::Parsed {
@@ -460,7 +476,11 @@ async fn read_rows(
     );
     if rejects.count > 0 {
         result.error_url = write_error_log(loader, log_id, &rejects, host);
-        let ratio = rejects.count as f64 / result.number_total_rows.max(1) as f64;
+        // Rows `where` dropped take no part in the ratio, as in Doris.
+        let selected = result
+            .number_total_rows
+            .saturating_sub(result.number_unselected_rows);
+        let ratio = rejects.count as f64 / selected.max(1) as f64;
         if ratio > opts.max_filter_ratio {
             result.number_loaded_rows = 0;
             return Err("[DATA_QUALITY_ERROR]too many filtered rows".into());

@@ -28,12 +28,14 @@ pub struct Parsed {
 /// Chunks below this many lines are not worth a thread of their own.
 const MIN_CHUNK_LINES: usize = 64 * 1024;
 
+/// `max_bytes` bounds the body after decompression too.
 pub fn to_rows(
     bytes: bytes::Bytes,
     sink: &TabletSink,
     opts: &LoadOptions,
+    max_bytes: u64,
 ) -> Result<Parsed, String> {
-    let bytes = decompress(bytes, opts.compress_type)?;
+    let bytes = decompress(bytes, opts.compress_type, max_bytes)?;
     let (sources, derived) = mappings(sink, opts)?;
     if opts.format == Format::Json {
         let mut rejects = Rejects::default();
@@ -200,22 +202,36 @@ fn shape(
 }
 
 /// The body as sent, before `compress_type`.
-fn decompress(bytes: bytes::Bytes, kind: Option<Compression>) -> Result<bytes::Bytes, String> {
+fn decompress(
+    bytes: bytes::Bytes,
+    kind: Option<Compression>,
+    max_bytes: u64,
+) -> Result<bytes::Bytes, String> {
     use std::io::Read;
     let Some(kind) = kind else {
         return Ok(bytes);
     };
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    let read = match kind {
-        Compression::Gz => flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out),
-        Compression::Deflate => flate2::read::ZlibDecoder::new(&bytes[..]).read_to_end(&mut out),
-        Compression::Lz4 => lz4_flex::frame::FrameDecoder::new(&bytes[..]).read_to_end(&mut out),
-        Compression::Zstd => {
-            zstd::stream::read::Decoder::new(&bytes[..]).and_then(|mut d| d.read_to_end(&mut out))
-        }
-        Compression::Bz2 => bzip2::read::MultiBzDecoder::new(&bytes[..]).read_to_end(&mut out),
+    let reader: Box<dyn Read + '_> = match kind {
+        Compression::Gz => Box::new(flate2::read::MultiGzDecoder::new(&bytes[..])),
+        Compression::Deflate => Box::new(flate2::read::ZlibDecoder::new(&bytes[..])),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(&bytes[..])),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(&bytes[..])
+                .map_err(|e| format!("[INTERNAL_ERROR]decompressing the zstd body failed: {e}"))?,
+        ),
+        Compression::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(&bytes[..])),
     };
-    read.map_err(|e| format!("[INTERNAL_ERROR]decompressing the {kind:?} body failed: {e}"))?;
+    // A small body must not expand past the body limit.
+    let mut out = Vec::with_capacity((bytes.len() as u64 * 4).min(max_bytes) as usize);
+    reader
+        .take(max_bytes + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("[INTERNAL_ERROR]decompressing the {kind:?} body failed: {e}"))?;
+    if out.len() as u64 > max_bytes {
+        return Err(format!(
+            "[EXCEEDED_LIMIT]the decompressed body exceeds the limit of {max_bytes} bytes set by BE's conf streaming_load_max_mb"
+        ));
+    }
     Ok(out.into())
 }
 

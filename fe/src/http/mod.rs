@@ -15,6 +15,10 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener, mut shutdown: watch
         .route("/api/health", get(health))
         .route("/api/{db}/{table}/_stream_load", put(stream_load::redirect))
         .route("/api/{db}/_stream_load_2pc", put(stream_load::two_phase))
+        .route(
+            "/api/{db}/{table}/_stream_load_2pc",
+            put(stream_load::two_phase_of_table),
+        )
         .route(BEGIN_PATH, post(stream_load::begin))
         .route(COMMIT_PATH, post(stream_load::commit))
         .route(ABORT_PATH, post(stream_load::abort))

@@ -265,11 +265,7 @@ pub async fn commit(
                 .ok_or_else(|| basalt_common::Error::invalid("the table was dropped"))
         })
     };
-    let results: basalt_common::sink::ReplicaResults = req
-        .failed
-        .iter()
-        .map(|(t, be, why)| ((*t, *be), Err(basalt_common::Error::backend(why.clone()))))
-        .collect();
+    let results = req.results();
     let result = match &table {
         Ok(table) if req.two_phase => {
             match load::precommit(&fe, &req.db, table, req.txn_id, &req.written, &results) {
@@ -324,17 +320,31 @@ pub async fn abort(
     if let Err(m) = authorized_or_backend(&fe, &headers) {
         return fail(StatusCode::UNAUTHORIZED, &m);
     }
-    let prepared = fe
+    let status = fe
         .catalog
         .read()
         .db(&req.db)
         .ok()
-        .and_then(|d| d.transactions.get(&req.txn_id).map(|t| t.status))
-        == Some(TxnStatus::Prepare);
-    if prepared {
-        let _ = load::abort(&fe, &req.db, req.txn_id, &req.reason).await;
+        .and_then(|d| d.transactions.get(&req.txn_id).map(|t| t.status));
+    match status {
+        Some(TxnStatus::Prepare) => {
+            let _ = load::abort(&fe, &req.db, req.txn_id, &req.reason).await;
+        }
+        // Aborted already (by its timeout, say) while writes were landing:
+        // drop what they left on the backends.
+        Some(TxnStatus::Aborted) => load::abort_on_backends(&fe, req.txn_id, None).await,
+        _ => {}
     }
     StatusCode::OK.into_response()
+}
+
+/// `PUT /api/{db}/{table}/_stream_load_2pc`: the same, as Doris also accepts it.
+pub async fn two_phase_of_table(
+    State(fe): State<Arc<Frontend>>,
+    Path((db, _table)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    two_phase(State(fe), Path(db), headers).await
 }
 
 /// `PUT /api/{db}/_stream_load_2pc` with `txn_id` or `label` and

@@ -277,6 +277,9 @@ pub struct Transaction {
     /// The backend coordinating a Stream Load: if it dies, the load is aborted.
     #[serde(default)]
     pub coordinator_backend: Option<u64>,
+    /// That backend's start time when the load began: a restart aborts the load too.
+    #[serde(default)]
+    pub coordinator_start_time: i64,
 }
 
 impl Transaction {

@@ -30,6 +30,7 @@ pub async fn load(
         source_type: "INSERT_STREAMING",
         coordinator: "FE: 127.0.0.1".into(),
         coordinator_backend: None,
+        coordinator_start_time: 0,
         timeout_ms: 0,
     };
     let txn_id = begin(fe, db, table, label, source)?;
@@ -62,6 +63,8 @@ pub struct LoadSource {
     pub coordinator: String,
     /// A Stream Load's backend: its death aborts the load.
     pub coordinator_backend: Option<u64>,
+    /// That backend's start time (from its heartbeats).
+    pub coordinator_start_time: i64,
     /// 0: no timeout.
     pub timeout_ms: i64,
 }
@@ -93,6 +96,7 @@ pub fn begin(
         finish_time: 0,
         timeout_ms: source.timeout_ms,
         coordinator_backend: source.coordinator_backend,
+        coordinator_start_time: source.coordinator_start_time,
     };
     fe.catalog.log(EditLogEntry::BeginTxn {
         db: db.to_string(),
@@ -528,10 +532,17 @@ pub async fn abort_stale(fe: &Arc<Frontend>) {
                     }
                     TxnStatus::Prepare => {
                         let be = t.coordinator_backend?;
-                        if fe.backends.is_alive(be) {
+                        let status = fe.backends.status(be);
+                        let started = status.info.start_time_ms;
+                        if !status.alive {
+                            format!("coordinate BE {be} is down")
+                        } else if t.coordinator_start_time > 0
+                            && started != t.coordinator_start_time
+                        {
+                            format!("coordinate BE {be} restarted")
+                        } else {
                             return None;
                         }
-                        format!("coordinate BE {be} is down")
                     }
                     TxnStatus::Precommitted if now > t.precommit_time + precommit_ms => {
                         "timeout by txn manager".to_string()

@@ -158,6 +158,22 @@ impl Process {
                 }
             }
         }
+        // A restart binds its old ports, which a short-lived outgoing connection
+        // may hold for a moment: try again for a while.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.spawn_and_wait() {
+                Ok(()) => return,
+                Err(log) if log.contains("Address already in use") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(log) => panic!("{} exited before it was ready:\n{log}", self.binary),
+            }
+        }
+    }
+
+    /// Starts the process once; the log if it exits before it is ready.
+    fn spawn_and_wait(&mut self) -> Result<(), String> {
         let _ = std::fs::remove_file(&self.ready);
         let log = std::fs::File::create(self.ready.with_extension("log")).expect("log file");
         let child = Command::new(bin_dir().join(&self.binary))
@@ -174,7 +190,7 @@ impl Process {
             if let Ok(text) = std::fs::read_to_string(&self.ready) {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
                     self.ports = v;
-                    return;
+                    return Ok(());
                 }
             }
             if let Some(status) = self
@@ -182,12 +198,10 @@ impl Process {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
+                self.child = None;
                 let log =
                     std::fs::read_to_string(self.ready.with_extension("log")).unwrap_or_default();
-                panic!(
-                    "{} exited with {status} before it was ready:\n{log}",
-                    self.binary
-                );
+                return Err(format!("exit {status}: {log}"));
             }
             assert!(
                 Instant::now() < deadline,

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// A group's transaction is aborted if not committed within this long.
+const GROUP_TIMEOUT_SECOND: u64 = 300;
+
 /// A group is flushed early once it holds this much.
 const MAX_GROUP_BYTES: usize = 64 << 20;
 
@@ -129,36 +132,48 @@ impl StreamLoader {
                 _ => None,
             }
         };
-        let Some(group) = group else { return };
-        let outcome = self.commit_group(&key, &group).await;
-        if let Err(e) = &outcome {
-            tracing::warn!("group commit {label} of {}.{}: {e}", key.0, key.1);
+        if let Some(group) = group {
+            self.settle(key, group).await;
         }
-        let done = outcome.is_ok() || e_is_permanent(&outcome);
-        for w in group.waiters {
-            let _ = w.send(outcome.clone());
-        }
-        if done {
-            for path in group.loads.iter().filter_map(|(_, w)| w.as_ref()) {
-                let _ = std::fs::remove_file(path);
-            }
-            return;
-        }
-        // The logged rows were promised: retry them in a later group. (A
-        // `sync_mode` load's client was told of the failure, so it is not retried.)
-        let logged: Vec<(RecordBatch, PathBuf)> = group
-            .loads
-            .into_iter()
-            .filter_map(|(batch, wal)| Some((batch, wal?)))
-            .collect();
-        if !logged.is_empty() {
-            let loader = Arc::clone(self);
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                for (batch, path) in logged {
-                    loader.join_group(&key.0, &key.1, batch, Some(path), false, Duration::ZERO);
+    }
+
+    /// Commits a group under its label, then tells its loads and deletes its
+    /// logs; on failure retries the logged loads under the same label, so an
+    /// attempt that did commit (its answer lost) is never committed twice.
+    async fn settle(self: &Arc<Self>, key: (String, String), mut group: Group) {
+        // Logs name their group's label before it begins: a replay after a
+        // crash retries them under it.
+        for (_, wal) in &mut group.loads {
+            if let Some(path) = wal.as_mut() {
+                if let Some(named) = with_label(path, &group.label) {
+                    if std::fs::rename(&*path, &named).is_ok() {
+                        *path = named;
+                    }
                 }
-            });
+            }
+        }
+        loop {
+            let outcome = self.commit_group(&key, &group).await;
+            if let Err(e) = &outcome {
+                tracing::warn!("group commit {} of {}.{}: {e}", group.label, key.0, key.1);
+            }
+            let done = outcome.is_ok() || e_is_permanent(&outcome);
+            for w in std::mem::take(&mut group.waiters) {
+                let _ = w.send(outcome.clone());
+            }
+            if done {
+                for path in group.loads.iter().filter_map(|(_, w)| w.as_ref()) {
+                    let _ = std::fs::remove_file(path);
+                }
+                return;
+            }
+            // The logged rows were promised: retry them. (A `sync_mode` load's
+            // client was told of the failure, so it is not retried.)
+            group.loads.retain(|(_, wal)| wal.is_some());
+            if group.loads.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
@@ -186,10 +201,16 @@ impl StreamLoader {
             label: Some(group.label.clone()),
             coordinator_host: "127.0.0.1".into(),
             heartbeat_port: self.heartbeat_port,
-            timeout_second: None,
+            // A group left PREPARE by a crash must free its label soon: the
+            // replay retries under it.
+            timeout_second: Some(GROUP_TIMEOUT_SECOND),
         };
         let txn_id = match self.fe(BEGIN_PATH, None, &begin).await? {
             BeginLoadReply::Begun { txn_id, .. } => txn_id,
+            // An earlier attempt of this group committed: nothing more to do.
+            BeginLoadReply::LabelExists {
+                existing_status, ..
+            } if existing_status == "FINISHED" => return Ok((0, group.label.clone())),
             BeginLoadReply::LabelExists { message, .. } | BeginLoadReply::Failed { message } => {
                 return Err(message)
             }
@@ -222,16 +243,34 @@ impl StreamLoader {
     }
 
     /// Re-queues the rows a previous run logged but did not commit (`logs`,
-    /// listed before this run accepted any load).
+    /// listed before this run accepted any load). Logs of a group that had
+    /// begun are retried under its label.
     pub async fn replay_wal(self: Arc<Self>, logs: Vec<WalFile>) {
         // The FE's address arrives with its first heartbeat.
         while self.master.get().is_none() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        let mut begun: HashMap<(String, String, String), Group> = HashMap::new();
         for log in logs {
-            match read_wal(&log.path) {
-                Ok(batch) => {
-                    tracing::info!("replaying {}", log.path.display());
+            let batch = match read_wal(&log.path) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!("unreadable log {}: {e}", log.path.display());
+                    continue;
+                }
+            };
+            tracing::info!("replaying {}", log.path.display());
+            match label_of(&log.path) {
+                Some(label) => {
+                    let group = begun
+                        .entry((log.db, log.table, label.clone()))
+                        .or_insert_with(|| Group {
+                            label,
+                            ..Default::default()
+                        });
+                    group.loads.push((batch, Some(log.path)));
+                }
+                None => {
                     self.join_group(
                         &log.db,
                         &log.table,
@@ -241,10 +280,31 @@ impl StreamLoader {
                         Duration::ZERO,
                     );
                 }
-                Err(e) => tracing::warn!("unreadable log {}: {e}", log.path.display()),
             }
         }
+        for ((db, table, _), group) in begun {
+            let loader = Arc::clone(&self);
+            tokio::spawn(async move { loader.settle((db, table), group).await });
+        }
     }
+}
+
+/// A log renamed for its group: `<label>__<file>`.
+fn with_label(path: &Path, label: &str) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    if name.starts_with(label) {
+        return None;
+    }
+    Some(path.with_file_name(format!("{label}__{name}")))
+}
+
+/// The group label a log was renamed with, if any.
+fn label_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let (label, _) = name.split_once("__")?;
+    label
+        .starts_with("group_commit_")
+        .then(|| label.to_string())
 }
 
 /// A write-ahead-log file of a table.

@@ -203,10 +203,13 @@ fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad, caller: IpAddr) -> Result<Beg
                 && b.host.parse::<IpAddr>().is_ok_and(|ip| ip == caller)
         })
         .map(|b| b.id);
+    let coordinator_start_time =
+        coordinator_backend.map_or(0, |id| fe.backends.status(id).info.start_time_ms);
     let source = load::LoadSource {
         source_type: "BACKEND_STREAMING",
         coordinator: format!("BE: {}", req.coordinator_host),
         coordinator_backend,
+        coordinator_start_time,
         timeout_ms: timeout as i64 * 1000,
     };
     let txn_id = load::begin(fe, &req.db, &table, &label, source)?;

@@ -46,23 +46,66 @@ impl Rejects {
     }
 }
 
-/// The body's data lines: split by the delimiter, after `skip_lines` (and a
-/// header line or two for `csv_with_names[_and_types]`); a final empty line is no row.
+/// The body's data lines: split by the delimiter (not inside an enclosed
+/// field), after `skip_lines` (and a header line or two for
+/// `csv_with_names[_and_types]`); empty lines are no rows, as in Doris.
 pub fn lines<'a>(body: &'a [u8], opts: &LoadOptions) -> Vec<&'a [u8]> {
     let delim = opts.line_delimiter.as_slice();
     let mut out = Vec::new();
-    let mut start = 0;
-    for at in memchr::memmem::find_iter(body, delim) {
-        out.push(&body[start..at]);
-        start = at + delim.len();
+    match opts.enclose.filter(|q| memchr::memchr(*q, body).is_some()) {
+        Some(q) => split_enclosed(body, delim, q, opts.escape, &mut out),
+        None => {
+            let mut start = 0;
+            for at in memchr::memmem::find_iter(body, delim) {
+                out.push(&body[start..at]);
+                start = at + delim.len();
+            }
+            if start < body.len() {
+                out.push(&body[start..]);
+            }
+        }
+    }
+    out.retain(|l: &&[u8]| !l.is_empty() && *l != b"\r");
+    let skip = opts.skip_lines + opts.header_lines();
+    out.into_iter().skip(skip).collect()
+}
+
+/// Splits at delimiters outside enclosed fields. Each enclose byte `q` turns
+/// "inside" on or off (a doubled one, RFC 4180's literal quote, twice); the
+/// escape byte takes the next byte literally. Jumps between the bytes that matter.
+fn split_enclosed<'a>(
+    body: &'a [u8],
+    delim: &[u8],
+    q: u8,
+    escape: Option<u8>,
+    out: &mut Vec<&'a [u8]>,
+) {
+    let first = delim[0];
+    let (mut start, mut i, mut inside) = (0, 0, false);
+    while i < body.len() {
+        let next = match escape.filter(|e| *e != q) {
+            Some(e) => memchr::memchr3(q, e, first, &body[i..]),
+            None => memchr::memchr2(q, first, &body[i..]),
+        };
+        let Some(offset) = next else { break };
+        i += offset;
+        let b = body[i];
+        if b == q {
+            inside = !inside;
+            i += 1;
+        } else if Some(b) == escape {
+            i += 2;
+        } else if !inside && body[i..].starts_with(delim) {
+            out.push(&body[start..i]);
+            i += delim.len();
+            start = i;
+        } else {
+            i += 1;
+        }
     }
     if start < body.len() {
         out.push(&body[start..]);
     }
-    // Empty lines are no rows, as in Doris.
-    out.retain(|l: &&[u8]| !l.is_empty() && *l != b"\r");
-    let skip = opts.skip_lines + opts.header_lines();
-    out.into_iter().skip(skip).collect()
 }
 
 /// The fields of one line. Fields borrow from the body unless an escape or a
@@ -331,5 +374,24 @@ mod tests {
         ];
         assert_eq!(split("'it\\'s'||x", &escaped), ["it's", "x"]);
         assert_eq!(split("a||b", &[("column_separator", "||")]), ["a", "b"]);
+        assert_eq!(split("1,\"a\nb\"", &csv), ["1", "a\nb"]);
+    }
+
+    #[test]
+    fn line_delimiters_inside_enclosed_fields_are_data() {
+        let mut h = HeaderMap::new();
+        h.insert("column_separator", ",".parse().unwrap());
+        h.insert("enclose", "\"".parse().unwrap());
+        let opts = LoadOptions::from_headers(&h).unwrap();
+        let body = b"1,\"two\nlines\"\n2,\"say \"\"hi\"\"\"\n\n3,plain\n";
+        let got: Vec<&[u8]> = lines(body, &opts);
+        assert_eq!(
+            got,
+            vec![
+                &b"1,\"two\nlines\""[..],
+                &b"2,\"say \"\"hi\"\"\""[..],
+                &b"3,plain"[..]
+            ]
+        );
     }
 }

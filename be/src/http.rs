@@ -17,6 +17,11 @@ pub async fn serve(
         .route("/metrics", get(|| async { crate::metrics::render() }))
         .route("/api/{db}/{table}/_stream_load", put(stream_load::handle))
         .route("/api/_load_error_log", get(stream_load::error_log))
+        .route("/api/{db}/_stream_load_2pc", put(stream_load::two_phase))
+        .route(
+            "/api/{db}/{table}/_stream_load_2pc",
+            put(stream_load::two_phase),
+        )
         .with_state(loads);
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;

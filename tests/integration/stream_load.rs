@@ -529,9 +529,25 @@ async fn two_phase_commit_and_show_transaction() {
     let r = two_phase(&s, &["txn_operation: commit", &format!("txn_id: {first}")]);
     assert_eq!(r["status"], "ANALYSIS_ERROR", "{r}");
 
-    // Abort by label: nothing visible, ever.
+    // Abort by label (at the backend, which hands it to the FE): nothing visible, ever.
     let second = load("b", "tp2");
-    let r = two_phase(&s, &["txn_operation: abort", "label: tp2"]);
+    let url = format!(
+        "http://127.0.0.1:{}/api/db/t/_stream_load_2pc",
+        s.server.port("webserver_port")
+    );
+    let (code, body) = curl(&[
+        "-u",
+        "root:",
+        "-X",
+        "PUT",
+        "-H",
+        "txn_operation: abort",
+        "-H",
+        "label: tp2",
+        &url,
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(r["status"], "Success", "{r}");
     assert_eq!(
         r["msg"],

@@ -534,6 +534,43 @@ fn rand_suffix() -> u32 {
         .map_or(0, |d| d.subsec_nanos())
 }
 
+/// `PUT /api/{db}[/{table}]/_stream_load_2pc` on a backend: the second phase is
+/// the FE's business; the request goes there with the client's credentials.
+pub async fn two_phase(
+    State(loader): State<Arc<StreamLoader>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let Some((master, _)) = loader.master.get() else {
+        let body = serde_json::json!({"status": "INTERNAL_ERROR",
+            "msg": "this backend has not been heartbeated by a frontend yet"});
+        return Json(body).into_response();
+    };
+    let mut forwarded = reqwest::header::HeaderMap::new();
+    for name in ["authorization", "txn_id", "label", "txn_operation"] {
+        if let Some(v) = headers.get(name) {
+            forwarded.insert(name, v.clone());
+        }
+    }
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let sent = loader
+        .http
+        .put(format!("http://{master}{path}"))
+        .headers(forwarded)
+        .send()
+        .await;
+    match sent {
+        Ok(resp) => {
+            let status = resp.status();
+            let body = resp.bytes().await.unwrap_or_default();
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(e) => Json(serde_json::json!({"status": "INTERNAL_ERROR",
+            "msg": format!("calling the frontend: {e}")}))
+        .into_response(),
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct ErrorLogQuery {
     file: String,

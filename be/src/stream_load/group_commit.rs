@@ -7,8 +7,7 @@
 
 use super::StreamLoader;
 use basalt_common::load_rpc::{
-    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
-    ABORT_PATH, BEGIN_PATH, COMMIT_PATH, SINK_PATH,
+    AbortLoad, BeginLoad, BeginLoadReply, GetSink, GetSinkReply, ABORT_PATH, BEGIN_PATH, SINK_PATH,
 };
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::ipc::reader::FileReader;
@@ -215,15 +214,15 @@ impl StreamLoader {
                 return Err(message)
             }
         };
-        let written = async {
-            let partition_of = sink.partition_of_rows(&batch).map_err(|e| e.message)?;
-            let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
-            let results = sink.write_replicas(&self.rpc, txn_id, &routed).await;
-            Ok::<_, String>(CommitLoad::new(db, txn_id, routed, results, false))
-        }
-        .await;
-        let commit = match written {
-            Ok(c) => c,
+        let written = match sink.partition_of_rows(&batch) {
+            Ok(partition_of) => {
+                self.write_and_commit(db, txn_id, None, &sink, &batch, &partition_of, false)
+                    .await
+            }
+            Err(e) => Err(e.message),
+        };
+        match written {
+            Ok(_) => Ok((txn_id, group.label.clone())),
             Err(reason) => {
                 let abort = AbortLoad {
                     db: db.clone(),
@@ -233,12 +232,8 @@ impl StreamLoader {
                 let _ = self
                     .fe::<_, serde_json::Value>(ABORT_PATH, None, &abort)
                     .await;
-                return Err(reason);
+                Err(reason)
             }
-        };
-        match self.fe(COMMIT_PATH, None, &commit).await? {
-            CommitLoadReply::Committed { .. } => Ok((txn_id, group.label.clone())),
-            CommitLoadReply::Failed { message } => Err(message),
         }
     }
 

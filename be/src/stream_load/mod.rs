@@ -70,6 +70,32 @@ impl StreamLoader {
         })
     }
 
+    /// Routes the rows, writes every replica of their tablets, and has the FE
+    /// commit them (or precommit, for a two-phase load). Returns the status the
+    /// FE answered, and how long writing and committing took.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_and_commit(
+        &self,
+        db: &str,
+        txn_id: u64,
+        auth: Option<&str>,
+        sink: &TabletSink,
+        batch: &RecordBatch,
+        partition_of: &[Option<usize>],
+        two_phase: bool,
+    ) -> Result<(String, Duration, Duration), String> {
+        let write = Instant::now();
+        let routed = sink.route(batch, partition_of).map_err(|e| e.message)?;
+        let results = sink.write_replicas(&self.rpc, txn_id, &routed).await;
+        let write = write.elapsed();
+        let commit = Instant::now();
+        let req = CommitLoad::new(db, txn_id, routed, results, two_phase);
+        match self.fe(COMMIT_PATH, auth, &req).await? {
+            CommitLoadReply::Committed { status } => Ok((status, write, commit.elapsed())),
+            CommitLoadReply::Failed { message } => Err(message),
+        }
+    }
+
     /// Doris's words for a body over `streaming_load_max_mb`.
     fn too_big(&self, n: u64) -> String {
         let max = self.max_body_bytes;
@@ -408,31 +434,31 @@ async fn run(
 ) -> Result<(), String> {
     let (batch, partition_of) =
         read_rows(loader, sink, opts, body, host, &txn_id.to_string(), result).await?;
-    let write = Instant::now();
-    let routed = sink.route(&batch, &partition_of).map_err(|e| e.message)?;
-    let results = sink.write_replicas(&loader.rpc, txn_id, &routed).await;
-    result.write_data_time_ms = ms(write);
-    let commit = Instant::now();
-    let req = CommitLoad::new(db, txn_id, routed, results, opts.two_phase_commit);
-    let reply: CommitLoadReply = loader.fe(COMMIT_PATH, Some(auth), &req).await?;
-    result.commit_and_publish_time_ms = ms(commit);
-    match reply {
-        CommitLoadReply::Committed { status } => {
-            // Committed but not yet visible: Doris calls that a publish timeout.
-            if status == "VISIBLE" || status == "PRECOMMITTED" {
-                result.status = "Success".into();
-                result.message = "OK".into();
-            } else {
-                result.status = "Publish Timeout".into();
-                result.message = "[PUBLISH_TIMEOUT]transaction commit successfully, BUT data will be visible later".into();
-            }
-            Ok(())
-        }
-        CommitLoadReply::Failed { message } => {
-            result.number_loaded_rows = 0;
-            Err(message)
-        }
+    let (status, write, commit) = loader
+        .write_and_commit(
+            db,
+            txn_id,
+            Some(auth),
+            sink,
+            &batch,
+            &partition_of,
+            opts.two_phase_commit,
+        )
+        .await
+        .inspect_err(|_| result.number_loaded_rows = 0)?;
+    result.write_data_time_ms = write.as_millis() as u64;
+    result.commit_and_publish_time_ms = commit.as_millis() as u64;
+    // Committed but not yet visible: Doris calls that a publish timeout.
+    if status == "VISIBLE" || status == "PRECOMMITTED" {
+        result.status = "Success".into();
+        result.message = "OK".into();
+    } else {
+        result.status = "Publish Timeout".into();
+        result.message =
+            "[PUBLISH_TIMEOUT]transaction commit successfully, BUT data will be visible later"
+                .into();
     }
+    Ok(())
 }
 
 /// Reads the body and converts it to rows of the table, each with its

@@ -145,7 +145,8 @@ pub fn sink(fe: &Frontend, table: &OlapTable) -> TabletSink {
     }
 }
 
-/// How a load ended: a failure before the commit aborts it; a commit that
+/// How a load ended: its status once it succeeded (VISIBLE, or PRECOMMITTED
+/// for a two-phase load); a failure before the commit aborts it; a commit that
 /// reached the log stays (COMMITTED) and is published later.
 pub async fn finish(
     fe: &Arc<Frontend>,
@@ -153,15 +154,15 @@ pub async fn finish(
     txn_id: TxnId,
     result: Result<()>,
 ) -> Result<TxnStatus> {
-    let Err(e) = result else {
-        return Ok(TxnStatus::Visible);
-    };
     let status = fe
         .catalog
         .read()
         .db(db)
         .ok()
         .and_then(|d| d.transactions.get(&txn_id).map(|t| t.status));
+    let Err(e) = result else {
+        return Ok(status.unwrap_or(TxnStatus::Visible));
+    };
     if status == Some(TxnStatus::Prepare) {
         let _ = abort(fe, db, txn_id, &e.message).await;
     }
@@ -239,23 +240,26 @@ pub fn precommit(
     })
 }
 
+/// A transaction of `db` and the table it loads.
+pub fn txn_and_table(fe: &Frontend, db: &str, txn_id: TxnId) -> Result<(Transaction, OlapTable)> {
+    let state = fe.catalog.read();
+    let d = state.db(db)?;
+    let txn = d
+        .transactions
+        .get(&txn_id)
+        .ok_or_else(|| Error::invalid(format!("transaction [{txn_id}] not found.")))?;
+    let table = d
+        .tables
+        .values()
+        .find(|t| t.id == txn.table_id)
+        .ok_or_else(|| Error::invalid("the table of the load was dropped"))?;
+    Ok((txn.clone(), table.clone()))
+}
+
 /// The second phase: commits a PRECOMMITTED load and publishes it.
 pub async fn commit_precommitted(fe: &Arc<Frontend>, db: &str, txn_id: TxnId) -> Result<()> {
-    let (table, replicas, tablets) = {
-        let state = fe.catalog.read();
-        let d = state.db(db)?;
-        let txn = d
-            .transactions
-            .get(&txn_id)
-            .ok_or_else(|| Error::invalid(format!("transaction [{txn_id}] not found.")))?;
-        let table = d
-            .tables
-            .values()
-            .find(|t| t.id == txn.table_id)
-            .cloned()
-            .ok_or_else(|| Error::invalid("the table of the load was dropped"))?;
-        (table, txn.replicas.clone(), txn.tablets.clone())
-    };
+    let (txn, table) = txn_and_table(fe, db, txn_id)?;
+    let (replicas, tablets) = (txn.replicas, txn.tablets);
     let pids: BTreeSet<u64> = table
         .partitions
         .iter()

@@ -255,34 +255,15 @@ pub async fn commit(
     if let Err(m) = authorized_or_backend(&fe, &headers) {
         return fail(StatusCode::UNAUTHORIZED, &m);
     }
-    let table = {
-        let state = fe.catalog.read();
-        state.db(&req.db).and_then(|d| {
-            let txn = d.transactions.get(&req.txn_id).ok_or_else(|| {
-                basalt_common::Error::invalid(format!("transaction {} not found", req.txn_id))
-            })?;
-            d.tables
-                .values()
-                .find(|t| t.id == txn.table_id)
-                .cloned()
-                .ok_or_else(|| basalt_common::Error::invalid("the table was dropped"))
-        })
-    };
     let results = req.results();
-    let result = match &table {
-        Ok(table) if req.two_phase => {
-            match load::precommit(&fe, &req.db, table, req.txn_id, &req.written, &results) {
-                Ok(()) => {
-                    return Json(CommitLoadReply::Committed {
-                        status: TxnStatus::Precommitted.to_string(),
-                    })
-                    .into_response()
-                }
-                Err(e) => Err(e),
-            }
+    let result = match load::txn_and_table(&fe, &req.db, req.txn_id) {
+        Ok((_, table)) if req.two_phase => {
+            load::precommit(&fe, &req.db, &table, req.txn_id, &req.written, &results)
         }
-        Ok(table) => load::commit(&fe, &req.db, table, req.txn_id, &req.written, &results).await,
-        Err(e) => Err(e.clone()),
+        Ok((_, table)) => {
+            load::commit(&fe, &req.db, &table, req.txn_id, &req.written, &results).await
+        }
+        Err(e) => Err(e),
     };
     let reply = match load::finish(&fe, &req.db, req.txn_id, result).await {
         Ok(status) => CommitLoadReply::Committed {

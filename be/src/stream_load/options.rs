@@ -222,41 +222,22 @@ fn unescape(v: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            match b[i + 1] {
-                b'x' | b'X' if b.len() >= i + 4 => {
-                    let hex = std::str::from_utf8(&b[i + 2..i + 4]).ok();
-                    if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        out.push(byte);
-                        i += 4;
-                        continue;
-                    }
-                }
-                b't' => {
-                    out.push(b'\t');
-                    i += 2;
-                    continue;
-                }
-                b'n' => {
-                    out.push(b'\n');
-                    i += 2;
-                    continue;
-                }
-                b'r' => {
-                    out.push(b'\r');
-                    i += 2;
-                    continue;
-                }
-                b'\\' => {
-                    out.push(b'\\');
-                    i += 2;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        out.push(b[i]);
-        i += 1;
+        // An escape: the byte it stands for and how many bytes it takes.
+        let escaped = match b.get(i + 1).filter(|_| b[i] == b'\\') {
+            Some(b'x' | b'X') => b
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .map(|byte| (byte, 4)),
+            Some(b't') => Some((b'\t', 2)),
+            Some(b'n') => Some((b'\n', 2)),
+            Some(b'r') => Some((b'\r', 2)),
+            Some(b'\\') => Some((b'\\', 2)),
+            _ => None,
+        };
+        let (byte, len) = escaped.unwrap_or((b[i], 1));
+        out.push(byte);
+        i += len;
     }
     out
 }

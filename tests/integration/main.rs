@@ -11,4 +11,5 @@ mod robustness;
 mod slt_files;
 mod stream_load;
 mod stream_load_faults;
+mod stream_load_txn;
 mod two_process;

@@ -139,13 +139,17 @@ impl FlightService for ControlService {
             ControlRequest::Heartbeat {
                 fe_http_port,
                 fe_token,
+                backend_id,
             },
             Some(remote),
         ) = (&req, remote)
         {
             if *fe_http_port != 0 {
-                let addr = format!("{}:{fe_http_port}", remote.ip());
-                self.master.set(addr, fe_token.clone());
+                self.master.set(crate::MasterInfo {
+                    addr: format!("{}:{fe_http_port}", remote.ip()),
+                    token: fe_token.clone(),
+                    backend_id: *backend_id,
+                });
             }
         }
         let resp = self.handle(req).await.map_err(to_status)?;

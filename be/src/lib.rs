@@ -22,17 +22,28 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The FE's HTTP address (`host:port`) and cluster token, learnt from its heartbeats.
+/// What this backend learns from the FE's heartbeats (Doris's TMasterInfo):
+/// where the FE's HTTP port is, its cluster token, and this backend's id.
 #[derive(Debug, Clone, Default)]
-pub struct MasterAddress(Arc<std::sync::RwLock<Option<(String, String)>>>);
+pub struct MasterInfo {
+    /// `host:port` of the FE's HTTP server.
+    pub addr: String,
+    pub token: String,
+    /// 0 until the FE names it.
+    pub backend_id: u64,
+}
+
+/// The latest [`MasterInfo`], shared by the services that call the FE.
+#[derive(Debug, Clone, Default)]
+pub struct MasterAddress(Arc<std::sync::RwLock<Option<MasterInfo>>>);
 
 impl MasterAddress {
-    pub fn get(&self) -> Option<(String, String)> {
+    pub fn get(&self) -> Option<MasterInfo> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn set(&self, addr: String, token: String) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some((addr, token));
+    fn set(&self, info: MasterInfo) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(info);
     }
 }
 
@@ -88,7 +99,7 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
     let loads = Arc::new(stream_load::StreamLoader::new(
         master,
         ports.heartbeat_service_port,
-        engine.root(),
+        Arc::clone(&engine),
         cfg.streaming_load_max_mb,
     )?);
     // Group commits a previous run logged but did not commit: listed before

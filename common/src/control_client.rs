@@ -13,7 +13,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -21,10 +21,11 @@ use tonic::transport::{Channel, Endpoint};
 const RPC_TIMEOUT: Duration = Duration::from_secs(60);
 pub const CLONE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
-/// Connections to control services, one lazily connected channel per address.
-#[derive(Default)]
+/// Connections to control services, one lazily connected channel per address
+/// (clones share them).
+#[derive(Default, Clone)]
 pub struct ControlClient {
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl ControlClient {

@@ -14,6 +14,7 @@ pub mod rpc;
 pub mod scan;
 pub mod schema;
 pub mod sink;
+pub mod tablet_writer;
 pub mod types;
 
 pub use error::{Error, ErrorKind, Result};

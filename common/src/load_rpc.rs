@@ -4,7 +4,7 @@
 //! backend never vouches for a request.
 
 use crate::rpc::{TabletId, TxnId};
-use crate::sink::{ReplicaResults, Routed, TabletSink};
+use crate::sink::{ReplicaResults, TabletSink};
 use serde::{Deserialize, Serialize};
 
 pub const BEGIN_PATH: &str = "/api/_basalt/load/begin";
@@ -69,7 +69,7 @@ impl CommitLoad {
     pub fn new(
         db: &str,
         txn_id: TxnId,
-        routed: Routed,
+        written: Vec<(u64, TabletId)>,
         results: ReplicaResults,
         two_phase: bool,
     ) -> Self {
@@ -84,7 +84,7 @@ impl CommitLoad {
         Self {
             db: db.to_string(),
             txn_id,
-            written: routed.into_keys().collect(),
+            written,
             succeeded,
             failed,
             two_phase,

@@ -26,6 +26,10 @@ pub enum ControlRequest {
         /// flush) authenticate with it rather than a user's password.
         #[serde(default)]
         fe_token: String,
+        /// The id the FE knows this backend by: a load's coordinator writes
+        /// its own replicas directly, without a round trip through RPC.
+        #[serde(default)]
+        backend_id: u64,
     },
     CreateTablet {
         tablet_id: TabletId,

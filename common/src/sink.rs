@@ -2,9 +2,8 @@
 //! itself for INSERT, the coordinating BE for Stream Load): the table's schema,
 //! how a row finds its partition and bucket, and every tablet's replicas.
 
-use crate::control_client::ControlClient;
 use crate::partition::{KeyValue, PartitionKey};
-use crate::rpc::{TabletId, TxnId};
+use crate::rpc::TabletId;
 use crate::schema::TabletSchema;
 use crate::{Error, Result};
 use datafusion::arrow::array::{ArrayRef, UInt32Array};
@@ -124,43 +123,5 @@ impl TabletSink {
                 Ok((k, b))
             })
             .collect()
-    }
-
-    /// Writes each tablet's rows to every replica as a pending rowset of
-    /// `txn_id`, all at once, and waits for every write to settle (an abort
-    /// must not race a write still landing on a backend).
-    pub async fn write_replicas(
-        &self,
-        client: &ControlClient,
-        txn_id: TxnId,
-        routed: &Routed,
-    ) -> ReplicaResults {
-        let mut writes = Vec::new();
-        for ((pid, tablet), batch) in routed {
-            let replicas = self
-                .partitions
-                .iter()
-                .filter(|p| p.id == *pid)
-                .flat_map(|p| &p.tablets)
-                .filter(|t| t.id == *tablet)
-                .flat_map(|t| &t.backends);
-            for be in replicas {
-                let addr = self
-                    .backends
-                    .iter()
-                    .find(|(id, _)| id == be)
-                    .map(|(_, a)| a);
-                let (batch, tablet, be) = (batch.clone(), *tablet, *be);
-                writes.push(async move {
-                    let result = match addr {
-                        Some(addr) => client.write_rowset(addr, txn_id, tablet, vec![batch]).await,
-                        // A backend known to be dead is not waited for.
-                        None => Err(Error::backend(format!("backend {be} is not alive"))),
-                    };
-                    ((tablet, be), result)
-                });
-            }
-        }
-        futures::future::join_all(writes).await
     }
 }

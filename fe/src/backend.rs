@@ -82,6 +82,7 @@ impl BackendRegistry {
                 &ControlRequest::Heartbeat {
                     fe_http_port,
                     fe_token: fe_token.to_string(),
+                    backend_id: be.id,
                 },
             ),
         )

@@ -10,6 +10,7 @@ use basalt_common::rpc::{
     ControlRequest, ControlResponse, PublishTablet, TabletId, TxnId, Version,
 };
 use basalt_common::sink::{ReplicaResults, SinkPartition, SinkTablet, TabletSink};
+use basalt_common::tablet_writer::TabletWriter;
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,9 +43,10 @@ pub async fn load(
                 "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
             )));
         }
-        let routed = sink.route(&batch, &partition_of)?;
-        let results = sink.write_replicas(&fe.backends.rpc, txn_id, &routed).await;
-        Ok((routed.into_keys().collect::<Vec<_>>(), results))
+        let client = fe.backends.rpc.clone();
+        let mut writer = TabletWriter::new(Arc::new(sink), client, txn_id, None);
+        writer.add(&batch, &partition_of).await?;
+        Ok(writer.finish().await)
     }
     .await;
     let result = match written {

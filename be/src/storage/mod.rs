@@ -154,8 +154,10 @@ impl StorageEngine {
         Ok(())
     }
 
-    /// Writes `batches` as a pending rowset of `txn_id`: the segment is durable and
-    /// named in the meta before this returns, but invisible until published.
+    /// Writes `batches` as a segment of the pending rowset of `txn_id`: the
+    /// segment is durable and named in the meta before this returns, but
+    /// invisible until published. A load writes a tablet's rows in several
+    /// calls (one per flush), each adding a segment to the same rowset.
     pub fn write_rowset(
         &self,
         txn_id: TxnId,
@@ -163,19 +165,33 @@ impl StorageEngine {
         batches: &[RecordBatch],
     ) -> Result<()> {
         let tablet = self.tablet(tablet_id)?;
-        let rowset_id = self.new_rowset_id();
+        let file_id = self.new_rowset_id();
         let dir = self.tablet_dir(tablet_id);
-        let segment = writer::write_segment(&dir, rowset_id, &tablet.schema, batches)?;
-        let rowset = RowsetMeta {
-            rowset_id,
-            txn_id,
-            version: None,
-            segments: segment.iter().map(|s| s.file.clone()).collect(),
-            num_rows: segment.iter().map(|s| s.rows).sum(),
-            data_size: segment.iter().map(|s| s.bytes).sum(),
-        };
+        let segment = writer::write_segment(&dir, file_id, &tablet.schema, batches)?;
         self.update(&[tablet_id], |t| {
-            t.rowsets.push(rowset.clone());
+            let pending = t
+                .rowsets
+                .iter_mut()
+                .find(|r| r.txn_id == txn_id && r.version.is_none());
+            let rowset = match pending {
+                Some(r) => r,
+                None => {
+                    t.rowsets.push(RowsetMeta {
+                        rowset_id: file_id,
+                        txn_id,
+                        version: None,
+                        segments: Vec::new(),
+                        num_rows: 0,
+                        data_size: 0,
+                    });
+                    t.rowsets.last_mut().expect("just pushed")
+                }
+            };
+            if let Some(s) = &segment {
+                rowset.segments.push(s.file.clone());
+                rowset.num_rows += s.rows;
+                rowset.data_size += s.bytes;
+            }
             Ok(())
         })
     }
@@ -350,6 +366,17 @@ impl StorageEngine {
 
 pub use reader::EngineReader;
 
+impl basalt_common::tablet_writer::LocalRowsets for StorageEngine {
+    fn write_rowset(
+        &self,
+        txn_id: TxnId,
+        tablet_id: TabletId,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        StorageEngine::write_rowset(self, txn_id, tablet_id, batches)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +442,7 @@ mod tests {
             engine.publish(100, &publish).unwrap();
             engine.publish(100, &publish).unwrap(); // idempotent
             engine.write_rowset(101, 7, &[batch(&[9])]).unwrap();
+            engine.write_rowset(101, 7, &[batch(&[8, 7])]).unwrap();
             // A stray file from a write cut short by a crash.
             std::fs::write(engine.tablet_dir(7).join("999_0.parquet.tmp"), b"partial").unwrap();
         }
@@ -422,12 +450,11 @@ mod tests {
         let t = engine.tablet(7).unwrap();
         assert_eq!(t.visible_version, 2);
         assert_eq!(visible_rows(&engine, 7, 2), 3);
-        assert!(
-            t.rowsets
-                .iter()
-                .any(|r| r.txn_id == 101 && r.version.is_none()),
-            "pending rowset kept"
-        );
+        let pending: Vec<_> = t.rowsets.iter().filter(|r| r.txn_id == 101).collect();
+        assert_eq!(pending.len(), 1, "one rowset per load and tablet");
+        assert_eq!(pending[0].segments.len(), 2, "a segment per write");
+        assert_eq!(pending[0].num_rows, 3);
+        assert!(pending[0].version.is_none(), "pending rowset kept");
         assert!(
             !engine.tablet_dir(7).join("999_0.parquet.tmp").exists(),
             "orphan removed"

@@ -6,8 +6,8 @@ use crate::metrics;
 use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
-use datafusion::arrow::array::UInt32Array;
-use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::compute::{concat_batches, interleave_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use parquet::arrow::ArrowWriter;
@@ -26,38 +26,48 @@ pub struct SegmentInfo {
 /// Rows per row group: small enough that zone maps skip usefully.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 
-/// The order of the rows by the key columns (stable: equal keys keep their
-/// load order), or `None` when they already are in it. Sorting the keys'
-/// Arrow row format compares plain bytes, much faster than comparing column
-/// by column as `lexsort_to_indices` does.
-fn sort_indices(batch: &RecordBatch, keys: usize) -> Result<Option<UInt32Array>> {
-    if keys == 0 || batch.num_rows() < 2 {
-        return Ok(None);
-    }
+/// The rows of `batches` in key order (stable: equal keys keep their load
+/// order), gathered into one batch with one copy. Sorting the keys' Arrow row
+/// format compares plain bytes, much faster than comparing column by column
+/// as `lexsort_to_indices` does; rows already in order are only concatenated.
+fn sorted(schema: SchemaRef, batches: &[RecordBatch], keys: usize) -> Result<RecordBatch> {
     let internal = |e: datafusion::arrow::error::ArrowError| Error::internal(e.to_string());
-    let fields = batch.columns()[..keys]
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if keys == 0 || rows < 2 {
+        return concat_batches(&schema, batches).map_err(internal);
+    }
+    let fields = batches[0].columns()[..keys]
         .iter()
         .map(|c| SortField::new(c.data_type().clone()))
         .collect();
     let converter = RowConverter::new(fields).map_err(internal)?;
-    let rows = converter
-        .convert_columns(&batch.columns()[..keys])
-        .map_err(internal)?;
-    let in_order = (1..rows.num_rows()).all(|i| rows.row(i - 1) <= rows.row(i));
-    if in_order {
-        return Ok(None);
+    let mut keyed = converter.empty_rows(rows, rows * 16);
+    let mut order: Vec<(usize, usize)> = Vec::with_capacity(rows);
+    for (b, batch) in batches.iter().enumerate() {
+        converter
+            .append(&mut keyed, &batch.columns()[..keys])
+            .map_err(internal)?;
+        order.extend((0..batch.num_rows()).map(|r| (b, r)));
     }
-    let mut idx: Vec<u32> = (0..batch.num_rows() as u32).collect();
-    idx.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
-    Ok(Some(UInt32Array::from(idx)))
+    let in_order = (1..rows).all(|i| keyed.row(i - 1) <= keyed.row(i));
+    if in_order {
+        return concat_batches(&schema, batches).map_err(internal);
+    }
+    let mut idx: Vec<u32> = (0..rows as u32).collect();
+    idx.sort_by(|a, b| keyed.row(*a as usize).cmp(&keyed.row(*b as usize)));
+    let order: Vec<(usize, usize)> = idx.iter().map(|i| order[*i as usize]).collect();
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    interleave_record_batch(&refs, &order).map_err(internal)
 }
 
+/// Writes `batches` as one segment named after `file_id`, sorted by the key
+/// columns. `None` when there are no rows.
 pub fn write_segment(
     dir: &Path,
-    rowset_id: u64,
+    file_id: u64,
     schema: &TabletSchema,
     batches: &[RecordBatch],
-) -> Result<Vec<SegmentInfo>> {
+) -> Result<Option<SegmentInfo>> {
     let arrow_schema = schema.arrow_schema();
     for b in batches {
         if b.schema().fields() != arrow_schema.fields() {
@@ -76,18 +86,20 @@ pub fn write_segment(
             )));
         }
     }
-    let all = concat_batches(&arrow_schema, batches).map_err(|e| Error::internal(e.to_string()))?;
-    if all.num_rows() == 0 {
-        return Ok(Vec::new());
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .cloned()
+        .collect();
+    if batches.is_empty() {
+        return Ok(None);
     }
     let sort = std::time::Instant::now();
-    let sorted = match sort_indices(&all, schema.num_key_columns())? {
-        Some(idx) => take_record_batch(&all, &idx).map_err(|e| Error::internal(e.to_string()))?,
-        None => all,
-    };
+    let sorted = sorted(arrow_schema.clone(), &batches, schema.num_key_columns())?;
+    drop(batches);
     metrics::add_elapsed(&metrics::SEGMENT_SORT_NS, sort);
     let encode = std::time::Instant::now();
-    let name = format!("{rowset_id}_0.parquet");
+    let name = format!("{file_id}_0.parquet");
     let tmp = dir.join(format!("{name}.tmp"));
     let props = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)
@@ -115,11 +127,11 @@ pub fn write_segment(
         sorted.num_rows() as u64,
         std::sync::atomic::Ordering::Relaxed,
     );
-    Ok(vec![SegmentInfo {
+    Ok(Some(SegmentInfo {
         file: name,
         rows: sorted.num_rows() as u64,
         bytes,
-    }])
+    }))
 }
 
 /// Deletes files that no tablet meta names: leftovers of writes cut short by a crash,

@@ -8,11 +8,15 @@ use super::options::LoadOptions;
 use basalt_common::schema::TabletSchema;
 use basalt_common::types::DorisType;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, StringArray, StringBuilder,
 };
+use datafusion::arrow::compute::kernels::cast_utils::parse_decimal;
 use datafusion::arrow::compute::{cast_with_options, filter, CastOptions};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// Rows a load refused, with the reason for each.
 #[derive(Default)]
@@ -46,74 +50,136 @@ impl Rejects {
     }
 }
 
-/// The body's data lines: split by the delimiter (not inside an enclosed
-/// field), after `skip_lines` (and a header line or two for
-/// `csv_with_names[_and_types]`); empty lines are no rows, as in Doris.
-pub fn lines<'a>(body: &'a [u8], opts: &LoadOptions) -> Vec<&'a [u8]> {
-    let delim = opts.line_delimiter.as_slice();
-    let mut out = Vec::new();
-    match opts.enclose.filter(|q| memchr::memchr(*q, body).is_some()) {
-        Some(q) => split_enclosed(body, delim, q, opts.escape, &mut out),
-        None => {
-            let mut start = 0;
-            for at in memchr::memmem::find_iter(body, delim) {
-                out.push(&body[start..at]);
-                start = at + delim.len();
-            }
-            if start < body.len() {
-                out.push(&body[start..]);
-            }
-        }
-    }
-    out.retain(|l: &&[u8]| !l.is_empty() && *l != b"\r");
-    let skip = opts.skip_lines + opts.header_lines();
-    out.into_iter().skip(skip).collect()
+/// Cuts a CSV body into data lines as it arrives: split by `line_delimiter`
+/// (not inside an enclosed field), after `skip_lines` (and a header line or
+/// two for `csv_with_names[_and_types]`); empty lines are no rows, as in
+/// Doris. The caller keeps the bytes from [`Self::rest`] on and drops the
+/// lines' bytes when it hands them on.
+pub struct LineSplitter {
+    delim: Vec<u8>,
+    enclose: Option<u8>,
+    escape: Option<u8>,
+    /// Where the incomplete last line begins.
+    start: usize,
+    /// Where scanning resumes.
+    pos: usize,
+    inside: bool,
+    /// Lines still to skip.
+    skip: usize,
 }
 
-/// Splits at delimiters outside enclosed fields. Each enclose byte `q` turns
-/// "inside" on or off (a doubled one, RFC 4180's literal quote, twice); the
-/// escape byte takes the next byte literally. Jumps between the bytes that matter.
-fn split_enclosed<'a>(
-    body: &'a [u8],
-    delim: &[u8],
-    q: u8,
-    escape: Option<u8>,
-    out: &mut Vec<&'a [u8]>,
-) {
-    let first = delim[0];
-    let (mut start, mut i, mut inside) = (0, 0, false);
-    while i < body.len() {
-        let next = match escape.filter(|e| *e != q) {
-            Some(e) => memchr::memchr3(q, e, first, &body[i..]),
-            None => memchr::memchr2(q, first, &body[i..]),
-        };
-        let Some(offset) = next else { break };
-        i += offset;
-        let b = body[i];
-        if b == q {
-            inside = !inside;
-            i += 1;
-        } else if Some(b) == escape {
-            i += 2;
-        } else if !inside && body[i..].starts_with(delim) {
-            out.push(&body[start..i]);
-            i += delim.len();
-            start = i;
-        } else {
-            i += 1;
+impl LineSplitter {
+    pub fn new(opts: &LoadOptions) -> Self {
+        Self {
+            delim: opts.line_delimiter.clone(),
+            enclose: opts.enclose,
+            escape: opts.escape.filter(|e| Some(*e) != opts.enclose),
+            start: 0,
+            pos: 0,
+            inside: false,
+            skip: opts.skip_lines + opts.header_lines(),
         }
     }
-    if start < body.len() {
-        out.push(&body[start..]);
+
+    /// Where the bytes not yet split into lines begin.
+    pub fn rest(&self) -> usize {
+        self.start
+    }
+
+    /// The caller dropped the first `n` bytes (at most [`Self::rest`]).
+    pub fn dropped(&mut self, n: usize) {
+        self.start -= n;
+        self.pos -= n;
+    }
+
+    /// Appends the lines `buf` completes since the last call; at `eof` what
+    /// remains is the last line.
+    pub fn split(&mut self, buf: &[u8], eof: bool, out: &mut Vec<Range<usize>>) {
+        let d = self.delim.len();
+        match self.enclose {
+            None => {
+                let finder = memchr::memmem::Finder::new(&self.delim).into_owned();
+                let from = self.pos;
+                for at in finder.find_iter(&buf[from..]) {
+                    let end = from + at;
+                    self.line(buf, end, out);
+                    self.start = end + d;
+                }
+                // A delimiter may straddle the end: look at its first bytes again.
+                self.pos = buf.len().saturating_sub(d - 1).max(self.start);
+            }
+            Some(q) => self.split_enclosed(buf, q, eof, out),
+        }
+        if eof && self.start < buf.len() {
+            self.line(buf, buf.len(), out);
+            self.start = buf.len();
+            self.pos = buf.len();
+        }
+    }
+
+    /// Each enclose byte `q` turns "inside" on or off (a doubled one, RFC
+    /// 4180's literal quote, twice); the escape byte takes the next byte
+    /// literally. Jumps between the bytes that matter.
+    fn split_enclosed(&mut self, buf: &[u8], q: u8, eof: bool, out: &mut Vec<Range<usize>>) {
+        let first = self.delim[0];
+        let mut i = self.pos;
+        while i < buf.len() {
+            let next = match self.escape {
+                Some(e) => memchr::memchr3(q, e, first, &buf[i..]),
+                None => memchr::memchr2(q, first, &buf[i..]),
+            };
+            let Some(offset) = next else {
+                i = buf.len();
+                break;
+            };
+            i += offset;
+            let b = buf[i];
+            if b == q {
+                self.inside = !self.inside;
+                i += 1;
+            } else if Some(b) == self.escape {
+                if i + 1 >= buf.len() && !eof {
+                    break; // the escaped byte has not arrived
+                }
+                i += 2;
+            } else if self.inside {
+                i += 1;
+            } else if buf.len() - i < self.delim.len() && !eof {
+                break; // too few bytes left to tell whether a delimiter starts here
+            } else if buf[i..].starts_with(&self.delim) {
+                self.line(buf, i, out);
+                i += self.delim.len();
+                self.start = i;
+            } else {
+                i += 1;
+            }
+        }
+        self.pos = i.min(buf.len());
+    }
+
+    fn line(&mut self, buf: &[u8], end: usize, out: &mut Vec<Range<usize>>) {
+        let line = &buf[self.start..end];
+        if line.is_empty() || line == b"\r" {
+            return;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        out.push(self.start..end);
     }
 }
 
 /// The fields of one line. Fields borrow from the body unless an escape or a
 /// doubled enclose inside an enclosed field makes them differ from it.
-pub fn fields<'a>(line: &'a [u8], opts: &LoadOptions) -> Vec<Cow<'a, [u8]>> {
+fn fields<'a>(
+    line: &'a [u8],
+    opts: &LoadOptions,
+    finder: &memchr::memmem::Finder,
+    out: &mut Vec<Cow<'a, [u8]>>,
+) {
     let sep = opts.column_separator.as_slice();
-    let finder = memchr::memmem::Finder::new(sep);
-    let mut out: Vec<Cow<[u8]>> = Vec::new();
+    out.clear();
     let mut i = 0;
     loop {
         let rest = &line[i..];
@@ -134,7 +200,7 @@ pub fn fields<'a>(line: &'a [u8], opts: &LoadOptions) -> Vec<Cow<'a, [u8]>> {
         // Past the field: the next separator (bytes before it are dropped).
         match finder.find(&line[i..]) {
             Some(at) => i += at + sep.len(),
-            None => return out,
+            None => return,
         }
     }
 }
@@ -174,21 +240,32 @@ fn enclosed(s: &[u8], q: u8, escape: Option<u8>) -> (Cow<'_, [u8]>, usize) {
     (owned.map_or(Cow::Borrowed(s), Cow::Owned), s.len())
 }
 
-/// Parses the data lines into text columns, one per source column; rows with
-/// the wrong number of fields or invalid UTF-8 are rejected.
+/// Parses the data lines (of one block of `body`) into text columns, one per
+/// source column; rows with the wrong number of fields or invalid UTF-8 are
+/// rejected.
 pub fn parse(
+    body: &[u8],
     lines: &[&[u8]],
     sources: usize,
     opts: &LoadOptions,
     rejects: &mut Rejects,
 ) -> Vec<StringArray> {
-    // Builders take the field bytes straight from the body: no string per cell.
-    let mut columns: Vec<StringBuilder> = (0..sources)
-        .map(|_| StringBuilder::with_capacity(lines.len(), lines.len() * 8))
-        .collect();
+    let finder = memchr::memmem::Finder::new(&opts.column_separator);
+    // A valid UTF-8 block cut at valid UTF-8 separators, with ASCII enclose
+    // and escape bytes removed, leaves valid fields: one check for the block.
+    let ascii = |b: Option<u8>| b.is_none_or(|b| b.is_ascii());
+    let text = (ascii(opts.enclose)
+        && ascii(opts.escape)
+        && std::str::from_utf8(&opts.column_separator).is_ok()
+        && std::str::from_utf8(&opts.line_delimiter).is_ok())
+    .then(|| std::str::from_utf8(body).ok())
+    .flatten();
+    let trim = opts.trim_double_quotes;
+    let mut columns = builders(lines, sources, opts, &finder);
+    let mut fields = Vec::with_capacity(sources);
     for line in lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let fields = fields(line, opts);
+        self::fields(line, opts, &finder, &mut fields);
         if fields.len() != sources {
             rejects.add(|| {
                 let (more, less) = ("more", "less");
@@ -203,29 +280,60 @@ pub fn parse(
             });
             continue;
         }
-        let field = |f| text_field(f, opts.trim_double_quotes);
-        if fields.iter().any(|f| field(f).is_none()) {
+        let utf8 = |f: &[u8]| str_of(f, body, text).is_some();
+        if !fields.iter().filter_map(|f| field(f, trim)).all(utf8) {
             rejects.add(|| "Reason: Unable to display. src line [Unable to display]; ".into());
             continue;
         }
         for (col, f) in columns.iter_mut().zip(&fields) {
-            col.append_option(field(f).flatten());
+            col.append_option(field(f, trim).and_then(|f| str_of(f, body, text)));
         }
     }
     columns.iter_mut().map(|b| b.finish()).collect()
 }
 
-/// A field's text: `None` when it is not UTF-8, `Some(None)` for `\\N` (NULL).
-fn text_field(f: &[u8], trim_double_quotes: bool) -> Option<Option<&str>> {
+/// Builders sized by the first lines' fields, so the values are not copied
+/// again and again as they grow.
+fn builders(
+    lines: &[&[u8]],
+    sources: usize,
+    opts: &LoadOptions,
+    finder: &memchr::memmem::Finder,
+) -> Vec<StringBuilder> {
+    let sample = &lines[..lines.len().min(64)];
+    let mut bytes = vec![0usize; sources];
+    let mut fields = Vec::new();
+    for line in sample {
+        self::fields(line, opts, finder, &mut fields);
+        for (n, f) in bytes.iter_mut().zip(&fields) {
+            *n += f.len();
+        }
+    }
+    let scale = lines.len() as f64 / sample.len().max(1) as f64 * 1.2;
+    bytes
+        .into_iter()
+        .map(|n| StringBuilder::with_capacity(lines.len(), (n as f64 * scale) as usize + 64))
+        .collect()
+}
+
+/// A field's bytes after `trim_double_quotes`; `None` for `\\N` (NULL).
+fn field(f: &[u8], trim_double_quotes: bool) -> Option<&[u8]> {
     let f = if trim_double_quotes {
         trim_quotes(f)
     } else {
         f
     };
-    if f == b"\\N" {
-        return Some(None);
+    (f != b"\\N").then_some(f)
+}
+
+/// A field's text. Fields taken straight from a block known to be UTF-8
+/// (`text`) need no check of their own.
+fn str_of<'a>(f: &'a [u8], body: &[u8], text: Option<&'a str>) -> Option<&'a str> {
+    let at = (f.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+    match (text, at.checked_add(f.len())) {
+        (Some(text), Some(end)) if end <= body.len() => text.get(at..end),
+        _ => std::str::from_utf8(f).ok(),
     }
-    std::str::from_utf8(f).ok().map(Some)
 }
 
 fn trim_quotes(f: &[u8]) -> &[u8] {
@@ -270,11 +378,28 @@ pub fn convert(
             }
             (None, Some(d)) => StringArray::from(vec![d; rows]),
         };
-        let out = cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?;
+        let out = match ty {
+            DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale)?,
+            _ => cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?,
+        };
         let too_long = match col.data_type {
             DorisType::Char { len } | DorisType::Varchar { len } => Some(len as usize),
             _ => None,
         };
+        // Most columns need no look at each row: every value converted, no
+        // NULL where none may be, no string too long.
+        let unconverted = strict && out.null_count() > input.null_count();
+        let null_in_not_null = !col.nullable && out.null_count() > 0;
+        let any_too_long = too_long.is_some_and(|len| {
+            input
+                .offsets()
+                .windows(2)
+                .any(|w| (w[1] - w[0]) as usize > len)
+        });
+        if !unconverted && !null_in_not_null && !any_too_long {
+            arrays.push(out);
+            continue;
+        }
         for row in 0..rows {
             if !keep[row] {
                 continue;
@@ -329,6 +454,42 @@ pub fn convert(
     RecordBatch::try_new(schema.arrow_schema(), arrays).map_err(|e| e.to_string())
 }
 
+/// Text to DECIMAL: NULL where a value does not convert. Values with no more
+/// decimals than the scale take arrow's plain parser; the rest (to be
+/// rounded, or with spaces or exponents) arrow's cast, which rounds as Doris
+/// does but formats a string per value, several times slower.
+fn to_decimal(input: &StringArray, precision: u8, scale: i8) -> Result<ArrayRef, String> {
+    let safe = CastOptions {
+        safe: true,
+        ..Default::default()
+    };
+    let ty = DataType::Decimal128(precision, scale);
+    let plain = |s: &str| {
+        let decimals = s.find('.').map_or(0, |dot| s.len() - dot - 1);
+        !s.is_empty()
+            && decimals <= scale.max(0) as usize
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
+    };
+    let values: Decimal128Array = input
+        .iter()
+        .map(|v| match v {
+            None => Ok(None),
+            Some(s) if plain(s) => Ok(parse_decimal::<Decimal128Type>(s, precision, scale).ok()),
+            Some(s) => {
+                let one = cast_with_options(&StringArray::from(vec![s]), &ty, &safe)
+                    .map_err(|e| e.to_string())?;
+                let one = one.as_primitive::<Decimal128Type>();
+                Ok(one.is_valid(0).then(|| one.value(0)))
+            }
+        })
+        .collect::<Result<_, String>>()?;
+    let values = values
+        .with_precision_and_scale(precision, scale)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(values))
+}
+
 /// The text of one row's source columns, for the error log.
 pub fn row_text(columns: &[ArrayRef], row: usize) -> String {
     columns
@@ -354,8 +515,10 @@ mod tests {
             h.insert(*k, v.parse().unwrap());
         }
         let opts = LoadOptions::from_headers(&h).unwrap();
-        fields(line.as_bytes(), &opts)
-            .iter()
+        let finder = memchr::memmem::Finder::new(&opts.column_separator);
+        let mut out = Vec::new();
+        fields(line.as_bytes(), &opts, &finder, &mut out);
+        out.iter()
             .map(|f| String::from_utf8_lossy(f).to_string())
             .collect()
     }
@@ -377,21 +540,55 @@ mod tests {
         assert_eq!(split("1,\"a\nb\"", &csv), ["1", "a\nb"]);
     }
 
+    /// The lines of `body`, fed to the splitter whole and byte by byte.
+    fn lines(body: &[u8], headers: &[(&'static str, &str)]) -> Vec<String> {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        let opts = LoadOptions::from_headers(&h).unwrap();
+        let text = |buf: &[u8], lines: Vec<Range<usize>>| -> Vec<String> {
+            lines
+                .into_iter()
+                .map(|r| String::from_utf8_lossy(&buf[r]).to_string())
+                .collect()
+        };
+        let mut whole = Vec::new();
+        LineSplitter::new(&opts).split(body, true, &mut whole);
+        let whole = text(body, whole);
+        // Byte by byte, dropping each batch of complete lines as a caller does.
+        let (mut splitter, mut buf, mut got) = (LineSplitter::new(&opts), Vec::new(), Vec::new());
+        for (i, b) in body.iter().enumerate() {
+            buf.push(*b);
+            let mut out = Vec::new();
+            splitter.split(&buf, i + 1 == body.len(), &mut out);
+            got.extend(text(&buf, out));
+            let n = splitter.rest();
+            buf.drain(..n);
+            splitter.dropped(n);
+        }
+        assert_eq!(whole, got, "split whole and byte by byte");
+        whole
+    }
+
     #[test]
     fn line_delimiters_inside_enclosed_fields_are_data() {
-        let mut h = HeaderMap::new();
-        h.insert("column_separator", ",".parse().unwrap());
-        h.insert("enclose", "\"".parse().unwrap());
-        let opts = LoadOptions::from_headers(&h).unwrap();
+        let csv = [("column_separator", ","), ("enclose", "\"")];
         let body = b"1,\"two\nlines\"\n2,\"say \"\"hi\"\"\"\n\n3,plain\n";
-        let got: Vec<&[u8]> = lines(body, &opts);
         assert_eq!(
-            got,
-            vec![
-                &b"1,\"two\nlines\""[..],
-                &b"2,\"say \"\"hi\"\"\""[..],
-                &b"3,plain"[..]
-            ]
+            lines(body, &csv),
+            ["1,\"two\nlines\"", "2,\"say \"\"hi\"\"\"", "3,plain"]
         );
+        let escaped = [
+            ("enclose", "'"),
+            ("escape", "\\"),
+            ("line_delimiter", "\\r\\n"),
+        ];
+        assert_eq!(
+            lines(b"'a\\'\r\nb'\r\nc\r\n\r\nd", &escaped),
+            ["'a\\'\r\nb'", "c", "d"]
+        );
+        let plain = [("line_delimiter", "||"), ("skip_lines", "1")];
+        assert_eq!(lines(b"h||a||||b|c||", &plain), ["a", "b|c"]);
     }
 }

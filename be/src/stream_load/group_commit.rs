@@ -9,7 +9,6 @@ use super::StreamLoader;
 use basalt_common::load_rpc::{
     AbortLoad, BeginLoad, BeginLoadReply, GetSink, GetSinkReply, ABORT_PATH, BEGIN_PATH, SINK_PATH,
 };
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -191,9 +190,6 @@ impl StreamLoader {
             GetSinkReply::Sink { sink, .. } => sink,
             GetSinkReply::Failed { message } => return Err(message),
         };
-        let schema = sink.schema.arrow_schema();
-        let batches: Vec<RecordBatch> = group.loads.iter().map(|(b, _)| b.clone()).collect();
-        let batch = concat_batches(&schema, &batches).map_err(|e| e.to_string())?;
         let begin = BeginLoad {
             db: db.clone(),
             table: table.clone(),
@@ -214,13 +210,19 @@ impl StreamLoader {
                 return Err(message)
             }
         };
-        let written = match sink.partition_of_rows(&batch) {
-            Ok(partition_of) => {
-                self.write_and_commit(db, txn_id, None, &sink, &batch, &partition_of, false)
+        let sink = Arc::new(sink);
+        let mut writer = self.writer(&sink, txn_id);
+        let written = async {
+            for (batch, _) in &group.loads {
+                let partition_of = sink.partition_of_rows(batch).map_err(|e| e.message)?;
+                writer
+                    .add(batch, &partition_of)
                     .await
+                    .map_err(|e| e.message)?;
             }
-            Err(e) => Err(e.message),
-        };
+            self.commit(db, txn_id, None, writer, false).await
+        }
+        .await;
         match written {
             Ok(_) => Ok((txn_id, group.label.clone())),
             Err(reason) => {
@@ -362,5 +364,5 @@ fn read_wal(path: &Path) -> Result<RecordBatch, String> {
     let batches: Vec<RecordBatch> = reader
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    concat_batches(&schema, &batches).map_err(|e| e.to_string())
+    datafusion::arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
 }

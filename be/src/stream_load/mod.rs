@@ -4,6 +4,7 @@
 //! are routed to tablets and written to every replica, and the FE commits on
 //! a majority and publishes. The answer is Doris's JSON.
 
+mod body;
 mod columns;
 mod csv;
 mod group_commit;
@@ -13,6 +14,7 @@ mod rows;
 
 pub use group_commit::list_wal;
 
+use crate::storage::StorageEngine;
 use crate::MasterAddress;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -25,7 +27,9 @@ use basalt_common::load_rpc::{
     StreamLoadRecord, ABORT_PATH, BEGIN_PATH, COMMIT_PATH, RECORD_PATH, SINK_PATH,
 };
 use basalt_common::sink::TabletSink;
+use basalt_common::tablet_writer::{LocalRowsets, TabletWriter};
 use csv::Rejects;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use options::LoadOptions;
 use serde::Serialize;
@@ -46,16 +50,19 @@ pub struct StreamLoader {
     error_dir: PathBuf,
     rpc: ControlClient,
     http: reqwest::Client,
+    /// Where the replicas on this backend are written.
+    engine: Arc<StorageEngine>,
 }
 
 impl StreamLoader {
-    /// `root` holds the error logs and group commit's write-ahead log.
+    /// The engine's root holds the error logs and group commit's write-ahead log.
     pub fn new(
         master: MasterAddress,
         heartbeat_port: u16,
-        root: &std::path::Path,
+        engine: Arc<StorageEngine>,
         streaming_load_max_mb: u64,
     ) -> basalt_common::Result<Self> {
+        let root = engine.root().to_path_buf();
         let error_dir = root.join("error_log");
         std::fs::create_dir_all(&error_dir)?;
         Ok(Self {
@@ -67,43 +74,43 @@ impl StreamLoader {
             error_dir,
             rpc: ControlClient::default(),
             http: reqwest::Client::new(),
+            engine,
         })
     }
 
-    /// Routes the rows, writes every replica of their tablets, and has the FE
-    /// commit them (or precommit, for a two-phase load). Returns the status the
-    /// FE answered, and how long writing and committing took.
-    #[allow(clippy::too_many_arguments)]
-    async fn write_and_commit(
+    /// A writer of `txn_id`'s rows to the tablets of `sink`; this backend's
+    /// own replicas are written in process.
+    fn writer(&self, sink: &Arc<TabletSink>, txn_id: u64) -> TabletWriter {
+        let local = self.master.get().filter(|m| m.backend_id != 0).map(|m| {
+            (
+                m.backend_id,
+                Arc::clone(&self.engine) as Arc<dyn LocalRowsets>,
+            )
+        });
+        TabletWriter::new(Arc::clone(sink), self.rpc.clone(), txn_id, local)
+    }
+
+    /// Waits for the writer's last writes, then has the FE commit (or
+    /// precommit, for a two-phase load) on the replicas that hold the rows.
+    /// Returns the status the FE answered, and how long the writes' end and
+    /// the commit took.
+    async fn commit(
         &self,
         db: &str,
         txn_id: u64,
         auth: Option<&str>,
-        sink: &TabletSink,
-        batch: &RecordBatch,
-        partition_of: &[Option<usize>],
+        writer: TabletWriter,
         two_phase: bool,
     ) -> Result<(String, Duration, Duration), String> {
         let write = Instant::now();
-        let routed = sink.route(batch, partition_of).map_err(|e| e.message)?;
-        let results = sink.write_replicas(&self.rpc, txn_id, &routed).await;
+        let (written, results) = writer.finish().await;
         let write = write.elapsed();
         let commit = Instant::now();
-        let req = CommitLoad::new(db, txn_id, routed, results, two_phase);
+        let req = CommitLoad::new(db, txn_id, written, results, two_phase);
         match self.fe(COMMIT_PATH, auth, &req).await? {
             CommitLoadReply::Committed { status } => Ok((status, write, commit.elapsed())),
             CommitLoadReply::Failed { message } => Err(message),
         }
-    }
-
-    /// Doris's words for a body over `streaming_load_max_mb`.
-    fn too_big(&self, n: u64) -> String {
-        let max = self.max_body_bytes;
-        format!(
-            "[EXCEEDED_LIMIT]body size {n} bytes ({:.2} MiB) exceeds the limit of {max} bytes ({} MiB) set by BE's conf streaming_load_max_mb. Increase it if you are sure this load is reasonable",
-            n as f64 / (1 << 20) as f64,
-            max >> 20
-        )
     }
 
     /// One call to the FE, authenticated as the load's user (`auth`, the
@@ -114,14 +121,17 @@ impl StreamLoader {
         auth: Option<&str>,
         req: &Req,
     ) -> Result<Reply, String> {
-        let (master, token) = self
+        let master = self
             .master
             .get()
             .ok_or("this backend has not been heartbeated by a frontend yet")?;
-        let call = self.http.post(format!("http://{master}{path}")).json(req);
+        let call = self
+            .http
+            .post(format!("http://{}{path}", master.addr))
+            .json(req);
         let call = match auth {
             Some(auth) => call.header(header::AUTHORIZATION, auth),
-            None => call.header(basalt_common::load_rpc::TOKEN_HEADER, token),
+            None => call.header(basalt_common::load_rpc::TOKEN_HEADER, master.token),
         };
         let resp = call
             .send()
@@ -227,7 +237,7 @@ pub async fn handle(
         Err(e) => return Json(result.fail(e)).into_response(),
     };
     if let Some(n) = opts.content_length.filter(|n| *n > loader.max_body_bytes) {
-        return Json(result.fail(loader.too_big(n))).into_response();
+        return Json(result.fail(body::too_big(n, loader.max_body_bytes))).into_response();
     }
     result.label = opts.label.clone().unwrap_or_default();
     result.comment = opts.comment.clone();
@@ -266,7 +276,7 @@ pub async fn handle(
             sink,
         } => {
             result.label = label;
-            (txn_id, sink)
+            (txn_id, Arc::new(sink))
         }
         BeginLoadReply::LabelExists {
             message,
@@ -399,9 +409,16 @@ async fn group_commit(
     };
     let host = host_of(headers);
     let log_id = format!("group_commit_{:08x}", rand_suffix());
-    let batch = match read_rows(loader, &sink, opts, body, &host, &log_id, &mut result).await {
-        Ok((b, _)) => b,
-        Err(e) => return Json(result.fail(e)).into_response(),
+    let sink = Arc::new(sink);
+    let mut batches = Vec::new();
+    let into = RowsTo::Memory(&mut batches);
+    let read = read_rows(loader, &sink, opts, body, &host, &log_id, &mut result, into);
+    if let Err(e) = read.await {
+        return Json(result.fail(e)).into_response();
+    }
+    let batch = match concat_batches(&sink.schema.arrow_schema(), &batches) {
+        Ok(b) => b,
+        Err(e) => return Json(result.fail(format!("[INTERNAL_ERROR]{e}"))).into_response(),
     };
     let write = Instant::now();
     let sync = opts.group_commit == Some(true);
@@ -419,34 +436,35 @@ async fn group_commit(
     Json(result).into_response()
 }
 
-/// Reads and converts the rows, routes and writes them, then has the FE commit.
+/// Reads and converts the rows, routes and writes them as they come, then
+/// has the FE commit.
 #[allow(clippy::too_many_arguments)]
 async fn run(
     loader: &StreamLoader,
     db: &str,
     txn_id: u64,
     auth: &str,
-    sink: &TabletSink,
+    sink: &Arc<TabletSink>,
     opts: &LoadOptions,
     body: Body,
     host: &str,
     result: &mut LoadResult,
 ) -> Result<(), String> {
-    let (batch, partition_of) =
-        read_rows(loader, sink, opts, body, host, &txn_id.to_string(), result).await?;
+    let mut writer = loader.writer(sink, txn_id);
+    let mut writing = Duration::ZERO;
+    let into = RowsTo::Writer(&mut writer, &mut writing);
+    let log_id = txn_id.to_string();
+    let read = read_rows(loader, sink, opts, body, host, &log_id, result, into).await;
+    if let Err(e) = read {
+        // The abort that follows must not race a write still landing.
+        writer.cancel().await;
+        return Err(e);
+    }
     let (status, write, commit) = loader
-        .write_and_commit(
-            db,
-            txn_id,
-            Some(auth),
-            sink,
-            &batch,
-            &partition_of,
-            opts.two_phase_commit,
-        )
+        .commit(db, txn_id, Some(auth), writer, opts.two_phase_commit)
         .await
         .inspect_err(|_| result.number_loaded_rows = 0)?;
-    result.write_data_time_ms = write.as_millis() as u64;
+    result.write_data_time_ms = (writing + write).as_millis() as u64;
     result.commit_and_publish_time_ms = commit.as_millis() as u64;
     // Committed but not yet visible: Doris calls that a publish timeout.
     if status == "VISIBLE" || status == "PRECOMMITTED" {
@@ -461,43 +479,88 @@ async fn run(
     Ok(())
 }
 
-/// Reads the body and converts it to rows of the table, each with its
-/// partition (an index into the sink's); rejected rows are counted, logged and
-/// bounded by `max_filter_ratio`.
+/// Where a load's rows go as they are parsed.
+enum RowsTo<'a> {
+    /// To the tablets, counting the time spent writing.
+    Writer(&'a mut TabletWriter, &'a mut Duration),
+    /// Kept (a group commit's load).
+    Memory(&'a mut Vec<RecordBatch>),
+}
+
+impl RowsTo<'_> {
+    async fn take(
+        &mut self,
+        batch: RecordBatch,
+        partition_of: &[Option<usize>],
+    ) -> Result<(), String> {
+        match self {
+            RowsTo::Writer(writer, writing) => {
+                let start = Instant::now();
+                let added = writer.add(&batch, partition_of).await;
+                **writing += start.elapsed();
+                added.map_err(|e| e.message)
+            }
+            RowsTo::Memory(batches) => {
+                batches.push(batch);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads the body block by block, parses blocks on every core, and hands
+/// each block's rows (with their partitions: indexes into the sink's) on in
+/// body order. Rejected rows are counted, logged and bounded by
+/// `max_filter_ratio`.
+#[allow(clippy::too_many_arguments)]
 async fn read_rows(
     loader: &StreamLoader,
-    sink: &TabletSink,
+    sink: &Arc<TabletSink>,
     opts: &LoadOptions,
     body: Body,
     host: &str,
     log_id: &str,
     result: &mut LoadResult,
-) -> Result<(RecordBatch, Vec<Option<usize>>), String> {
+    mut into: RowsTo<'_>,
+) -> Result<(), String> {
     let read = Instant::now();
-    let bytes = receive(loader, body, opts.content_length).await?;
-    result.load_bytes = bytes.len() as u64;
-    result.stream_load_put_time_ms = ms(read);
-    // Parsing is CPU work: off the async workers, split over the cores.
-    let (sink_, opts_) = (sink.clone(), opts.clone());
-    let max = loader.max_body_bytes;
-    let parsed = tokio::task::spawn_blocking(move || rows::to_rows(bytes, &sink_, &opts_, max))
-        .await
-        .map_err(|e| format!("[INTERNAL_ERROR]{e}"))??;
-    let rows::Parsed {
-        batch,
-        partition_of,
-        rejects,
-        total,
-        unselected,
-    } = parsed;
-    result.number_total_rows = total;
-    result.number_unselected_rows = unselected;
+    let sources = rows::sources(sink, opts)?;
+    let mut reader = body::BodyReader::new(body, opts, loader.max_body_bytes);
+    // One block more than cores: a parser never waits for the next block.
+    let in_flight = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
+    let mut parsing = std::collections::VecDeque::new();
+    let mut rejects = Rejects::default();
+    let mut body_done = false;
+    loop {
+        if !body_done && parsing.len() < in_flight {
+            match reader.next().await? {
+                Some(block) => {
+                    let (sink, opts, sources) = (Arc::clone(sink), opts.clone(), sources.clone());
+                    parsing.push_back(tokio::task::spawn_blocking(move || {
+                        rows::parse(block, &sink, &opts, &sources)
+                    }));
+                }
+                None => body_done = true,
+            }
+            continue;
+        }
+        let Some(next) = parsing.pop_front() else {
+            break;
+        };
+        let parsed = next.await.map_err(|e| format!("[INTERNAL_ERROR]{e}"))??;
+        result.number_total_rows += parsed.total;
+        result.number_unselected_rows += parsed.unselected;
+        result.number_loaded_rows += parsed.batch.num_rows() as u64;
+        rejects.merge(parsed.rejects);
+        if parsed.batch.num_rows() > 0 {
+            into.take(parsed.batch, &parsed.partition_of).await?;
+        }
+    }
+    result.load_bytes = reader.received;
     result.read_data_time_ms = ms(read);
-    crate::metrics::add_elapsed(&crate::metrics::STREAM_LOAD_READ_NS, read);
     result.number_filtered_rows = rejects.count;
-    result.number_loaded_rows = batch.num_rows() as u64;
     crate::metrics::STREAM_LOAD_ROWS.fetch_add(
-        batch.num_rows() as u64,
+        result.number_loaded_rows,
         std::sync::atomic::Ordering::Relaxed,
     );
     if rejects.count > 0 {
@@ -512,28 +575,7 @@ async fn read_rows(
             return Err("[DATA_QUALITY_ERROR]too many filtered rows".into());
         }
     }
-    Ok((batch, partition_of))
-}
-
-/// The whole body, in one buffer sized by Content-Length when it is known
-/// (growing a buffer chunk by chunk copies a large body many times).
-async fn receive(
-    loader: &StreamLoader,
-    body: Body,
-    length: Option<u64>,
-) -> Result<bytes::Bytes, String> {
-    use futures::StreamExt;
-    let limit = loader.max_body_bytes;
-    let mut buf = bytes::BytesMut::with_capacity(length.unwrap_or(0).min(limit) as usize);
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("[INTERNAL_ERROR]receiving the body failed: {e}"))?;
-        if (buf.len() + chunk.len()) as u64 > limit {
-            return Err(loader.too_big((buf.len() + chunk.len()) as u64));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+    Ok(())
 }
 
 /// Writes the rejected rows' reasons; returns the URL that serves them.
@@ -567,7 +609,7 @@ pub async fn two_phase(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let Some((master, _)) = loader.master.get() else {
+    let Some(master) = loader.master.get().map(|m| m.addr) else {
         let body = serde_json::json!({"status": "INTERNAL_ERROR",
             "msg": "this backend has not been heartbeated by a frontend yet"});
         return Json(body).into_response();

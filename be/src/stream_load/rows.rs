@@ -1,105 +1,73 @@
-//! A Stream Load body to rows of the table: decompressed, parsed (CSV split
-//! over the cores in line-aligned chunks; JSON whole), mapped by `columns`,
-//! converted to the table's types, filtered by `where`, and given partitions.
-//! Rows that cannot be loaded are rejected with their reasons.
+//! A block of a Stream Load body to rows of the table: parsed (CSV lines of
+//! a block; JSON whole), mapped by `columns`, converted to the table's types,
+//! filtered by `where`, and given partitions. Rows that cannot be loaded are
+//! rejected with their reasons. Blocks are parsed on several threads at once.
 
+use super::body::Block;
 use super::columns::{self, Mapping};
 use super::csv::{self, Rejects};
 use super::json;
-use super::options::{Compression, Format, LoadOptions};
+use super::options::LoadOptions;
 use basalt_common::sink::TabletSink;
 use datafusion::arrow::array::{AsArray, BooleanArray, StringArray};
-use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
 
-/// The loadable rows, each with its partition (an index into the sink's).
+/// The loadable rows of a block, each with its partition (an index into the sink's).
 pub struct Parsed {
     pub batch: RecordBatch,
     pub partition_of: Vec<Option<usize>>,
     pub rejects: Rejects,
-    /// Rows read from the body.
+    /// Rows read from the block.
     pub total: u64,
     /// Rows `where` dropped.
     pub unselected: u64,
 }
 
-/// Chunks below this many lines are not worth a thread of their own.
-const MIN_CHUNK_LINES: usize = 64 * 1024;
+/// Where the values of the table's columns come from: the file's columns in
+/// order, and the derived ones (name, expression).
+#[derive(Clone)]
+pub struct Sources {
+    pub file: Vec<String>,
+    pub derived: Derived,
+}
 
-/// `max_bytes` bounds the body after decompression too.
-pub fn to_rows(
-    bytes: bytes::Bytes,
+pub fn parse(
+    block: Block,
     sink: &TabletSink,
     opts: &LoadOptions,
-    max_bytes: u64,
+    sources: &Sources,
 ) -> Result<Parsed, String> {
-    let bytes = decompress(bytes, opts.compress_type, max_bytes)?;
-    let (sources, derived) = mappings(sink, opts)?;
-    if opts.format == Format::Json {
-        let mut rejects = Rejects::default();
-        let (text, total) = json::parse(&bytes, &sources, opts, &mut rejects)?;
-        let mut parsed = shape(sink, opts, sources, &derived, text, rejects)?;
-        parsed.total = total;
-        return Ok(parsed);
-    }
-    let lines = csv::lines(&bytes, opts);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = lines.len().div_ceil(threads).max(MIN_CHUNK_LINES);
-    let parts: Vec<Result<Parsed, String>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = lines
-            .chunks(chunk)
-            .map(|part| {
-                let (sources, derived) = (sources.clone(), &derived);
-                scope.spawn(move || {
-                    let mut rejects = Rejects::default();
-                    let text = csv::parse(part, sources.len(), opts, &mut rejects);
-                    let mut parsed = shape(sink, opts, sources, derived, text, rejects)?;
-                    parsed.total = part.len() as u64;
-                    Ok(parsed)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err("[INTERNAL_ERROR]a parser failed".into()))
-            })
-            .collect()
-    });
-    let mut merged = Parsed {
-        batch: RecordBatch::new_empty(sink.schema.arrow_schema()),
-        partition_of: Vec::new(),
-        rejects: Rejects::default(),
-        total: 0,
-        unselected: 0,
+    let start = std::time::Instant::now();
+    let mut rejects = Rejects::default();
+    let (text, total) = match &block {
+        Block::Json(bytes) => json::parse(bytes, &sources.file, opts, &mut rejects)?,
+        Block::Csv { bytes, lines } => {
+            let lines: Vec<&[u8]> = lines.iter().map(|r| &bytes[r.clone()]).collect();
+            let text = csv::parse(bytes, &lines, sources.file.len(), opts, &mut rejects);
+            (text, lines.len() as u64)
+        }
     };
-    let mut batches = Vec::new();
-    for part in parts {
-        let part = part?;
-        merged.partition_of.extend(part.partition_of);
-        merged.rejects.merge(part.rejects);
-        merged.total += part.total;
-        merged.unselected += part.unselected;
-        batches.push(part.batch);
-    }
-    if !batches.is_empty() {
-        merged.batch =
-            concat_batches(&sink.schema.arrow_schema(), &batches).map_err(|e| e.to_string())?;
-    }
-    Ok(merged)
+    drop(block);
+    let mut parsed = shape(sink, opts, sources, text, rejects)?;
+    parsed.total = total;
+    crate::metrics::add_elapsed(&crate::metrics::STREAM_LOAD_READ_NS, start);
+    Ok(parsed)
 }
 
 /// Derived columns: (name, expression).
 type Derived = Vec<(String, String)>;
 
-/// The file's columns in order, and the derived ones.
-fn mappings(sink: &TabletSink, opts: &LoadOptions) -> Result<(Vec<String>, Derived), String> {
+/// Where the table's columns come from, by the `columns` header.
+pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String> {
     let Some(mappings) = &opts.columns else {
-        let all = sink.schema.columns.iter().map(|c| c.name.clone()).collect();
-        return Ok((all, Vec::new()));
+        let file = sink.schema.columns.iter().map(|c| c.name.clone()).collect();
+        return Ok(Sources {
+            file,
+            derived: Vec::new(),
+        });
     };
     let mut sources = Vec::new();
     let mut derived = Vec::new();
@@ -121,7 +89,10 @@ fn mappings(sink: &TabletSink, opts: &LoadOptions) -> Result<(Vec<String>, Deriv
             sink.table
         ));
     }
-    Ok((sources, derived))
+    Ok(Sources {
+        file: sources,
+        derived,
+    })
 }
 
 /// Text columns to rows of the table: derived columns, conversion, `where`,
@@ -129,22 +100,23 @@ fn mappings(sink: &TabletSink, opts: &LoadOptions) -> Result<(Vec<String>, Deriv
 fn shape(
     sink: &TabletSink,
     opts: &LoadOptions,
-    mut sources: Vec<String>,
-    derived: &[(String, String)],
+    sources: &Sources,
     mut text: Vec<StringArray>,
     mut rejects: Rejects,
 ) -> Result<Parsed, String> {
+    let mut names = sources.file.clone();
+    let derived = &sources.derived;
     // A derived column replaces a file column of the same name.
-    for (name, values) in columns::derive(&sources, &text, derived, opts.timezone.as_deref())? {
-        match sources.iter().position(|s| *s == name) {
+    for (name, values) in columns::derive(&names, &text, derived, opts.timezone.as_deref())? {
+        match names.iter().position(|s| *s == name) {
             Some(i) => text[i] = values,
             None => {
-                sources.push(name);
+                names.push(name);
                 text.push(values);
             }
         }
     }
-    let batch = csv::convert(&sink.schema, &sources, text, opts.strict_mode, &mut rejects)?;
+    let batch = csv::convert(&sink.schema, &names, text, opts.strict_mode, &mut rejects)?;
     let mut unselected = 0;
     let batch = match &opts.where_clause {
         Some(clause) => {
@@ -199,40 +171,6 @@ fn shape(
         total: 0,
         unselected,
     })
-}
-
-/// The body as sent, before `compress_type`.
-fn decompress(
-    bytes: bytes::Bytes,
-    kind: Option<Compression>,
-    max_bytes: u64,
-) -> Result<bytes::Bytes, String> {
-    use std::io::Read;
-    let Some(kind) = kind else {
-        return Ok(bytes);
-    };
-    let reader: Box<dyn Read + '_> = match kind {
-        Compression::Gz => Box::new(flate2::read::MultiGzDecoder::new(&bytes[..])),
-        Compression::Deflate => Box::new(flate2::read::ZlibDecoder::new(&bytes[..])),
-        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(&bytes[..])),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(&bytes[..])
-                .map_err(|e| format!("[INTERNAL_ERROR]decompressing the zstd body failed: {e}"))?,
-        ),
-        Compression::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(&bytes[..])),
-    };
-    // A small body must not expand past the body limit.
-    let mut out = Vec::with_capacity((bytes.len() as u64 * 4).min(max_bytes) as usize);
-    reader
-        .take(max_bytes + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("[INTERNAL_ERROR]decompressing the {kind:?} body failed: {e}"))?;
-    if out.len() as u64 > max_bytes {
-        return Err(format!(
-            "[EXCEEDED_LIMIT]the decompressed body exceeds the limit of {max_bytes} bytes set by BE's conf streaming_load_max_mb"
-        ));
-    }
-    Ok(out.into())
 }
 
 /// The rows a `where` header keeps (false and NULL drop a row).

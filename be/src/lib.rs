@@ -100,7 +100,7 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
         master,
         ports.heartbeat_service_port,
         Arc::clone(&engine),
-        cfg.streaming_load_max_mb,
+        cfg,
     )?);
     // Group commits a previous run logged but did not commit: listed before
     // any new load can log.

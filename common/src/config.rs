@@ -75,6 +75,10 @@ pub struct BeConfig {
     pub storage_root_path: PathBuf,
     /// The largest Stream Load body, in MB (Doris's name and default).
     pub streaming_load_max_mb: u64,
+    /// A load flushes a tablet's buffered rows as a segment at this many bytes
+    /// (Doris's name; its default is 200 MB, Basalt's smaller default starts
+    /// writing sooner and keeps a load's memory lower).
+    pub write_buffer_size: u64,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -87,6 +91,7 @@ impl Default for BeConfig {
             brpc_port: 8060,
             storage_root_path: "./storage".into(),
             streaming_load_max_mb: 10_240,
+            write_buffer_size: crate::tablet_writer::DEFAULT_WRITE_BUFFER_SIZE,
             ready_file: None,
         }
     }

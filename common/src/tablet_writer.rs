@@ -14,11 +14,13 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-/// A tablet's buffer is flushed at this size (Doris's `write_buffer_size` is
-/// 200 MB; smaller buffers start writing sooner and sort in cache-sized runs).
-const FLUSH_BYTES: usize = 64 << 20;
-/// All buffers together: past this the largest one is flushed early.
-const MAX_BUFFERED: usize = 512 << 20;
+/// A tablet's buffer is flushed at this size by default (the BE's
+/// `write_buffer_size`; Doris's is 200 MB, but smaller buffers start writing
+/// sooner and keep a load's memory lower).
+pub const DEFAULT_WRITE_BUFFER_SIZE: u64 = 64 << 20;
+/// All buffers together, in write buffers: past this the largest one is
+/// flushed early.
+const MAX_BUFFERS: usize = 8;
 
 /// The rowsets of the backend running the load, written in process: a
 /// coordinator holding a replica skips the RPC and its Arrow IPC copies.
@@ -46,6 +48,8 @@ pub struct TabletWriter {
     client: ControlClient,
     txn_id: TxnId,
     local: Option<Local>,
+    /// A tablet's buffer is flushed at this size.
+    flush_bytes: usize,
     buffers: BTreeMap<(u64, TabletId), Buffer>,
     buffered: usize,
     /// (partition id, tablet id)s that got rows.
@@ -63,6 +67,7 @@ impl TabletWriter {
         client: ControlClient,
         txn_id: TxnId,
         local: Option<Local>,
+        flush_bytes: u64,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
@@ -70,6 +75,7 @@ impl TabletWriter {
             client,
             txn_id,
             local,
+            flush_bytes: flush_bytes.max(1) as usize,
             buffers: BTreeMap::new(),
             buffered: 0,
             written: BTreeSet::new(),
@@ -90,11 +96,11 @@ impl TabletWriter {
             buffer.bytes += size;
             self.buffered += size;
             self.written.insert(key);
-            if buffer.bytes >= FLUSH_BYTES {
+            if buffer.bytes >= self.flush_bytes {
                 self.flush(key).await;
             }
         }
-        while self.buffered > MAX_BUFFERED {
+        while self.buffered > self.flush_bytes * MAX_BUFFERS {
             let largest = self.buffers.iter().max_by_key(|(_, b)| b.bytes);
             let Some((key, _)) = largest.map(|(k, b)| (*k, b)) else {
                 break;

@@ -10,7 +10,7 @@ use basalt_common::rpc::{
     ControlRequest, ControlResponse, PublishTablet, TabletId, TxnId, Version,
 };
 use basalt_common::sink::{ReplicaResults, SinkPartition, SinkTablet, TabletSink};
-use basalt_common::tablet_writer::TabletWriter;
+use basalt_common::tablet_writer::{TabletWriter, DEFAULT_WRITE_BUFFER_SIZE};
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,7 +44,8 @@ pub async fn load(
             )));
         }
         let client = fe.backends.rpc.clone();
-        let mut writer = TabletWriter::new(Arc::new(sink), client, txn_id, None);
+        let flush = DEFAULT_WRITE_BUFFER_SIZE;
+        let mut writer = TabletWriter::new(Arc::new(sink), client, txn_id, None, flush);
         writer.add(&batch, &partition_of).await?;
         Ok(writer.finish().await)
     }

@@ -72,6 +72,11 @@ impl Server {
         }
     }
 
+    /// The server's own data directory.
+    pub fn server_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
     pub fn fe_url(&self, table: &str) -> String {
         format!(
             "http://127.0.0.1:{}/api/db/{table}/_stream_load",

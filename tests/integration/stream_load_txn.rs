@@ -337,3 +337,84 @@ async fn partitions_body_limit_and_load_history() {
     );
     assert!(jobs.iter().any(|r| r[2] == "CANCELLED"), "{jobs:?}");
 }
+
+/// A body of several blocks (8 MiB each), every tablet flushed after each
+/// block by a 64 KiB write buffer: each row arrives once, and bad rows in
+/// different blocks are counted and logged in body order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_load_streams_in_blocks_and_flushes_many_segments() {
+    let s = Server::start_with("stream-load-large", &["--write-buffer-size", "65536"]).await;
+    let mut conn = s.server.connect().await;
+    conn.query_drop(
+        "CREATE TABLE db.big (id BIGINT NOT NULL, v DECIMAL(10, 2), s VARCHAR(40)) \
+         DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 3",
+    )
+    .await
+    .unwrap();
+    let n: u64 = 400_000;
+    let mut body = String::new();
+    let mut cents = 0u64;
+    for i in 0..n {
+        if i == 10 || i == n - 10 {
+            body.push_str(&format!("bad row {i},x\n"));
+        }
+        body.push_str(&format!("{i},{}.{:02},\"text, {i}\"\n", i % 1000, i % 100));
+        cents += (i % 1000) * 100 + i % 100;
+    }
+    assert!(body.len() > 8 << 20, "more than one block");
+    let file = write(&s.data, "big.csv", &body);
+    let (_, r) = stream_load(
+        &s.fe_url("big"),
+        "root:",
+        &file,
+        &[
+            "column_separator: ,",
+            "enclose: \"",
+            "max_filter_ratio: 0.001",
+        ],
+    );
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberTotalRows"], n + 2, "{r}");
+    assert_eq!(r["NumberLoadedRows"], n, "{r}");
+    assert_eq!(r["NumberFilteredRows"], 2, "{r}");
+    assert_eq!(r["LoadBytes"], body.len() as u64, "{r}");
+    let (_, log) = curl(&[r["ErrorURL"].as_str().expect("ErrorURL")]);
+    let first = log.find("bad row 10,").expect("first bad row logged");
+    let last = log
+        .find(&format!("bad row {},", n - 10))
+        .expect("last bad row logged");
+    assert!(first < last, "in body order: {log}");
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT COUNT(*), SUM(id), SUM(v), COUNT(DISTINCT s), MIN(s) FROM db.big"
+        )
+        .await,
+        vec![row(&[
+            &n.to_string(),
+            &(n * (n - 1) / 2).to_string(),
+            &format!("{}.{:02}", cents / 100, cents % 100),
+            &n.to_string(),
+            "text, 0",
+        ])]
+    );
+    // A flush per block and tablet: more than one segment per tablet.
+    let segments = walk(&s.server_dir())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
+    assert!(segments > 3, "{segments} segments");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -21,6 +21,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use basalt_common::config::BeConfig;
 use basalt_common::control_client::ControlClient;
 use basalt_common::load_rpc::{
     AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
@@ -47,6 +48,7 @@ pub struct StreamLoader {
     heartbeat_port: u16,
     /// `streaming_load_max_mb` in bytes.
     max_body_bytes: u64,
+    write_buffer_size: u64,
     error_dir: PathBuf,
     rpc: ControlClient,
     http: reqwest::Client,
@@ -60,7 +62,7 @@ impl StreamLoader {
         master: MasterAddress,
         heartbeat_port: u16,
         engine: Arc<StorageEngine>,
-        streaming_load_max_mb: u64,
+        cfg: &BeConfig,
     ) -> basalt_common::Result<Self> {
         let root = engine.root().to_path_buf();
         let error_dir = root.join("error_log");
@@ -70,7 +72,8 @@ impl StreamLoader {
             groups: Default::default(),
             wal_dir: root.join("wal"),
             heartbeat_port,
-            max_body_bytes: streaming_load_max_mb.saturating_mul(1 << 20),
+            max_body_bytes: cfg.streaming_load_max_mb.saturating_mul(1 << 20),
+            write_buffer_size: cfg.write_buffer_size,
             error_dir,
             rpc: ControlClient::default(),
             http: reqwest::Client::new(),
@@ -87,7 +90,8 @@ impl StreamLoader {
                 Arc::clone(&self.engine) as Arc<dyn LocalRowsets>,
             )
         });
-        TabletWriter::new(Arc::clone(sink), self.rpc.clone(), txn_id, local)
+        let (rpc, flush) = (self.rpc.clone(), self.write_buffer_size);
+        TabletWriter::new(Arc::clone(sink), rpc, txn_id, local, flush)
     }
 
     /// Waits for the writer's last writes, then has the FE commit (or

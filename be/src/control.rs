@@ -181,6 +181,7 @@ impl FlightService for ControlService {
             .await
             .map_err(|e| Status::invalid_argument(format!("bad rowset data: {e}")))?;
         let engine = Arc::clone(&self.engine);
+        crate::metrics::RPC_SEGMENT_WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             engine.write_rowset(req.txn_id, req.tablet_id, &batches)
         })

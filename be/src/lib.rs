@@ -29,8 +29,8 @@ pub struct MasterInfo {
     /// `host:port` of the FE's HTTP server.
     pub addr: String,
     pub token: String,
-    /// 0 until the FE names it.
-    pub backend_id: u64,
+    /// `None` until the FE names it.
+    pub backend_id: Option<u64>,
 }
 
 /// The latest [`MasterInfo`], shared by the services that call the FE.

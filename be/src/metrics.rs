@@ -12,6 +12,10 @@ pub static SEGMENT_ROWS: AtomicU64 = AtomicU64::new(0);
 /// Time Stream Loads spent reading and converting their bodies, and rows loaded.
 pub static STREAM_LOAD_READ_NS: AtomicU64 = AtomicU64::new(0);
 pub static STREAM_LOAD_ROWS: AtomicU64 = AtomicU64::new(0);
+/// Segment writes of loads, by how the rows came: from this backend's own
+/// load in process, or over RPC from another coordinator.
+pub static LOCAL_SEGMENT_WRITES: AtomicU64 = AtomicU64::new(0);
+pub static RPC_SEGMENT_WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// Adds the time since `since` to `counter`.
 pub fn add_elapsed(counter: &AtomicU64, since: Instant) {
@@ -31,12 +35,17 @@ pub fn render() -> String {
          # TYPE basalt_be_stream_load_read_seconds_total counter\n\
          basalt_be_stream_load_read_seconds_total {}\n\
          # TYPE basalt_be_stream_load_rows_total counter\n\
-         basalt_be_stream_load_rows_total {}\n",
+         basalt_be_stream_load_rows_total {}\n\
+         # TYPE basalt_be_load_segment_writes_total counter\n\
+         basalt_be_load_segment_writes_total{{via=\"local\"}} {}\n\
+         basalt_be_load_segment_writes_total{{via=\"rpc\"}} {}\n",
         secs(&SEGMENT_SORT_NS),
         secs(&SEGMENT_ENCODE_NS),
         secs(&SEGMENT_FSYNC_NS),
         get(&SEGMENT_ROWS),
         secs(&STREAM_LOAD_READ_NS),
         get(&STREAM_LOAD_ROWS),
+        get(&LOCAL_SEGMENT_WRITES),
+        get(&RPC_SEGMENT_WRITES),
     )
 }

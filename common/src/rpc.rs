@@ -29,7 +29,7 @@ pub enum ControlRequest {
         /// The id the FE knows this backend by: a load's coordinator writes
         /// its own replicas directly, without a round trip through RPC.
         #[serde(default)]
-        backend_id: u64,
+        backend_id: Option<u64>,
     },
     CreateTablet {
         tablet_id: TabletId,

@@ -82,7 +82,7 @@ impl BackendRegistry {
                 &ControlRequest::Heartbeat {
                     fe_http_port,
                     fe_token: fe_token.to_string(),
-                    backend_id: be.id,
+                    backend_id: Some(be.id),
                 },
             ),
         )

@@ -404,6 +404,22 @@ async fn a_large_load_streams_in_blocks_and_flushes_many_segments() {
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .count();
     assert!(segments > 3, "{segments} segments");
+    // The coordinator holds every replica: it wrote them in process, not over RPC.
+    let (_, metrics) = curl(&[&format!(
+        "http://127.0.0.1:{}/metrics",
+        s.server.port("webserver_port")
+    )]);
+    let writes = |via: &str| -> u64 {
+        let key = format!("basalt_be_load_segment_writes_total{{via=\"{via}\"}} ");
+        let line = metrics.lines().find(|l| l.starts_with(&key));
+        let line = line.unwrap_or_else(|| panic!("no {key} in {metrics}"));
+        line[key.len()..].trim().parse().unwrap()
+    };
+    assert_eq!(
+        (writes("local") as usize, writes("rpc")),
+        (segments, 0),
+        "{metrics}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

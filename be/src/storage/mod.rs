@@ -373,6 +373,7 @@ impl basalt_common::tablet_writer::LocalRowsets for StorageEngine {
         tablet_id: TabletId,
         batches: &[RecordBatch],
     ) -> Result<()> {
+        crate::metrics::LOCAL_SEGMENT_WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         StorageEngine::write_rowset(self, txn_id, tablet_id, batches)
     }
 }

@@ -170,37 +170,60 @@ impl LineSplitter {
     }
 }
 
+/// Finds the column separator: `memchr` for a single byte (most files),
+/// which is much cheaper per call than a substring search.
+pub struct Separator {
+    finder: memchr::memmem::Finder<'static>,
+    byte: Option<u8>,
+    len: usize,
+}
+
+impl Separator {
+    pub fn new(sep: &[u8]) -> Self {
+        Self {
+            finder: memchr::memmem::Finder::new(sep).into_owned(),
+            byte: (sep.len() == 1).then(|| sep[0]),
+            len: sep.len(),
+        }
+    }
+
+    fn find(&self, s: &[u8]) -> Option<usize> {
+        match self.byte {
+            Some(b) => memchr::memchr(b, s),
+            None => self.finder.find(s),
+        }
+    }
+}
+
 /// The fields of one line. Fields borrow from the body unless an escape or a
 /// doubled enclose inside an enclosed field makes them differ from it.
-fn fields<'a>(
-    line: &'a [u8],
-    opts: &LoadOptions,
-    finder: &memchr::memmem::Finder,
-    out: &mut Vec<Cow<'a, [u8]>>,
-) {
-    let sep = opts.column_separator.as_slice();
+fn fields<'a>(line: &'a [u8], opts: &LoadOptions, sep: &Separator, out: &mut Vec<Cow<'a, [u8]>>) {
     out.clear();
     let mut i = 0;
     loop {
         let rest = &line[i..];
-        let field = match opts.enclose {
-            // An enclosed field: a separator inside it is data.
+        match opts.enclose {
+            // An enclosed field: a separator inside it is data; bytes between
+            // its closing byte and the next separator are dropped.
             Some(q) if rest.first() == Some(&q) => {
                 let (field, used) = enclosed(&rest[1..], q, opts.escape);
+                out.push(field);
                 i += 1 + used;
-                field
+                match sep.find(&line[i..]) {
+                    Some(at) => i += at + sep.len,
+                    None => return,
+                }
             }
-            _ => {
-                let end = finder.find(rest).unwrap_or(rest.len());
-                i += end;
-                Cow::Borrowed(&rest[..end])
-            }
-        };
-        out.push(field);
-        // Past the field: the next separator (bytes before it are dropped).
-        match finder.find(&line[i..]) {
-            Some(at) => i += at + sep.len(),
-            None => return,
+            _ => match sep.find(rest) {
+                Some(end) => {
+                    out.push(Cow::Borrowed(&rest[..end]));
+                    i += end + sep.len;
+                }
+                None => {
+                    out.push(Cow::Borrowed(rest));
+                    return;
+                }
+            },
         }
     }
 }
@@ -250,7 +273,7 @@ pub fn parse(
     opts: &LoadOptions,
     rejects: &mut Rejects,
 ) -> Vec<StringArray> {
-    let finder = memchr::memmem::Finder::new(&opts.column_separator);
+    let sep = Separator::new(&opts.column_separator);
     // A valid UTF-8 block cut at valid UTF-8 separators, with ASCII enclose
     // and escape bytes removed, leaves valid fields: one check for the block.
     let ascii = |b: Option<u8>| b.is_none_or(|b| b.is_ascii());
@@ -261,11 +284,11 @@ pub fn parse(
     .then(|| std::str::from_utf8(body).ok())
     .flatten();
     let trim = opts.trim_double_quotes;
-    let mut columns = builders(lines, sources, opts, &finder);
+    let mut columns = builders(lines, sources, opts, &sep);
     let mut fields = Vec::with_capacity(sources);
     for line in lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        self::fields(line, opts, &finder, &mut fields);
+        self::fields(line, opts, &sep, &mut fields);
         if fields.len() != sources {
             rejects.add(|| {
                 let (more, less) = ("more", "less");
@@ -298,13 +321,13 @@ fn builders(
     lines: &[&[u8]],
     sources: usize,
     opts: &LoadOptions,
-    finder: &memchr::memmem::Finder,
+    sep: &Separator,
 ) -> Vec<StringBuilder> {
     let sample = &lines[..lines.len().min(64)];
     let mut bytes = vec![0usize; sources];
     let mut fields = Vec::new();
     for line in sample {
-        self::fields(line, opts, finder, &mut fields);
+        self::fields(line, opts, sep, &mut fields);
         for (n, f) in bytes.iter_mut().zip(&fields) {
             *n += f.len();
         }
@@ -515,9 +538,13 @@ mod tests {
             h.insert(*k, v.parse().unwrap());
         }
         let opts = LoadOptions::from_headers(&h).unwrap();
-        let finder = memchr::memmem::Finder::new(&opts.column_separator);
         let mut out = Vec::new();
-        fields(line.as_bytes(), &opts, &finder, &mut out);
+        fields(
+            line.as_bytes(),
+            &opts,
+            &Separator::new(&opts.column_separator),
+            &mut out,
+        );
         out.iter()
             .map(|f| String::from_utf8_lossy(f).to_string())
             .collect()

@@ -84,11 +84,9 @@ impl StreamLoader {
     /// A writer of `txn_id`'s rows to the tablets of `sink`; this backend's
     /// own replicas are written in process.
     fn writer(&self, sink: &Arc<TabletSink>, txn_id: u64) -> TabletWriter {
-        let local = self.master.get().filter(|m| m.backend_id != 0).map(|m| {
-            (
-                m.backend_id,
-                Arc::clone(&self.engine) as Arc<dyn LocalRowsets>,
-            )
+        let local = self.master.get().and_then(|m| m.backend_id).map(|id| {
+            let engine = Arc::clone(&self.engine) as Arc<dyn LocalRowsets>;
+            (id, engine)
         });
         let (rpc, flush) = (self.rpc.clone(), self.write_buffer_size);
         TabletWriter::new(Arc::clone(sink), rpc, txn_id, local, flush)

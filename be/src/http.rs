@@ -1,8 +1,9 @@
 //! The BE's HTTP server on `webserver_port`: health, Stream Load and its error logs.
 
 use crate::stream_load::{self, StreamLoader};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use basalt_common::load_rpc::GROUP_COMMIT_PATH;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,6 +22,10 @@ pub async fn serve(
         .route(
             "/api/{db}/{table}/_stream_load_2pc",
             put(stream_load::two_phase),
+        )
+        .route(
+            &format!("{GROUP_COMMIT_PATH}/{{db}}/{{table}}"),
+            post(stream_load::group_commit_insert),
         )
         .with_state(loads);
     let signal = async move {

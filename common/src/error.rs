@@ -17,6 +17,8 @@ pub enum ErrorKind {
     SpecificAccessDenied,
     NoDatabaseSelected,
     UnknownVariable,
+    /// SET of a value the variable does not take (MySQL 1231).
+    WrongValueForVariable,
     /// INSERT with a different number of columns and values.
     ColumnCountMismatch,
     DuplicateColumn,

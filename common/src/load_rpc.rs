@@ -12,6 +12,10 @@ pub const COMMIT_PATH: &str = "/api/_basalt/load/commit";
 pub const ABORT_PATH: &str = "/api/_basalt/load/abort";
 pub const SINK_PATH: &str = "/api/_basalt/load/sink";
 pub const RECORD_PATH: &str = "/api/_basalt/load/record";
+/// On a backend: `POST {GROUP_COMMIT_PATH}/{db}/{table}` adds an INSERT's rows
+/// (an Arrow IPC stream, from the FE with the cluster token) to the table's
+/// group commit; the `group_commit` header names the mode.
+pub const GROUP_COMMIT_PATH: &str = "/api/_basalt/group_commit";
 
 /// The header carrying the FE's cluster token on a backend's own calls.
 pub const TOKEN_HEADER: &str = "x-basalt-token";
@@ -130,6 +134,21 @@ pub enum GetSinkReply {
         sink: TabletSink,
         /// The table's `group_commit_interval_ms`.
         group_commit_interval_ms: u64,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+/// What a backend answers an INSERT's group commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum GroupCommitReply {
+    /// `txn_id` once known: a `sync_mode` load waits for its group's commit;
+    /// an `async_mode` one is answered once logged.
+    Accepted {
+        txn_id: Option<u64>,
+        label: String,
     },
     Failed {
         message: String,

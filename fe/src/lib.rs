@@ -83,6 +83,17 @@ impl Frontend {
         (self.config.http_port, &self.cluster_token)
     }
 
+    /// The backends that may run a load: alive and not decommissioned, by id.
+    pub fn load_backends(&self) -> Vec<basalt_catalog::Backend> {
+        let state = self.catalog.read();
+        state
+            .backends
+            .values()
+            .filter(|b| !b.decommissioned && self.backends.is_alive(b.id))
+            .cloned()
+            .collect()
+    }
+
     /// Each backend's control-RPC address, by backend id.
     pub fn backend_addrs(&self) -> std::collections::BTreeMap<u64, String> {
         let state = self.catalog.read();

@@ -5,6 +5,7 @@
 
 use crate::Frontend;
 use basalt_catalog::{DistributionInfo, EditLogEntry, OlapTable, Transaction, TxnStatus};
+use basalt_common::load_rpc::{GroupCommitReply, GROUP_COMMIT_PATH, TOKEN_HEADER};
 use basalt_common::now_ms;
 use basalt_common::rpc::{
     ControlRequest, ControlResponse, PublishTablet, TabletId, TxnId, Version,
@@ -12,6 +13,7 @@ use basalt_common::rpc::{
 use basalt_common::sink::{ReplicaResults, SinkPartition, SinkTablet, TabletSink};
 use basalt_common::tablet_writer::{TabletWriter, DEFAULT_WRITE_BUFFER_SIZE};
 use basalt_common::{Error, ErrorKind, Result};
+use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -57,6 +59,56 @@ pub async fn load(
     finish(fe, db, txn_id, result)
         .await
         .map(|status| (txn_id, status))
+}
+
+/// An INSERT under the `group_commit` session variable: the rows join the
+/// table's group commit on a backend (the same one for every INSERT into the
+/// table, so they batch), as Stream Load's `group_commit` header does.
+/// Returns the group's label, its transaction once known, and whether the
+/// rows are visible (`sync_mode`) or only logged (`async_mode`).
+pub async fn group_commit(
+    fe: &Arc<Frontend>,
+    db: &str,
+    table: &OlapTable,
+    batch: &RecordBatch,
+    sync: bool,
+) -> Result<(String, Option<TxnId>)> {
+    let partition_of = sink(fe, table).partition_of_rows(batch)?;
+    if let Some(row) = partition_of.iter().position(Option::is_none) {
+        return Err(Error::invalid(format!(
+            "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
+        )));
+    }
+    let backends = fe.load_backends();
+    if backends.is_empty() {
+        return Err(Error::backend("No backend alive."));
+    }
+    let be = &backends[(table.id % backends.len() as u64) as usize];
+    let ipc = |e: datafusion::arrow::error::ArrowError| Error::internal(e.to_string());
+    let mut writer = StreamWriter::try_new(Vec::new(), &batch.schema()).map_err(ipc)?;
+    writer.write(batch).map_err(ipc)?;
+    writer.finish().map_err(ipc)?;
+    let body = writer.into_inner().map_err(ipc)?;
+    let url = format!(
+        "http://{}:{}{GROUP_COMMIT_PATH}/{db}/{}",
+        be.host, be.http_port, table.name
+    );
+    let mode = if sync { "sync_mode" } else { "async_mode" };
+    let reply = reqwest::Client::new()
+        .post(url)
+        .header(TOKEN_HEADER, &fe.cluster_token)
+        .header("group_commit", mode)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Error::backend(format!("group commit on backend {}: {e}", be.id)))?
+        .json::<GroupCommitReply>()
+        .await
+        .map_err(|e| Error::backend(format!("group commit on backend {}: {e}", be.id)))?;
+    match reply {
+        GroupCommitReply::Accepted { txn_id, label } => Ok((label, txn_id)),
+        GroupCommitReply::Failed { message } => Err(Error::backend(message)),
+    }
 }
 
 /// Who runs a load: what SHOW TRANSACTION shows (`BACKEND_STREAMING` /

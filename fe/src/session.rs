@@ -153,8 +153,29 @@ impl Session {
                 format!("Unknown system variable '{name}'"),
             ));
         }
+        let value = match (name, value) {
+            ("group_commit", VarValue::Str(mode)) => {
+                let mode = mode.to_ascii_lowercase();
+                if !["off_mode", "sync_mode", "async_mode"].contains(&mode.as_str()) {
+                    return Err(Error::new(
+                        ErrorKind::WrongValueForVariable,
+                        format!("Variable 'group_commit' can't be set to the value of '{mode}'"),
+                    ));
+                }
+                VarValue::Str(mode)
+            }
+            (_, value) => value,
+        };
         self.vars.insert(name.to_string(), value);
         Ok(())
+    }
+
+    /// A variable's text (`""` for an unknown one).
+    pub fn var_text(&self, name: &str) -> String {
+        self.vars
+            .get(name)
+            .map(VarValue::to_text)
+            .unwrap_or_default()
     }
 }
 

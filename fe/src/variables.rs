@@ -73,6 +73,8 @@ pub fn defaults() -> BTreeMap<String, VarValue> {
         ("default_storage_engine", s("olap")),
         ("div_precision_increment", Int(4)),
         ("group_concat_max_len", Int(1024)),
+        // INSERT ... VALUES joins a backend's group commit (Doris's modes).
+        ("group_commit", s("off_mode")),
         ("max_execution_time", Int(0)),
         ("net_read_timeout", Int(60)),
         ("sql_safe_updates", Int(0)),

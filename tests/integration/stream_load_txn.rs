@@ -434,3 +434,64 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `SET group_commit`: INSERT ... VALUES joins the table's group commit on a
+/// backend, as Stream Load's header does; a labelled INSERT does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_values_with_the_group_commit_session_variable() {
+    let s = Server::start("insert-group-commit").await;
+    let mut conn = s.server.connect().await;
+    conn.query_drop(
+        "CREATE TABLE db.g (id INT NOT NULL, v VARCHAR(8)) DUPLICATE KEY(id) \
+         DISTRIBUTED BY HASH(id) BUCKETS 2 PROPERTIES ('group_commit_interval_ms' = '1000')",
+    )
+    .await
+    .unwrap();
+    let err = conn.query_drop("SET group_commit = sometimes").await.unwrap_err();
+    assert!(err.to_string().contains("1231"), "{err}");
+
+    conn.query_drop("SET group_commit = async_mode").await.unwrap();
+    let mut labels = std::collections::BTreeSet::new();
+    for i in 0..10 {
+        conn.query_drop(format!("INSERT INTO db.g VALUES ({i}, 'a{i}')"))
+            .await
+            .unwrap();
+        let info = conn.info().to_string();
+        assert!(info.contains("'status':'PREPARE'"), "{info}");
+        let label = info.split('\'').nth(3).unwrap().to_string();
+        assert!(label.starts_with("group_commit_"), "{info}");
+        labels.insert(label);
+    }
+    assert!(labels.len() < 10, "the inserts were batched: {labels:?}");
+    // Visible once the groups commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = rows(&mut conn, "SELECT COUNT(*), SUM(id) FROM db.g").await;
+        if got == vec![row(&["10", "45"])] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not visible: {got:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for label in &labels {
+        let txn = show_transaction(&s, &format!("label = '{label}'")).await;
+        assert!(txn.contains(&"VISIBLE".to_string()), "{txn:?}");
+    }
+
+    // sync_mode answers once the rows are visible.
+    conn.query_drop("SET group_commit = SYNC_MODE").await.unwrap();
+    conn.query_drop("INSERT INTO db.g VALUES (100, 's')").await.unwrap();
+    let info = conn.info().to_string();
+    assert!(info.contains("'status':'VISIBLE'"), "{info}");
+    let txn_id = info.split('\'').nth(11).unwrap();
+    assert!(txn_id.parse::<u64>().is_ok(), "{info}");
+    assert_eq!(
+        rows(&mut conn, "SELECT v FROM db.g WHERE id = 100").await,
+        vec![row(&["s"])]
+    );
+    // A labelled INSERT is a load of its own.
+    conn.query_drop("INSERT INTO db.g WITH LABEL own VALUES (101, 'l')")
+        .await
+        .unwrap();
+    assert!(conn.info().contains("'label':'own'"), "{}", conn.info());
+}

@@ -6,10 +6,19 @@
 //! The group's own calls to the FE use the cluster token, not a user's password.
 
 use super::StreamLoader;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use basalt_common::load_rpc::{
-    AbortLoad, BeginLoad, BeginLoadReply, GetSink, GetSinkReply, ABORT_PATH, BEGIN_PATH, SINK_PATH,
+    AbortLoad, BeginLoad, BeginLoadReply, GetSink, GetSinkReply, GroupCommitReply, ABORT_PATH,
+    BEGIN_PATH, SINK_PATH, TOKEN_HEADER,
 };
+use basalt_common::sink::TabletSink;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
@@ -175,21 +184,29 @@ impl StreamLoader {
         }
     }
 
-    async fn commit_group(&self, (db, table): &(String, String), group: &Group) -> Outcome {
-        let sink = match self
-            .fe(
-                SINK_PATH,
-                None,
-                &GetSink {
-                    db: db.clone(),
-                    table: table.clone(),
-                },
-            )
-            .await?
-        {
-            GetSinkReply::Sink { sink, .. } => sink,
-            GetSinkReply::Failed { message } => return Err(message),
+    /// The table's sink and `group_commit_interval_ms`, asked of the FE as
+    /// the user (`auth`) or as this backend.
+    pub(super) async fn sink(
+        &self,
+        db: &str,
+        table: &str,
+        auth: Option<&str>,
+    ) -> Result<(TabletSink, Duration), String> {
+        let req = GetSink {
+            db: db.to_string(),
+            table: table.to_string(),
         };
+        match self.fe(SINK_PATH, auth, &req).await? {
+            GetSinkReply::Sink {
+                sink,
+                group_commit_interval_ms,
+            } => Ok((sink, Duration::from_millis(group_commit_interval_ms))),
+            GetSinkReply::Failed { message } => Err(message),
+        }
+    }
+
+    async fn commit_group(&self, (db, table): &(String, String), group: &Group) -> Outcome {
+        let (sink, _) = self.sink(db, table, None).await?;
         let begin = BeginLoad {
             db: db.clone(),
             table: table.clone(),
@@ -342,6 +359,44 @@ fn e_is_permanent(outcome: &Outcome) -> bool {
         .is_some_and(|e| e.starts_with("[NOT_FOUND]"))
 }
 
+/// `POST {GROUP_COMMIT_PATH}/{db}/{table}`: an INSERT's rows, sent by the FE
+/// (with the cluster token) as an Arrow IPC stream, join the table's group.
+pub async fn insert(
+    State(loader): State<Arc<StreamLoader>>,
+    UrlPath((db, table)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let token = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+    let master = loader.master.get();
+    if token.is_none() || token != master.as_ref().map(|m| m.token.as_str()) {
+        let reply = GroupCommitReply::Failed {
+            message: "[NOT_AUTHORIZED]not the cluster's frontend".into(),
+        };
+        return (StatusCode::UNAUTHORIZED, Json(reply)).into_response();
+    }
+    let sync = headers.get("group_commit").and_then(|v| v.to_str().ok()) == Some("sync_mode");
+    let accepted = async {
+        let bytes = axum::body::to_bytes(body, loader.max_body_bytes as usize)
+            .await
+            .map_err(|e| format!("[INTERNAL_ERROR]receiving the rows failed: {e}"))?;
+        let rows = StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("[INTERNAL_ERROR]bad rows: {e}"))?;
+        let (sink, interval) = loader.sink(&db, &table, None).await?;
+        let batch = concat_batches(&sink.schema.arrow_schema(), &rows)
+            .map_err(|e| format!("[INTERNAL_ERROR]rows do not fit table {table}: {e}"))?;
+        loader
+            .group_commit(&db, &table, batch, interval, sync)
+            .await
+    };
+    let reply = match accepted.await {
+        Ok((txn_id, label)) => GroupCommitReply::Accepted { txn_id, label },
+        Err(message) => GroupCommitReply::Failed { message },
+    };
+    Json(reply).into_response()
+}
+
 fn write_wal(dir: &Path, batch: &RecordBatch) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{:032x}.arrow", rand::random::<u128>()));
@@ -364,5 +419,5 @@ fn read_wal(path: &Path) -> Result<RecordBatch, String> {
     let batches: Vec<RecordBatch> = reader
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    datafusion::arrow::compute::concat_batches(&schema, &batches).map_err(|e| e.to_string())
+    concat_batches(&schema, &batches).map_err(|e| e.to_string())
 }

@@ -12,7 +12,7 @@ mod json;
 mod options;
 mod rows;
 
-pub use group_commit::list_wal;
+pub use group_commit::{insert as group_commit_insert, list_wal};
 
 use crate::storage::StorageEngine;
 use crate::MasterAddress;
@@ -24,8 +24,8 @@ use axum::Json;
 use basalt_common::config::BeConfig;
 use basalt_common::control_client::ControlClient;
 use basalt_common::load_rpc::{
-    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, GetSink, GetSinkReply,
-    StreamLoadRecord, ABORT_PATH, BEGIN_PATH, COMMIT_PATH, RECORD_PATH, SINK_PATH,
+    AbortLoad, BeginLoad, BeginLoadReply, CommitLoad, CommitLoadReply, StreamLoadRecord,
+    ABORT_PATH, BEGIN_PATH, COMMIT_PATH, RECORD_PATH,
 };
 use basalt_common::sink::TabletSink;
 use basalt_common::tablet_writer::{LocalRowsets, TabletWriter};
@@ -394,16 +394,8 @@ async fn group_commit(
             result.fail("[INVALID_ARGUMENT]label and group_commit can't be set at the same time");
         return Json(r).into_response();
     }
-    let req = GetSink {
-        db: db.to_string(),
-        table: table.to_string(),
-    };
-    let (sink, interval) = match loader.fe(SINK_PATH, Some(auth), &req).await {
-        Ok(GetSinkReply::Sink {
-            sink,
-            group_commit_interval_ms,
-        }) => (sink, Duration::from_millis(group_commit_interval_ms)),
-        Ok(GetSinkReply::Failed { message }) => return Json(result.fail(message)).into_response(),
+    let (sink, interval) = match loader.sink(db, table, Some(auth)).await {
+        Ok(found) => found,
         Err(e) if e.starts_with("Access denied") => {
             return (StatusCode::UNAUTHORIZED, Json(result.fail(e))).into_response()
         }

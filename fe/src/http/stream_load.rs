@@ -66,19 +66,12 @@ pub async fn redirect(
     if let Err(e) = fe.catalog.read().table(&db, &table) {
         return fail(StatusCode::OK, &e.message);
     }
-    let candidates: Vec<(String, u16)> = {
-        let state = fe.catalog.read();
-        state
-            .backends
-            .values()
-            .filter(|b| !b.decommissioned && fe.backends.is_alive(b.id))
-            .map(|b| (b.host.clone(), b.http_port))
-            .collect()
-    };
+    let candidates = fe.load_backends();
     if candidates.is_empty() {
         return fail(StatusCode::OK, "No backend alive.");
     }
-    let (host, port) = &candidates[rand::random::<u32>() as usize % candidates.len()];
+    let be = &candidates[rand::random::<u32>() as usize % candidates.len()];
+    let (host, port) = (&be.host, be.http_port);
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let policy = headers
         .get("redirect-policy")

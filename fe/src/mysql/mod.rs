@@ -36,6 +36,7 @@ fn error_code_state(kind: ErrorKind) -> (u16, &'static str) {
         ErrorKind::SpecificAccessDenied => (1227, "42000"),
         ErrorKind::NoDatabaseSelected => (1046, "3D000"),
         ErrorKind::UnknownVariable => (1193, "HY000"),
+        ErrorKind::WrongValueForVariable => (1231, "42000"),
         ErrorKind::ColumnCountMismatch => (1136, "21S01"),
         ErrorKind::DuplicateColumn => (1060, "42S21"),
         ErrorKind::UnknownThread => (1094, "HY000"),

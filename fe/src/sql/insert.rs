@@ -16,6 +16,14 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
     let fe = Arc::clone(&session.fe);
     let (db, table_name) = resolve(session, &insert.table)?;
     let table = fe.catalog.read().table(&db, &table_name)?.clone();
+    // Doris group-commits INSERT ... VALUES without a label; other INSERTs
+    // run as loads of their own.
+    let group_commit = match session.var_text("group_commit").as_str() {
+        "sync_mode" => Some(true),
+        "async_mode" => Some(false),
+        _ => None,
+    }
+    .filter(|_| insert.label.is_none() && matches!(*insert.source.body, sql::SetExpr::Values(_)));
     let source = super::query(session, sql::Statement::Query(insert.source)).await?;
     let QueryResult::Rows { schema, batches } = source else {
         return Err(Error::internal("INSERT source returned no rows"));
@@ -29,6 +37,16 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
         return Ok(QueryResult::Ok {
             affected_rows: 0,
             info: String::new(),
+        });
+    }
+    if let Some(sync) = group_commit {
+        let (label, txn_id) = crate::load::group_commit(&fe, &db, &table, &batch, sync).await?;
+        // As Doris answers: PREPARE until the group commits.
+        let status = if sync { "VISIBLE" } else { "PREPARE" };
+        let txn_id = txn_id.map(|t| t.to_string()).unwrap_or_default();
+        return Ok(QueryResult::Ok {
+            affected_rows: batch.num_rows() as u64,
+            info: format!("{{'label':'{label}', 'status':'{status}', 'txnId':'{txn_id}'}}"),
         });
     }
     let (txn_id, status) = crate::load::load(&fe, &db, &table, &label, batch.clone()).await?;

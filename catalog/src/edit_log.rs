@@ -110,6 +110,12 @@ pub enum EditLogEntry {
         #[serde(default)]
         time: i64,
     },
+    /// Finished loads past the label retention (`streaming_label_keep_max_second`):
+    /// forgotten, their labels free again.
+    ExpireTxns {
+        db: String,
+        txn_ids: Vec<TxnId>,
+    },
 }
 
 impl CatalogState {
@@ -484,6 +490,21 @@ impl CatalogState {
                 txn.status = TxnStatus::Aborted;
                 txn.reason = reason.clone();
                 txn.finish_time = *time;
+            }
+            EditLogEntry::ExpireTxns { db, txn_ids } => {
+                let d = self.db_mut(db)?;
+                for id in txn_ids {
+                    let finished = d
+                        .transactions
+                        .get(id)
+                        .filter(|t| matches!(t.status, TxnStatus::Visible | TxnStatus::Aborted));
+                    if let Some(txn) = finished.cloned() {
+                        d.transactions.remove(id);
+                        if d.labels.get(&txn.label) == Some(id) {
+                            d.labels.remove(&txn.label);
+                        }
+                    }
+                }
             }
         }
         Ok(())

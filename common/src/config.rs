@@ -39,6 +39,9 @@ pub struct FeConfig {
     pub stream_load_default_timeout_second: u64,
     /// A two-phase load not committed or aborted within this long is aborted.
     pub stream_load_default_precommit_timeout_second: u64,
+    /// How long a finished load's label stays taken (Doris's name and default
+    /// for INSERT and Stream Load labels).
+    pub streaming_label_keep_max_second: u64,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -60,6 +63,7 @@ impl Default for FeConfig {
             streamload_redirect_policy: "redirect".into(),
             stream_load_default_timeout_second: 259_200,
             stream_load_default_precommit_timeout_second: 3600,
+            streaming_label_keep_max_second: 43_200,
             ready_file: None,
         }
     }

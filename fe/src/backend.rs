@@ -157,5 +157,6 @@ pub async fn heartbeat_loop(fe: Arc<Frontend>, mut shutdown: tokio::sync::watch:
         heartbeat_all(&fe).await;
         crate::load::abort_stale(&fe).await;
         crate::load::publish_pending(&fe).await;
+        crate::load::expire_labels(&fe);
     }
 }

@@ -620,6 +620,36 @@ pub async fn abort_stale(fe: &Arc<Frontend>) {
     }
 }
 
+/// Called periodically: forgets finished loads older than
+/// `streaming_label_keep_max_second`, freeing their labels, as Doris does.
+pub fn expire_labels(fe: &Arc<Frontend>) {
+    let keep_ms = fe.config.streaming_label_keep_max_second as i64 * 1000;
+    let before = now_ms() - keep_ms;
+    let expired: Vec<(String, Vec<TxnId>)> = {
+        let state = fe.catalog.read();
+        state
+            .databases
+            .values()
+            .map(|d| {
+                let ids = d
+                    .transactions
+                    .values()
+                    .filter(|t| matches!(t.status, TxnStatus::Visible | TxnStatus::Aborted))
+                    .filter(|t| t.finish_time > 0 && t.finish_time < before)
+                    .map(|t| t.id)
+                    .collect();
+                (d.name.clone(), ids)
+            })
+            .filter(|(_, ids): &(String, Vec<TxnId>)| !ids.is_empty())
+            .collect()
+    };
+    for (db, txn_ids) in expired {
+        if let Err(e) = fe.catalog.log(EditLogEntry::ExpireTxns { db, txn_ids }) {
+            tracing::warn!("expiring load labels: {e}");
+        }
+    }
+}
+
 /// Called periodically: finishes publishes a crash or a dead backend interrupted.
 pub async fn publish_pending(fe: &Arc<Frontend>) {
     let dbs: Vec<String> = fe.catalog.read().databases.keys().cloned().collect();

@@ -447,10 +447,15 @@ async fn insert_values_with_the_group_commit_session_variable() {
     )
     .await
     .unwrap();
-    let err = conn.query_drop("SET group_commit = sometimes").await.unwrap_err();
+    let err = conn
+        .query_drop("SET group_commit = sometimes")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("1231"), "{err}");
 
-    conn.query_drop("SET group_commit = async_mode").await.unwrap();
+    conn.query_drop("SET group_commit = async_mode")
+        .await
+        .unwrap();
     let mut labels = std::collections::BTreeSet::new();
     for i in 0..10 {
         conn.query_drop(format!("INSERT INTO db.g VALUES ({i}, 'a{i}')"))
@@ -479,8 +484,12 @@ async fn insert_values_with_the_group_commit_session_variable() {
     }
 
     // sync_mode answers once the rows are visible.
-    conn.query_drop("SET group_commit = SYNC_MODE").await.unwrap();
-    conn.query_drop("INSERT INTO db.g VALUES (100, 's')").await.unwrap();
+    conn.query_drop("SET group_commit = SYNC_MODE")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO db.g VALUES (100, 's')")
+        .await
+        .unwrap();
     let info = conn.info().to_string();
     assert!(info.contains("'status':'VISIBLE'"), "{info}");
     let txn_id = info.split('\'').nth(11).unwrap();
@@ -494,4 +503,33 @@ async fn insert_values_with_the_group_commit_session_variable() {
         .await
         .unwrap();
     assert!(conn.info().contains("'label':'own'"), "{}", conn.info());
+}
+
+/// A finished load's label stays taken for `streaming_label_keep_max_second`,
+/// then the load is forgotten and its label can be used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_is_free_again_after_its_retention() {
+    let flags = ["--streaming-label-keep-max-second", "2"];
+    let s = Server::start_with("label-retention", &flags).await;
+    let file = write(&s.data, "r.csv", "1,a,1.00,2024-01-01\n");
+    let headers = ["column_separator: ,", "label: kept"];
+    let (_, r) = stream_load(&s.fe_url("t"), "root:", &file, &headers);
+    assert_eq!(r["Status"], "Success", "{r}");
+    let (_, r) = stream_load(&s.fe_url("t"), "root:", &file, &headers);
+    assert_eq!(r["Status"], "Label Already Exists", "{r}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let (_, r) = stream_load(&s.fe_url("t"), "root:", &file, &headers);
+        if r["Status"] == "Success" {
+            break;
+        }
+        assert_eq!(r["Status"], "Label Already Exists", "{r}");
+        assert!(std::time::Instant::now() < deadline, "label never freed");
+    }
+    let mut conn = s.server.connect().await;
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM db.t").await,
+        vec![row(&["2"])]
+    );
 }

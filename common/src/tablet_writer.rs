@@ -187,16 +187,14 @@ impl TabletWriter {
             }
             let batches = buffer.batches.clone();
             let txn_id = self.txn_id;
-            let write = match &self.local {
-                Some((id, local)) if *id == be => {
-                    let local = Arc::clone(local);
-                    Write::Local(local, batches)
+            let addr = self.sink.backends.iter().find(|(id, _)| *id == be);
+            let write = match (addr, &self.local) {
+                // A backend the FE left out of the sink is dead: not waited for.
+                (None, _) => Write::Dead,
+                (Some(_), Some((id, local))) if *id == be => {
+                    Write::Local(Arc::clone(local), batches)
                 }
-                _ => match self.sink.backends.iter().find(|(id, _)| *id == be) {
-                    Some((_, addr)) => Write::Remote(self.client.clone(), addr.clone(), batches),
-                    // A backend known to be dead is not waited for.
-                    None => Write::Dead,
-                },
+                (Some((_, addr)), _) => Write::Remote(self.client.clone(), addr.clone(), batches),
             };
             writes.push(async move {
                 let r = match write {

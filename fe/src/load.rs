@@ -94,8 +94,10 @@ pub async fn group_commit(
         be.host, be.http_port, table.name
     );
     let mode = if sync { "sync_mode" } else { "async_mode" };
+    // A backend's group commit gives up on a group after 300 s.
     let reply = reqwest::Client::new()
         .post(url)
+        .timeout(std::time::Duration::from_secs(330))
         .header(TOKEN_HEADER, &fe.cluster_token)
         .header("group_commit", mode)
         .body(body)

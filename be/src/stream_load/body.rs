@@ -91,8 +91,15 @@ impl BodyReader {
             let mut lines = Vec::new();
             splitter.split(&self.buf, self.eof, &mut lines);
             if lines.is_empty() && !self.eof {
-                // One line longer than a block: read on.
-                want = self.buf.len() * 2;
+                // Only empty or skipped lines so far: drop them and read on.
+                let done = splitter.rest();
+                if done > 0 {
+                    let _ = self.buf.split_to(done);
+                    splitter.dropped(done);
+                } else {
+                    // One line longer than a block: read on.
+                    want = self.buf.len() * 2;
+                }
                 continue;
             }
             let cut = splitter.rest();

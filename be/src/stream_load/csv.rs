@@ -137,7 +137,8 @@ impl LineSplitter {
             if b == q {
                 self.inside = !self.inside;
                 i += 1;
-            } else if Some(b) == self.escape {
+            } else if Some(b) == self.escape && self.inside {
+                // The escape byte counts only inside an enclosed field, as in `fields`.
                 if i + 1 >= buf.len() && !eof {
                     break; // the escaped byte has not arrived
                 }
@@ -206,7 +207,8 @@ fn fields<'a>(line: &'a [u8], opts: &LoadOptions, sep: &Separator, out: &mut Vec
             // An enclosed field: a separator inside it is data; bytes between
             // its closing byte and the next separator are dropped.
             Some(q) if rest.first() == Some(&q) => {
-                let (field, used) = enclosed(&rest[1..], q, opts.escape);
+                let escape = opts.escape.filter(|e| *e != q);
+                let (field, used) = enclosed(&rest[1..], q, escape);
                 out.push(field);
                 i += 1 + used;
                 match sep.find(&line[i..]) {
@@ -487,9 +489,11 @@ fn to_decimal(input: &StringArray, precision: u8, scale: i8) -> Result<ArrayRef,
         ..Default::default()
     };
     let ty = DataType::Decimal128(precision, scale);
+    // The length bound keeps arrow's digit counter (a u8) from wrapping.
     let plain = |s: &str| {
         let decimals = s.find('.').map_or(0, |dot| s.len() - dot - 1);
         !s.is_empty()
+            && s.len() <= precision as usize + 2
             && decimals <= scale.max(0) as usize
             && s.bytes()
                 .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
@@ -615,7 +619,41 @@ mod tests {
             lines(b"'a\\'\r\nb'\r\nc\r\n\r\nd", &escaped),
             ["'a\\'\r\nb'", "c", "d"]
         );
+        // Outside an enclosed field the escape byte is data.
+        assert_eq!(
+            lines(b"C:\\dir\\\n'x\\''\ny", &escaped[..2]),
+            ["C:\\dir\\", "'x\\''", "y"]
+        );
         let plain = [("line_delimiter", "||"), ("skip_lines", "1")];
         assert_eq!(lines(b"h||a||||b|c||", &plain), ["a", "b|c"]);
+    }
+
+    #[test]
+    fn decimals_parse_plainly_round_past_the_scale_and_never_wrap() {
+        let long = format!("1{}", "0".repeat(300));
+        let input = StringArray::from(vec![
+            Some("12.5"),
+            Some("-.5"),
+            Some("+7"),
+            Some("12.345"),
+            Some(long.as_str()),
+            Some("x"),
+            None,
+        ]);
+        let out = to_decimal(&input, 10, 2).unwrap();
+        let out = out.as_primitive::<Decimal128Type>();
+        let got: Vec<Option<i128>> = out.iter().collect();
+        assert_eq!(
+            got,
+            [
+                Some(1250),
+                Some(-50),
+                Some(700),
+                Some(1235),
+                None,
+                None,
+                None
+            ]
+        );
     }
 }

@@ -229,7 +229,7 @@ impl StreamLoader {
         };
         let sink = Arc::new(sink);
         let mut writer = self.writer(&sink, txn_id);
-        let written = async {
+        let added = async {
             for (batch, _) in &group.loads {
                 let partition_of = sink.partition_of_rows(batch).map_err(|e| e.message)?;
                 writer
@@ -237,9 +237,17 @@ impl StreamLoader {
                     .await
                     .map_err(|e| e.message)?;
             }
-            self.commit(db, txn_id, None, writer, false).await
+            Ok::<_, String>(())
         }
         .await;
+        let written = match added {
+            Ok(()) => self.commit(db, txn_id, None, writer, false).await,
+            Err(e) => {
+                // The abort below must not race a write still landing.
+                writer.cancel().await;
+                Err(e)
+            }
+        };
         match written {
             Ok(_) => Ok((txn_id, group.label.clone())),
             Err(reason) => {

@@ -1,5 +1,6 @@
 //! The BE's storage engine: tablets made of versioned rowsets of Parquet segments.
 
+mod merge;
 mod meta;
 mod reader;
 mod writer;

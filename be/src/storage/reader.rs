@@ -6,6 +6,9 @@ use super::StorageEngine;
 use basalt_common::scan::{TabletReader, TabletScanRange};
 use basalt_common::schema::TabletSchema;
 use basalt_common::Error;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::Result;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -15,6 +18,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::ExecutionPlan;
+use futures::TryStreamExt;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -38,9 +42,16 @@ impl TabletReader for EngineReader {
             .into());
         }
         let dir = self.0.tablet_dir(range.tablet_id);
+        let mut rowsets: Vec<_> = tablet
+            .rowsets
+            .iter()
+            .filter(|r| r.version.is_some_and(|v| v <= range.version))
+            .collect();
+        // Oldest first: the key models' merge takes the newest row last.
+        rowsets.sort_by_key(|r| r.version);
         let mut files = Vec::new();
-        for rowset in &tablet.rowsets {
-            if rowset.version.is_some_and(|v| v <= range.version) {
+        for rowset in rowsets {
+            {
                 for seg in &rowset.segments {
                     let path = dir.join(seg);
                     let size = std::fs::metadata(&path)?.len();
@@ -60,15 +71,38 @@ impl TabletReader for EngineReader {
             let empty = futures::stream::empty();
             return Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, empty)));
         }
-        let mut source = ParquetSource::new(table_schema).with_enable_page_index(true);
-        if let Some(p) = predicate {
+        let merged = super::merge::needed(schema);
+        let mut source = ParquetSource::new(Arc::clone(&table_schema)).with_enable_page_index(true);
+        // A predicate on a value column must see merged rows, not the raw ones.
+        if let Some(p) = predicate.clone().filter(|_| !merged) {
             source = source.with_predicate(p);
         }
         let config =
             FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
                 .with_file_group(FileGroup::new(files))
-                .with_projection_indices(projection.map(|p| p.to_vec()))?
+                .with_projection_indices(projection.filter(|_| !merged).map(|p| p.to_vec()))?
                 .build();
-        DataSourceExec::from_data_source(config).execute(0, ctx)
+        let rows = DataSourceExec::from_data_source(config).execute(0, ctx)?;
+        if !merged {
+            return Ok(rows);
+        }
+        let (schema, projection) = (schema.clone(), projection.map(|p| p.to_vec()));
+        let merge = async move {
+            let batches: Vec<RecordBatch> = rows.try_collect().await?;
+            let batch = super::merge::merge(&schema, batches).await?;
+            let batch = match predicate {
+                Some(p) => {
+                    let keep = p.evaluate(&batch)?.into_array(batch.num_rows())?;
+                    filter_record_batch(&batch, keep.as_boolean())?
+                }
+                None => batch,
+            };
+            Ok(match projection {
+                Some(p) => batch.project(&p)?,
+                None => batch,
+            })
+        };
+        let stream = futures::stream::once(merge);
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, stream)))
     }
 }

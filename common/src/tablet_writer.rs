@@ -11,7 +11,7 @@ use crate::{Error, Result};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
 /// A tablet's buffer is flushed at this size by default (the BE's
@@ -57,6 +57,9 @@ pub struct TabletWriter {
     flushes: JoinSet<ReplicaResults>,
     /// Bounds the flushes in flight: a load that outpaces its writes waits.
     slots: Arc<Semaphore>,
+    /// One flush at a time per tablet, so its segments join the rowset in
+    /// load order (the newest row of a key must come last).
+    turns: BTreeMap<(u64, TabletId), Arc<Mutex<()>>>,
     /// Each replica's outcome so far; one failed flush fails the replica.
     outcome: BTreeMap<(TabletId, u64), Result<()>>,
 }
@@ -81,6 +84,7 @@ impl TabletWriter {
             written: BTreeSet::new(),
             flushes: JoinSet::new(),
             slots: Arc::new(Semaphore::new(cores)),
+            turns: BTreeMap::new(),
             outcome: BTreeMap::new(),
         }
     }
@@ -178,6 +182,8 @@ impl TabletWriter {
         while let Some(done) = self.flushes.try_join_next() {
             self.record(done);
         }
+        let turn = Arc::clone(self.turns.entry(key).or_default());
+        let turn = turn.lock_owned().await;
         let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
         let (pid, tablet) = key;
         let mut writes = Vec::new();
@@ -213,7 +219,7 @@ impl TabletWriter {
         }
         self.flushes.spawn(async move {
             let results = futures::future::join_all(writes).await;
-            drop(slot);
+            drop((slot, turn));
             results
         });
     }

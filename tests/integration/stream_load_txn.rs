@@ -420,6 +420,26 @@ async fn a_large_load_streams_in_blocks_and_flushes_many_segments() {
         (segments, 0),
         "{metrics}"
     );
+
+    // A UNIQUE table keeps each key's last row in the body, even when the
+    // load's rows of one tablet land in several segments.
+    conn.query_drop(
+        "CREATE TABLE db.u (k INT NOT NULL, v INT) UNIQUE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 1",
+    )
+    .await
+    .unwrap();
+    let n: u64 = 1_200_000;
+    let body: String = (0..n).map(|i| format!("{},{i}\n", i % 1000)).collect();
+    assert!(body.len() > 8 << 20, "more than one block");
+    let file = write(&s.data, "u.csv", &body);
+    let (_, r) = stream_load(&s.fe_url("u"), "root:", &file, &["column_separator: ,"]);
+    assert_eq!(r["Status"], "Success", "{r}");
+    let newest: u64 = (0..1000).map(|k| n - 1000 + k).sum();
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*), SUM(v) FROM db.u").await,
+        vec![row(&["1000", &newest.to_string()])]
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

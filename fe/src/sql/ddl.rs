@@ -366,6 +366,13 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
                     "Random distribution for unique key table is unsupported",
                 ));
             }
+            // Equal keys would land in different tablets, and keys are only
+            // merged within a tablet so far.
+            if ct.keys_type == KeysType::AggKeys {
+                return Err(Error::not_supported(
+                    "Random distribution for aggregate key table is not supported yet",
+                ));
+            }
             DistributionInfo::Random {
                 buckets: buckets.unwrap_or(1),
             }

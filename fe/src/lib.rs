@@ -46,6 +46,9 @@ pub struct Frontend {
     /// as Doris keeps them outside its edit log).
     pub stream_loads:
         std::sync::Mutex<std::collections::VecDeque<basalt_common::load_rpc::StreamLoadRecord>>,
+    /// HTTP calls to backends (proxied Stream Loads, INSERT group commits),
+    /// one connection pool for all.
+    pub http: reqwest::Client,
 }
 
 /// How many Stream Load outcomes SHOW STREAM LOAD can list.
@@ -75,6 +78,7 @@ impl Frontend {
             cloning: Default::default(),
             cluster_token: format!("{:032x}", rand::random::<u128>()),
             stream_loads: Default::default(),
+            http: reqwest::Client::new(),
         }))
     }
 

@@ -38,13 +38,7 @@ pub async fn load(
     };
     let txn_id = begin(fe, db, table, label, source)?;
     let written = async {
-        let sink = sink(fe, table);
-        let partition_of = sink.partition_of_rows(&batch)?;
-        if let Some(row) = partition_of.iter().position(Option::is_none) {
-            return Err(Error::invalid(format!(
-                "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
-            )));
-        }
+        let (sink, partition_of) = partitioned(fe, table, &batch)?;
         let client = fe.backends.rpc.clone();
         let flush = DEFAULT_WRITE_BUFFER_SIZE;
         let mut writer = TabletWriter::new(Arc::new(sink), client, txn_id, None, flush);
@@ -73,12 +67,7 @@ pub async fn group_commit(
     batch: &RecordBatch,
     sync: bool,
 ) -> Result<(String, Option<TxnId>)> {
-    let partition_of = sink(fe, table).partition_of_rows(batch)?;
-    if let Some(row) = partition_of.iter().position(Option::is_none) {
-        return Err(Error::invalid(format!(
-            "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
-        )));
-    }
+    partitioned(fe, table, batch)?;
     let backends = fe.load_backends();
     if backends.is_empty() {
         return Err(Error::backend("No backend alive."));
@@ -95,7 +84,8 @@ pub async fn group_commit(
     );
     let mode = if sync { "sync_mode" } else { "async_mode" };
     // A backend's group commit gives up on a group after 300 s.
-    let reply = reqwest::Client::new()
+    let reply = fe
+        .http
         .post(url)
         .timeout(std::time::Duration::from_secs(330))
         .header(TOKEN_HEADER, &fe.cluster_token)
@@ -111,6 +101,23 @@ pub async fn group_commit(
         GroupCommitReply::Accepted { txn_id, label } => Ok((label, txn_id)),
         GroupCommitReply::Failed { message } => Err(Error::backend(message)),
     }
+}
+
+/// The table's sink and each row's partition; an INSERT row no partition
+/// takes fails the statement (Doris's strict insert).
+fn partitioned(
+    fe: &Frontend,
+    table: &OlapTable,
+    batch: &RecordBatch,
+) -> Result<(TabletSink, Vec<Option<usize>>)> {
+    let sink = sink(fe, table);
+    let partition_of = sink.partition_of_rows(batch)?;
+    if let Some(row) = partition_of.iter().position(Option::is_none) {
+        return Err(Error::invalid(format!(
+            "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
+        )));
+    }
+    Ok((sink, partition_of))
 }
 
 /// Who runs a load: what SHOW TRANSACTION shows (`BACKEND_STREAMING` /

@@ -51,15 +51,13 @@ impl TabletReader for EngineReader {
         rowsets.sort_by_key(|r| r.version);
         let mut files = Vec::new();
         for rowset in rowsets {
-            {
-                for seg in &rowset.segments {
-                    let path = dir.join(seg);
-                    let size = std::fs::metadata(&path)?.len();
-                    files.push(PartitionedFile::new(
-                        path.to_string_lossy().to_string(),
-                        size,
-                    ));
-                }
+            for seg in &rowset.segments {
+                let path = dir.join(seg);
+                let size = std::fs::metadata(&path)?.len();
+                files.push(PartitionedFile::new(
+                    path.to_string_lossy().to_string(),
+                    size,
+                ));
             }
         }
         let table_schema = schema.arrow_schema();

@@ -404,7 +404,7 @@ pub fn convert(
             (None, Some(d)) => StringArray::from(vec![d; rows]),
         };
         let out = match ty {
-            DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale)?,
+            DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale, &safe)?,
             _ => cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?,
         };
         let too_long = match col.data_type {
@@ -483,11 +483,12 @@ pub fn convert(
 /// decimals than the scale take arrow's plain parser; the rest (to be
 /// rounded, or with spaces or exponents) arrow's cast, which rounds as Doris
 /// does but formats a string per value, several times slower.
-fn to_decimal(input: &StringArray, precision: u8, scale: i8) -> Result<ArrayRef, String> {
-    let safe = CastOptions {
-        safe: true,
-        ..Default::default()
-    };
+fn to_decimal(
+    input: &StringArray,
+    precision: u8,
+    scale: i8,
+    safe: &CastOptions,
+) -> Result<ArrayRef, String> {
     let ty = DataType::Decimal128(precision, scale);
     // The length bound keeps arrow's digit counter (a u8) from wrapping.
     let plain = |s: &str| {
@@ -504,7 +505,7 @@ fn to_decimal(input: &StringArray, precision: u8, scale: i8) -> Result<ArrayRef,
             None => Ok(None),
             Some(s) if plain(s) => Ok(parse_decimal::<Decimal128Type>(s, precision, scale).ok()),
             Some(s) => {
-                let one = cast_with_options(&StringArray::from(vec![s]), &ty, &safe)
+                let one = cast_with_options(&StringArray::from(vec![s]), &ty, safe)
                     .map_err(|e| e.to_string())?;
                 let one = one.as_primitive::<Decimal128Type>();
                 Ok(one.is_valid(0).then(|| one.value(0)))
@@ -640,7 +641,11 @@ mod tests {
             Some("x"),
             None,
         ]);
-        let out = to_decimal(&input, 10, 2).unwrap();
+        let safe = CastOptions {
+            safe: true,
+            ..Default::default()
+        };
+        let out = to_decimal(&input, 10, 2, &safe).unwrap();
         let out = out.as_primitive::<Decimal128Type>();
         let got: Vec<Option<i128>> = out.iter().collect();
         assert_eq!(

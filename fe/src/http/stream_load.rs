@@ -78,7 +78,8 @@ pub async fn redirect(
         .and_then(|v| v.to_str().ok())
         .unwrap_or(&fe.config.streamload_redirect_policy);
     if policy.eq_ignore_ascii_case("proxy") {
-        return proxy(&format!("http://{host}:{port}{path}"), &headers, body).await;
+        let url = format!("http://{host}:{port}{path}");
+        return proxy(&fe.http, &url, &headers, body).await;
     }
     let password = crate::auth::password_of(&user).unwrap_or_default();
     let location = format!("http://{user}:{password}@{host}:{port}{path}");
@@ -100,7 +101,7 @@ fn status_text(e: &basalt_common::Error) -> String {
 }
 
 /// Streams the request to the backend and its answer back to the client.
-async fn proxy(url: &str, headers: &HeaderMap, body: Body) -> Response {
+async fn proxy(http: &reqwest::Client, url: &str, headers: &HeaderMap, body: Body) -> Response {
     let mut forwarded = reqwest::header::HeaderMap::new();
     for (name, value) in headers {
         // Hop-by-hop headers stay here; the body is re-framed by the client library.
@@ -114,7 +115,7 @@ async fn proxy(url: &str, headers: &HeaderMap, body: Body) -> Response {
             forwarded.append(name.clone(), value.clone());
         }
     }
-    let sent = reqwest::Client::new()
+    let sent = http
         .put(url)
         .headers(forwarded)
         .body(reqwest::Body::wrap_stream(body.into_data_stream()))

@@ -4,8 +4,11 @@
 //! they are, so a clone costs no decoding; each is fsynced and renamed before
 //! the tablet meta names it, like any other write.
 
+use crate::blocking;
 use crate::storage::StorageEngine;
+use crate::storage::TabletMeta;
 use basalt_common::control_client::ControlClient;
+use basalt_common::rpc::RowsetFiles;
 use basalt_common::rpc::{ControlRequest, ControlResponse, FileTicket, TabletId, Version};
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
@@ -28,7 +31,6 @@ pub async fn clone_tablet(
     })
     .await?;
     let local = engine.tablet(tablet_id)?;
-    let have: HashSet<Version> = local.published().filter_map(|r| r.version).collect();
     let reply = rpc
         .call(src, &ControlRequest::GetRowsets { tablet_id, version })
         .await?;
@@ -37,8 +39,9 @@ pub async fn clone_tablet(
             "unexpected reply to GetRowsets: {reply:?}"
         )));
     };
+    let rowsets = needed(&local, rowsets);
     let mut reached = local.visible_version;
-    for rowset in rowsets.into_iter().filter(|r| !have.contains(&r.version)) {
+    for rowset in rowsets {
         let rowset_id = engine.new_rowset_id();
         let dir = engine.tablet_dir(tablet_id);
         let mut names = Vec::with_capacity(rowset.segments.len());
@@ -76,9 +79,28 @@ pub async fn clone_tablet(
     Ok(reached)
 }
 
-/// File system work runs off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal(e.to_string()))?
+/// The part of the source's rowsets (a chain from version 2) this replica
+/// lacks. Both sides compact on their own, so their rowsets need not line up:
+/// the copy starts at the latest source rowset that begins right after a
+/// version this replica holds whole, and supersedes what the replica has from
+/// there on; rowsets the replica already holds with the same versions are skipped.
+fn needed(local: &TabletMeta, source: Vec<RowsetFiles>) -> Vec<RowsetFiles> {
+    let visible = local.visible_version;
+    let mut ends: HashSet<Version> = local
+        .current()
+        .filter_map(|r| r.versions())
+        .filter(|(_, e)| *e <= visible)
+        .map(|(_, e)| e)
+        .collect();
+    ends.insert(1);
+    let from = source
+        .iter()
+        .rposition(|r| r.start_version <= visible + 1 && ends.contains(&(r.start_version - 1)))
+        .unwrap_or(0);
+    let have: HashSet<(Version, Version)> = local.current().filter_map(|r| r.versions()).collect();
+    source
+        .into_iter()
+        .skip(from)
+        .filter(|r| !have.contains(&(r.start_version, r.version)))
+        .collect()
 }

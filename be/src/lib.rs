@@ -73,11 +73,8 @@ impl BackendHandle {
 pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<BackendHandle> {
     let engine = {
         let root = cfg.storage_root_path.clone();
-        Arc::new(
-            tokio::task::spawn_blocking(move || StorageEngine::open(&root))
-                .await
-                .map_err(|e| basalt_common::Error::internal(e.to_string()))??,
-        )
+        let compaction = storage::CompactionConfig::from_be(cfg);
+        Arc::new(blocking(move || StorageEngine::open(&root, compaction)).await?)
     };
     let heartbeat = bind(&cfg.bind_host, cfg.heartbeat_service_port).await?;
     let brpc = bind(&cfg.bind_host, cfg.brpc_port).await?;
@@ -121,7 +118,8 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
             brpc,
             shutdown.clone(),
         )),
-        tokio::spawn(http::serve(web, loads, shutdown)),
+        tokio::spawn(http::serve(web, loads, shutdown.clone())),
+        tokio::spawn(storage::run_compaction(Arc::clone(&engine), shutdown)),
     ];
     tracing::info!(?ports, "backend started");
     Ok(BackendHandle {
@@ -129,6 +127,15 @@ pub async fn start(cfg: &BeConfig, shutdown: watch::Receiver<bool>) -> Result<Ba
         engine,
         tasks,
     })
+}
+
+/// File system and other blocking work runs off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| basalt_common::Error::internal(e.to_string()))?
 }
 
 async fn serve_grpc(

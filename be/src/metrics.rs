@@ -17,6 +17,11 @@ pub static STREAM_LOAD_ROWS: AtomicU64 = AtomicU64::new(0);
 pub static LOCAL_SEGMENT_WRITES: AtomicU64 = AtomicU64::new(0);
 pub static RPC_SEGMENT_WRITES: AtomicU64 = AtomicU64::new(0);
 
+/// Compaction activity by type (0 base, 1 cumulative), with Doris's metric
+/// names: input rowsets merged, and their bytes.
+pub static COMPACTION_DELTAS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+pub static COMPACTION_BYTES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
 /// Adds the time since `since` to `counter`.
 pub fn add_elapsed(counter: &AtomicU64, since: Instant) {
     counter.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -38,7 +43,13 @@ pub fn render() -> String {
          basalt_be_stream_load_rows_total {}\n\
          # TYPE basalt_be_load_segment_writes_total counter\n\
          basalt_be_load_segment_writes_total{{via=\"local\"}} {}\n\
-         basalt_be_load_segment_writes_total{{via=\"rpc\"}} {}\n",
+         basalt_be_load_segment_writes_total{{via=\"rpc\"}} {}\n\
+         # TYPE basalt_be_compaction_deltas_total counter\n\
+         basalt_be_compaction_deltas_total{{type=\"base\"}} {}\n\
+         basalt_be_compaction_deltas_total{{type=\"cumulative\"}} {}\n\
+         # TYPE basalt_be_compaction_bytes_total counter\n\
+         basalt_be_compaction_bytes_total{{type=\"base\"}} {}\n\
+         basalt_be_compaction_bytes_total{{type=\"cumulative\"}} {}\n",
         secs(&SEGMENT_SORT_NS),
         secs(&SEGMENT_ENCODE_NS),
         secs(&SEGMENT_FSYNC_NS),
@@ -47,5 +58,9 @@ pub fn render() -> String {
         get(&STREAM_LOAD_ROWS),
         get(&LOCAL_SEGMENT_WRITES),
         get(&RPC_SEGMENT_WRITES),
+        get(&COMPACTION_DELTAS[0]),
+        get(&COMPACTION_DELTAS[1]),
+        get(&COMPACTION_BYTES[0]),
+        get(&COMPACTION_BYTES[1]),
     )
 }

@@ -83,6 +83,18 @@ pub struct BeConfig {
     /// (Doris's name; its default is 200 MB, Basalt's smaller default starts
     /// writing sooner and keeps a load's memory lower).
     pub write_buffer_size: u64,
+    /// Compaction (Doris's names and defaults, except where noted).
+    pub disable_auto_compaction: bool,
+    /// How often tablets are checked for compaction work (Doris checks every
+    /// 10 ms; Basalt's check walks every tablet, so less often).
+    pub generate_compaction_tasks_interval_ms: u64,
+    pub cumulative_compaction_min_deltas: usize,
+    pub cumulative_compaction_max_deltas: usize,
+    pub base_compaction_min_rowset_num: usize,
+    pub compaction_promotion_size_mbytes: u64,
+    /// Loads into a tablet with this many rowsets wait for compaction.
+    pub max_tablet_version_num: usize,
+    pub tablet_rowset_stale_sweep_time_sec: u64,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -96,6 +108,14 @@ impl Default for BeConfig {
             storage_root_path: "./storage".into(),
             streaming_load_max_mb: 10_240,
             write_buffer_size: crate::tablet_writer::DEFAULT_WRITE_BUFFER_SIZE,
+            disable_auto_compaction: false,
+            generate_compaction_tasks_interval_ms: 200,
+            cumulative_compaction_min_deltas: 5,
+            cumulative_compaction_max_deltas: 1000,
+            base_compaction_min_rowset_num: 5,
+            compaction_promotion_size_mbytes: 1024,
+            max_tablet_version_num: 2000,
+            tablet_rowset_stale_sweep_time_sec: 300,
             ready_file: None,
         }
     }

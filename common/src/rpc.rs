@@ -82,11 +82,16 @@ pub struct TabletInfo {
     pub version: Version,
     pub num_rows: u64,
     pub data_size: u64,
+    /// Published rowsets making up the tablet (Doris's version count).
+    #[serde(default)]
+    pub version_count: u64,
 }
 
 /// A published rowset as a cloning backend copies it: its version and files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RowsetFiles {
+    /// The versions the rowset holds: one for a load, a range after a compaction.
+    pub start_version: Version,
     pub version: Version,
     pub segments: Vec<String>,
     pub num_rows: u64,

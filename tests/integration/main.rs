@@ -3,6 +3,7 @@
 
 mod clients;
 mod cluster;
+mod compaction;
 mod ddl;
 mod durability;
 mod local_cluster;

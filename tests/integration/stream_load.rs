@@ -20,6 +20,15 @@ pub fn curl(args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
+/// A counter from a BE's `/metrics`, by its full name with labels.
+pub fn metric(webserver_port: u16, key: &str) -> u64 {
+    let (_, metrics) = curl(&[&format!("http://127.0.0.1:{webserver_port}/metrics")]);
+    let prefix = format!("{key} ");
+    let line = metrics.lines().find(|l| l.starts_with(&prefix));
+    let line = line.unwrap_or_else(|| panic!("no {key} in {metrics}"));
+    line[prefix.len()..].trim().parse().unwrap()
+}
+
 /// A Stream Load of `data` with extra `-H` headers; the answer as JSON.
 pub fn stream_load(url: &str, user: &str, data: &Path, headers: &[&str]) -> (u16, Value) {
     let mut args = vec!["--location-trusted", "-u", user, "-T"];

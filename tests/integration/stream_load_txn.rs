@@ -3,7 +3,7 @@
 //! header and the body limit, and many parallel loaders with and without group
 //! commit, every row exactly once.
 
-use crate::stream_load::{curl, row, stream_load, write, Server};
+use crate::stream_load::{curl, metric, row, stream_load, write, Server};
 use basalt_tests::rows;
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
@@ -405,21 +405,14 @@ async fn a_large_load_streams_in_blocks_and_flushes_many_segments() {
         .count();
     assert!(segments > 3, "{segments} segments");
     // The coordinator holds every replica: it wrote them in process, not over RPC.
-    let (_, metrics) = curl(&[&format!(
-        "http://127.0.0.1:{}/metrics",
-        s.server.port("webserver_port")
-    )]);
-    let writes = |via: &str| -> u64 {
-        let key = format!("basalt_be_load_segment_writes_total{{via=\"{via}\"}} ");
-        let line = metrics.lines().find(|l| l.starts_with(&key));
-        let line = line.unwrap_or_else(|| panic!("no {key} in {metrics}"));
-        line[key.len()..].trim().parse().unwrap()
+    let port = s.server.port("webserver_port");
+    let writes = |via: &str| {
+        metric(
+            port,
+            &format!("basalt_be_load_segment_writes_total{{via=\"{via}\"}}"),
+        )
     };
-    assert_eq!(
-        (writes("local") as usize, writes("rpc")),
-        (segments, 0),
-        "{metrics}"
-    );
+    assert_eq!((writes("local") as usize, writes("rpc")), (segments, 0));
 
     // A UNIQUE table keeps each key's last row in the body, even when the
     // load's rows of one tablet land in several segments.

@@ -22,24 +22,58 @@ pub struct TabletMeta {
 }
 
 impl TabletMeta {
+    /// Published rowsets, including stale ones a compaction replaced.
     pub fn published(&self) -> impl Iterator<Item = &RowsetMeta> {
         self.rowsets.iter().filter(|r| r.version.is_some())
+    }
+
+    /// The published rowsets that make up the tablet now: not replaced by a compaction.
+    pub fn current(&self) -> impl Iterator<Item = &RowsetMeta> {
+        self.published().filter(|r| r.stale_since_ms.is_none())
     }
 
     /// The highest version up to which every version is present (1 is the
     /// empty tablet); a replica that missed a load stops here until cloned.
     pub fn contiguous_version(&self) -> Version {
-        let mut versions: Vec<Version> = self.published().filter_map(|r| r.version).collect();
-        versions.sort_unstable();
+        let mut ranges: Vec<(Version, Version)> =
+            self.current().filter_map(RowsetMeta::versions).collect();
+        ranges.sort_unstable();
         let mut v = 1;
-        for next in versions {
-            if next == v + 1 {
-                v = next;
-            } else if next > v + 1 {
+        for (start, end) in ranges {
+            if start == v + 1 {
+                v = end;
+            } else if start > v + 1 {
                 break;
             }
         }
         v
+    }
+
+    /// Whether some published rowset (current or stale) holds `version`.
+    pub fn covers(&self, version: Version) -> bool {
+        self.published()
+            .filter_map(RowsetMeta::versions)
+            .any(|(s, e)| s <= version && version <= e)
+    }
+
+    /// The rowsets that together hold versions 2..=`version` exactly, oldest
+    /// first, or `None` when compaction merged that version into a larger rowset
+    /// and the rowsets it replaced are gone. Compaction merges whole adjacent
+    /// rowsets, so any two ranges are nested or disjoint; taking at each step
+    /// the widest rowset that does not pass `version` therefore never strands
+    /// the walk, and reads the fewest rowsets.
+    pub fn path(&self, version: Version) -> Option<Vec<&RowsetMeta>> {
+        let mut out = Vec::new();
+        let mut next = 2;
+        while next <= version {
+            let step = self
+                .published()
+                .filter(|r| r.versions().is_some_and(|(s, e)| s == next && e <= version))
+                .max_by_key(|r| (r.version, r.stale_since_ms.is_none()))?;
+            next = step.version? + 1;
+            out.push(step);
+        }
+        Some(out)
     }
 }
 
@@ -47,12 +81,46 @@ impl TabletMeta {
 pub struct RowsetMeta {
     pub rowset_id: u64,
     pub txn_id: TxnId,
-    /// `None` while the load is not yet published.
+    /// The last version the rowset holds; `None` while the load is not yet published.
     pub version: Option<Version>,
+    /// The first version it holds: its own for a load, the first input's for
+    /// a compaction's output.
+    #[serde(default)]
+    pub start_version: Version,
     /// Segment file names inside the tablet's directory.
     pub segments: Vec<String>,
     pub num_rows: u64,
     pub data_size: u64,
+    /// Set when a compaction replaced this rowset: it stays readable (for
+    /// queries at older versions and those already reading it) until swept.
+    #[serde(default)]
+    pub stale_since_ms: Option<i64>,
+}
+
+impl RowsetMeta {
+    /// A pending rowset of `txn_id` (or of a compaction or clone, with txn 0).
+    pub fn new(rowset_id: u64, txn_id: TxnId) -> Self {
+        Self {
+            rowset_id,
+            txn_id,
+            version: None,
+            start_version: 0,
+            segments: Vec::new(),
+            num_rows: 0,
+            data_size: 0,
+            stale_since_ms: None,
+        }
+    }
+
+    /// `(first, last)` version held, once published.
+    pub fn versions(&self) -> Option<(Version, Version)> {
+        // Records from before compaction existed have no start: a load's own version.
+        self.version.map(|v| (self.start_version.max(1).min(v), v))
+    }
+
+    pub fn is_pending(&self, txn_id: TxnId) -> bool {
+        self.txn_id == txn_id && self.version.is_none()
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -1,10 +1,12 @@
 //! The BE's storage engine: tablets made of versioned rowsets of Parquet segments.
 
+mod compaction;
 mod merge;
 mod meta;
 mod reader;
 mod writer;
 
+pub use compaction::{run_compaction, CompactionConfig};
 pub use meta::{RowsetMeta, TabletMeta};
 
 use basalt_common::rpc::{PublishTablet, RowsetFiles, TabletId, TabletInfo, TxnId, Version};
@@ -24,6 +26,30 @@ pub struct StorageEngine {
     /// Serialises meta changes so each is one read-modify-write of the store.
     write_lock: Mutex<()>,
     next_rowset_id: AtomicU64,
+    config: CompactionConfig,
+    /// How many running reads use each rowset: a stale rowset is swept only
+    /// once none does.
+    pins: Mutex<HashMap<u64, usize>>,
+}
+
+/// Rowsets a read is using; dropping it releases them.
+pub struct RowsetPins {
+    engine: std::sync::Arc<StorageEngine>,
+    ids: Vec<u64>,
+}
+
+impl Drop for RowsetPins {
+    fn drop(&mut self) {
+        let mut pins = self.engine.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.ids {
+            if let Some(n) = pins.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.remove(id);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for StorageEngine {
@@ -35,7 +61,7 @@ impl std::fmt::Debug for StorageEngine {
 }
 
 impl StorageEngine {
-    pub fn open(root: &Path) -> Result<Self> {
+    pub fn open(root: &Path, config: CompactionConfig) -> Result<Self> {
         std::fs::create_dir_all(root.join("data"))?;
         // Absolute, because segment files are read through DataFusion's local object store.
         let root = &std::fs::canonicalize(root)?;
@@ -55,7 +81,28 @@ impl StorageEngine {
             tablets: RwLock::new(tablets),
             write_lock: Mutex::new(()),
             next_rowset_id: AtomicU64::new(max_rowset + 1),
+            config,
+            pins: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Marks `ids` as in use by a read until the returned guard drops.
+    pub fn pin(self: &std::sync::Arc<Self>, ids: Vec<u64>) -> RowsetPins {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &ids {
+            *pins.entry(*id).or_default() += 1;
+        }
+        RowsetPins {
+            engine: std::sync::Arc::clone(self),
+            ids,
+        }
+    }
+
+    fn pinned(&self, id: u64) -> bool {
+        self.pins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&id)
     }
 
     pub fn root(&self) -> &Path {
@@ -165,26 +212,15 @@ impl StorageEngine {
         tablet_id: TabletId,
         batches: &[RecordBatch],
     ) -> Result<()> {
-        let tablet = self.tablet(tablet_id)?;
+        let tablet = self.wait_for_versions(tablet_id)?;
         let file_id = self.new_rowset_id();
         let dir = self.tablet_dir(tablet_id);
         let segment = writer::write_segment(&dir, file_id, &tablet.schema, batches)?;
         self.update(&[tablet_id], |t| {
-            let pending = t
-                .rowsets
-                .iter_mut()
-                .find(|r| r.txn_id == txn_id && r.version.is_none());
-            let rowset = match pending {
-                Some(r) => r,
+            let rowset = match t.rowsets.iter().position(|r| r.is_pending(txn_id)) {
+                Some(i) => &mut t.rowsets[i],
                 None => {
-                    t.rowsets.push(RowsetMeta {
-                        rowset_id: file_id,
-                        txn_id,
-                        version: None,
-                        segments: Vec::new(),
-                        num_rows: 0,
-                        data_size: 0,
-                    });
+                    t.rowsets.push(RowsetMeta::new(file_id, txn_id));
                     t.rowsets.last_mut().expect("just pushed")
                 }
             };
@@ -210,11 +246,8 @@ impl StorageEngine {
                 failed.push(p.tablet_id);
                 continue;
             };
-            let done = t.rowsets.iter().any(|r| r.version == Some(p.version));
-            let pending = t
-                .rowsets
-                .iter()
-                .any(|r| r.txn_id == txn_id && r.version.is_none());
+            let done = t.covers(p.version);
+            let pending = t.rowsets.iter().any(|r| r.is_pending(txn_id));
             if !done && p.has_rows && !pending {
                 failed.push(p.tablet_id);
             } else if !done {
@@ -225,27 +258,16 @@ impl StorageEngine {
         self.update(&ids, |t| {
             let version = ready[&t.tablet_id];
             // Checked again under the lock: a clone may have brought this version meanwhile.
-            if t.rowsets.iter().any(|r| r.version == Some(version)) {
+            if t.covers(version) {
                 return Ok(());
             }
-            let mut found = false;
-            for r in t
-                .rowsets
-                .iter_mut()
-                .filter(|r| r.txn_id == txn_id && r.version.is_none())
-            {
-                r.version = Some(version);
-                found = true;
+            if !t.rowsets.iter().any(|r| r.is_pending(txn_id)) {
+                t.rowsets
+                    .push(RowsetMeta::new(self.new_rowset_id(), txn_id));
             }
-            if !found {
-                t.rowsets.push(RowsetMeta {
-                    rowset_id: self.new_rowset_id(),
-                    txn_id,
-                    version: Some(version),
-                    segments: Vec::new(),
-                    num_rows: 0,
-                    data_size: 0,
-                });
+            for r in t.rowsets.iter_mut().filter(|r| r.is_pending(txn_id)) {
+                r.version = Some(version);
+                r.start_version = version;
             }
             t.visible_version = t.contiguous_version();
             Ok(())
@@ -261,19 +283,28 @@ impl StorageEngine {
             .map(|t| TabletInfo {
                 tablet_id: t.tablet_id,
                 version: t.visible_version,
-                num_rows: t.published().map(|r| r.num_rows).sum(),
-                data_size: t.published().map(|r| r.data_size).sum(),
+                num_rows: t.current().map(|r| r.num_rows).sum(),
+                data_size: t.current().map(|r| r.data_size).sum(),
+                version_count: t.current().count() as u64,
             })
             .collect()
     }
 
-    /// The published rowsets of a tablet up to `version`, for a cloning replica.
+    /// The published rowsets that hold a tablet's versions up to `version`,
+    /// for a cloning replica.
     pub fn rowset_files(&self, tablet_id: TabletId, version: Version) -> Result<Vec<RowsetFiles>> {
         let t = self.tablet(tablet_id)?;
-        Ok(t.published()
-            .filter(|r| r.version.is_some_and(|v| v <= version))
-            .map(|r| RowsetFiles {
-                version: r.version.unwrap_or_default(),
+        let path = t.path(version).ok_or_else(|| {
+            Error::backend(format!(
+                "tablet {tablet_id} no longer holds the rowsets of version {version}"
+            ))
+        })?;
+        Ok(path
+            .into_iter()
+            .filter_map(|r| Some((r, r.versions()?)))
+            .map(|(r, (start_version, version))| RowsetFiles {
+                start_version,
+                version,
                 segments: r.segments.clone(),
                 num_rows: r.num_rows,
                 data_size: r.data_size,
@@ -286,8 +317,9 @@ impl StorageEngine {
         self.next_rowset_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Records a rowset whose files a clone has written (fsynced, renamed) into the
-    /// tablet's directory. A version the tablet already holds is left alone.
+    /// Records a rowset whose files a clone has written (fsynced, renamed) into
+    /// the tablet's directory. The tablet's own rowsets within its versions are
+    /// superseded (stale); a rowset the tablet already holds is left alone.
     pub fn add_cloned_rowset(
         &self,
         tablet_id: TabletId,
@@ -297,15 +329,23 @@ impl StorageEngine {
     ) -> Result<Version> {
         let mut version = 0;
         self.update(&[tablet_id], |t| {
-            if !t.rowsets.iter().any(|r| r.version == Some(files.version)) {
-                t.rowsets.push(RowsetMeta {
-                    rowset_id,
-                    txn_id: 0,
-                    version: Some(files.version),
-                    segments: segments.clone(),
-                    num_rows: files.num_rows,
-                    data_size: files.data_size,
-                });
+            let range = (files.start_version, files.version);
+            if !t.current().any(|r| r.versions() == Some(range)) {
+                let now = basalt_common::now_ms();
+                for r in t.rowsets.iter_mut().filter(|r| r.stale_since_ms.is_none()) {
+                    if r.versions()
+                        .is_some_and(|(s, e)| s >= range.0 && e <= range.1)
+                    {
+                        r.stale_since_ms = Some(now);
+                    }
+                }
+                let mut r = RowsetMeta::new(rowset_id, 0);
+                r.version = Some(files.version);
+                r.start_version = files.start_version;
+                r.segments = segments.clone();
+                r.num_rows = files.num_rows;
+                r.data_size = files.data_size;
+                t.rowsets.push(r);
             }
             t.visible_version = t.contiguous_version();
             version = t.visible_version;
@@ -335,18 +375,14 @@ impl StorageEngine {
             let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
             tablets
                 .values()
-                .filter(|t| {
-                    t.rowsets
-                        .iter()
-                        .any(|r| r.txn_id == txn_id && r.version.is_none())
-                })
+                .filter(|t| t.rowsets.iter().any(|r| r.is_pending(txn_id)))
                 .map(|t| t.tablet_id)
                 .collect()
         };
         let mut doomed = Vec::new();
         self.update(&ids, |t| {
             t.rowsets.retain(|r| {
-                let drop = r.txn_id == txn_id && r.version.is_none();
+                let drop = r.is_pending(txn_id);
                 if drop {
                     doomed.extend(
                         r.segments
@@ -380,14 +416,14 @@ impl basalt_common::tablet_writer::LocalRowsets for StorageEngine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use basalt_common::schema::{Column, KeysType};
     use basalt_common::types::DorisType;
     use datafusion::arrow::array::{Int32Array, StringArray};
     use std::sync::Arc;
 
-    fn schema() -> TabletSchema {
+    pub(crate) fn schema() -> TabletSchema {
         let col = |name: &str, data_type, is_key| Column {
             name: name.into(),
             data_type,
@@ -406,7 +442,7 @@ mod tests {
         }
     }
 
-    fn batch(keys: &[i32]) -> RecordBatch {
+    pub(crate) fn batch(keys: &[i32]) -> RecordBatch {
         let v: Vec<String> = keys.iter().map(|k| format!("v{k}")).collect();
         RecordBatch::try_new(
             schema().arrow_schema(),
@@ -432,7 +468,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("basalt-engine-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         {
-            let engine = StorageEngine::open(&dir).unwrap();
+            let engine = StorageEngine::open(&dir, CompactionConfig::default()).unwrap();
             engine.create_tablet(7, schema()).unwrap();
             engine.write_rowset(100, 7, &[batch(&[3, 1, 2])]).unwrap();
             assert_eq!(visible_rows(&engine, 7, 2), 0, "not visible before publish");
@@ -448,7 +484,7 @@ mod tests {
             // A stray file from a write cut short by a crash.
             std::fs::write(engine.tablet_dir(7).join("999_0.parquet.tmp"), b"partial").unwrap();
         }
-        let engine = StorageEngine::open(&dir).unwrap();
+        let engine = StorageEngine::open(&dir, CompactionConfig::default()).unwrap();
         let t = engine.tablet(7).unwrap();
         assert_eq!(t.visible_version, 2);
         assert_eq!(visible_rows(&engine, 7, 2), 3);

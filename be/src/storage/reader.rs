@@ -18,7 +18,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::ExecutionPlan;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -42,13 +42,14 @@ impl TabletReader for EngineReader {
             .into());
         }
         let dir = self.0.tablet_dir(range.tablet_id);
-        let mut rowsets: Vec<_> = tablet
-            .rowsets
-            .iter()
-            .filter(|r| r.version.is_some_and(|v| v <= range.version))
-            .collect();
-        // Oldest first: the key models' merge takes the newest row last.
-        rowsets.sort_by_key(|r| r.version);
+        let rowsets = tablet.path(range.version).ok_or_else(|| {
+            Error::backend(format!(
+                "version {} of tablet {} is no longer held: compaction merged it",
+                range.version, range.tablet_id
+            ))
+        })?;
+        // Compaction may replace these rowsets meanwhile; they stay until released.
+        let pins = self.0.pin(rowsets.iter().map(|r| r.rowset_id).collect());
         let mut files = Vec::new();
         for rowset in rowsets {
             for seg in &rowset.segments {
@@ -82,11 +83,15 @@ impl TabletReader for EngineReader {
                 .build();
         let rows = DataSourceExec::from_data_source(config).execute(0, ctx)?;
         if !merged {
-            return Ok(rows);
+            let rows = rows.inspect(move |_| {
+                let _held = &pins;
+            });
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, rows)));
         }
         let (schema, projection) = (schema.clone(), projection.map(|p| p.to_vec()));
         let merge = async move {
             let batches: Vec<RecordBatch> = rows.try_collect().await?;
+            drop(pins);
             let batch = super::merge::merge(&schema, batches).await?;
             let batch = match predicate {
                 Some(p) => {

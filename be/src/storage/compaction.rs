@@ -1,0 +1,353 @@
+//! Compaction: merging a tablet's adjacent rowsets into one, applying the key
+//! model, so reads open few files and versions stay bounded. As in Doris,
+//! small recent rowsets (deltas) are merged by *cumulative* compaction, and
+//! the larger ones before them, with the first rowset, by *base* compaction.
+//! Replaced rowsets turn stale: still readable by queries at older versions
+//! and by reads already under way, and swept once none uses them and
+//! `tablet_rowset_stale_sweep_time_sec` has passed.
+
+use super::{merge, writer, RowsetMeta, StorageEngine, TabletMeta};
+use crate::{blocking, metrics};
+use basalt_common::config::BeConfig;
+use basalt_common::rpc::TabletId;
+use basalt_common::{Error, Result};
+use datafusion::arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The BE settings that drive compaction (Doris's names, in `BeConfig`).
+#[derive(Debug, Clone)]
+pub struct CompactionConfig {
+    pub disable_auto_compaction: bool,
+    pub interval: Duration,
+    pub cumulative_min_deltas: usize,
+    pub cumulative_max_deltas: usize,
+    pub base_min_rowsets: usize,
+    /// A rowset this large is no longer a delta.
+    pub promotion_size: u64,
+    /// Loads into a tablet with this many rowsets wait for compaction.
+    pub max_versions: usize,
+    /// How long a load waits for that before failing as Doris does (-235).
+    pub max_wait: Duration,
+    pub stale_sweep: Duration,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        Self::from_be(&BeConfig::default())
+    }
+}
+
+impl CompactionConfig {
+    pub fn from_be(cfg: &BeConfig) -> Self {
+        Self {
+            disable_auto_compaction: cfg.disable_auto_compaction,
+            interval: Duration::from_millis(cfg.generate_compaction_tasks_interval_ms),
+            cumulative_min_deltas: cfg.cumulative_compaction_min_deltas.max(2),
+            cumulative_max_deltas: cfg.cumulative_compaction_max_deltas.max(2),
+            base_min_rowsets: cfg.base_compaction_min_rowset_num.max(2),
+            promotion_size: cfg.compaction_promotion_size_mbytes << 20,
+            max_versions: cfg.max_tablet_version_num.max(4),
+            max_wait: Duration::from_secs(60),
+            stale_sweep: Duration::from_secs(cfg.tablet_rowset_stale_sweep_time_sec),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Base,
+    Cumulative,
+}
+
+impl Kind {
+    fn metric(self) -> usize {
+        match self {
+            Kind::Base => 0,
+            Kind::Cumulative => 1,
+        }
+    }
+}
+
+/// What to merge in `t`, if anything: ids of adjacent current rowsets.
+pub fn pick(t: &TabletMeta, cfg: &CompactionConfig) -> Option<(Kind, Vec<u64>)> {
+    let mut rowsets: Vec<&RowsetMeta> = t
+        .current()
+        .filter(|r| r.version.is_some_and(|v| v <= t.visible_version))
+        .collect();
+    rowsets.sort_by_key(|r| r.versions());
+    if rowsets.len() < 2 {
+        return None;
+    }
+    let ids = |rs: &[&RowsetMeta]| rs.iter().map(|r| r.rowset_id).collect::<Vec<_>>();
+    // Deltas: the small rowsets after the last large one (never the first rowset).
+    let first_delta = rowsets[1..]
+        .iter()
+        .rposition(|r| r.data_size >= cfg.promotion_size)
+        .map_or(1, |i| i + 2);
+    let deltas = &rowsets[first_delta..];
+    if deltas.len() >= cfg.cumulative_min_deltas {
+        let n = deltas.len().min(cfg.cumulative_max_deltas);
+        return Some((Kind::Cumulative, ids(&deltas[..n])));
+    }
+    // Base compaction when the large rowsets pile up, or whenever the tablet
+    // nears its version bound (so loads held back there always move again).
+    let bases = &rowsets[..first_delta];
+    if bases.len() >= cfg.base_min_rowsets || rowsets.len() * 2 >= cfg.max_versions {
+        return Some((Kind::Base, ids(&rowsets)));
+    }
+    None
+}
+
+impl StorageEngine {
+    /// Merges the adjacent rowsets `inputs` of a tablet into one rowset
+    /// holding their versions, then makes them stale.
+    pub async fn compact(
+        self: &Arc<Self>,
+        tablet_id: TabletId,
+        kind: Kind,
+        inputs: Vec<u64>,
+    ) -> Result<()> {
+        let tablet = self.tablet(tablet_id)?;
+        let mut rowsets: Vec<RowsetMeta> = tablet
+            .current()
+            .filter(|r| inputs.contains(&r.rowset_id))
+            .cloned()
+            .collect();
+        rowsets.sort_by_key(|r| r.versions());
+        let (Some(first), Some(last)) = (rowsets.first(), rowsets.last()) else {
+            return Ok(());
+        };
+        let (start, end) = (first.start_version, last.version);
+        let _pins = self.pin(inputs.clone());
+        let started = Instant::now();
+        let dir = self.tablet_dir(tablet_id);
+        let files: Vec<_> = rowsets
+            .iter()
+            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
+            .collect();
+        let batches = blocking(move || read_all(&files)).await?;
+        let schema = tablet.schema.clone();
+        let batches = if merge::needed(&schema) {
+            vec![merge::merge(&schema, batches).await?]
+        } else {
+            batches
+        };
+        let id = self.new_rowset_id();
+        let (engine, out_dir) = (Arc::clone(self), dir.clone());
+        let segment = blocking(move || {
+            writer::write_segment(&out_dir, id, &engine.tablet(tablet_id)?.schema, &batches)
+        })
+        .await?;
+        let mut output = RowsetMeta::new(id, 0);
+        output.start_version = start;
+        output.version = end;
+        if let Some(s) = &segment {
+            output.segments.push(s.file.clone());
+            output.num_rows = s.rows;
+            output.data_size = s.bytes;
+        }
+        let committed = self.update(&[tablet_id], |t| {
+            // A clone may have replaced these rowsets meanwhile.
+            let now = basalt_common::now_ms();
+            let live = t
+                .current()
+                .filter(|r| inputs.contains(&r.rowset_id))
+                .count();
+            if live != inputs.len() {
+                return Err(Error::backend("compaction inputs changed; retried later"));
+            }
+            for r in t
+                .rowsets
+                .iter_mut()
+                .filter(|r| inputs.contains(&r.rowset_id))
+            {
+                r.stale_since_ms = Some(now);
+            }
+            t.rowsets.push(output.clone());
+            Ok(())
+        });
+        if let Err(e) = committed {
+            if let Some(s) = segment {
+                let _ = std::fs::remove_file(dir.join(s.file));
+            }
+            return Err(e);
+        }
+        let bytes: u64 = rowsets.iter().map(|r| r.data_size).sum();
+        metrics::COMPACTION_DELTAS[kind.metric()]
+            .fetch_add(rowsets.len() as u64, Ordering::Relaxed);
+        metrics::COMPACTION_BYTES[kind.metric()].fetch_add(bytes, Ordering::Relaxed);
+        tracing::debug!(
+            tablet_id,
+            ?kind,
+            rowsets = rowsets.len(),
+            versions = ?(start, end),
+            ms = started.elapsed().as_millis() as u64,
+            "compacted"
+        );
+        Ok(())
+    }
+
+    /// Removes stale rowsets past their sweep time that no read uses.
+    pub fn sweep_stale(&self) -> Result<()> {
+        let cutoff =
+            basalt_common::now_ms().saturating_sub(self.config.stale_sweep.as_millis() as i64);
+        let sweepable = |r: &RowsetMeta| {
+            r.stale_since_ms.is_some_and(|s| s <= cutoff) && !self.pinned(r.rowset_id)
+        };
+        let ids: Vec<TabletId> = {
+            let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
+            tablets
+                .values()
+                .filter(|t| t.rowsets.iter().any(sweepable))
+                .map(|t| t.tablet_id)
+                .collect()
+        };
+        let mut doomed = Vec::new();
+        self.update(&ids, |t| {
+            let dir = self.tablet_dir(t.tablet_id);
+            t.rowsets.retain(|r| {
+                let sweep = sweepable(r);
+                if sweep {
+                    doomed.extend(r.segments.iter().map(|s| dir.join(s)));
+                }
+                !sweep
+            });
+            Ok(())
+        })?;
+        for f in doomed {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(())
+    }
+
+    /// Back-pressure: a load into a tablet at its version bound waits for
+    /// compaction to merge rowsets instead of failing; only after
+    /// `max_wait` does it fail, with Doris's message.
+    pub(super) fn wait_for_versions(&self, tablet_id: TabletId) -> Result<TabletMeta> {
+        let deadline = Instant::now() + self.config.max_wait;
+        loop {
+            let t = self.tablet(tablet_id)?;
+            let count = t.current().count();
+            if count < self.config.max_versions {
+                return Ok(t);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::backend(format!(
+                    "failed to init rowset builder. version count: {count}, exceed limit: {}, \
+                     tablet: {tablet_id}. Please reduce the frequency of loading data or adjust \
+                     the max_tablet_version_num in be.conf to a larger value.",
+                    self.config.max_versions
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Every row of the given segment files, in file order.
+fn read_all(files: &[std::path::PathBuf]) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for f in files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f)?)
+            .and_then(|b| b.with_batch_size(64 * 1024).build())
+            .map_err(|e| Error::internal(format!("reading {}: {e}", f.display())))?;
+        for batch in reader {
+            out.push(batch.map_err(|e| Error::internal(format!("reading {}: {e}", f.display())))?);
+        }
+    }
+    Ok(out)
+}
+
+/// The background loop: every `generate_compaction_tasks_interval_ms`, the
+/// tablets with the most rowsets are compacted first, then stale rowsets swept.
+pub async fn run_compaction(engine: Arc<StorageEngine>, mut shutdown: watch::Receiver<bool>) {
+    let cfg = engine.config.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        if !cfg.disable_auto_compaction {
+            let mut picks: Vec<(usize, TabletId, Kind, Vec<u64>)> = {
+                let tablets = engine.tablets.read().unwrap_or_else(|e| e.into_inner());
+                tablets
+                    .values()
+                    .filter_map(|t| {
+                        let (kind, ids) = pick(t, &cfg)?;
+                        Some((t.current().count(), t.tablet_id, kind, ids))
+                    })
+                    .collect()
+            };
+            picks.sort_by_key(|p| std::cmp::Reverse(p.0));
+            for (_, tablet, kind, ids) in picks {
+                if let Err(e) = engine.compact(tablet, kind, ids).await {
+                    tracing::warn!(tablet, "compaction failed: {e}");
+                }
+            }
+        }
+        let sweeper = Arc::clone(&engine);
+        if let Err(e) = blocking(move || sweeper.sweep_stale()).await {
+            tracing::warn!("sweeping stale rowsets failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::tests::{batch, schema};
+    use basalt_common::rpc::PublishTablet;
+
+    #[tokio::test]
+    async fn compacted_versions_stay_readable_until_swept() {
+        let dir = std::env::temp_dir().join(format!("basalt-compact-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = CompactionConfig {
+            cumulative_min_deltas: 3,
+            stale_sweep: Duration::ZERO,
+            ..Default::default()
+        };
+        let engine = Arc::new(StorageEngine::open(&dir, cfg.clone()).unwrap());
+        engine.create_tablet(1, schema()).unwrap();
+        for v in 2..=6u64 {
+            engine.write_rowset(v, 1, &[batch(&[v as i32])]).unwrap();
+            let p = [PublishTablet {
+                tablet_id: 1,
+                version: v,
+                has_rows: true,
+            }];
+            engine.publish(v, &p).unwrap();
+        }
+        let t = engine.tablet(1).unwrap();
+        let (kind, ids) = pick(&t, &cfg).unwrap();
+        assert_eq!(kind, Kind::Cumulative);
+        assert_eq!(ids.len(), 4, "every rowset after the first");
+        engine.compact(1, kind, ids).await.unwrap();
+        let t = engine.tablet(1).unwrap();
+        assert_eq!(t.current().count(), 2);
+        assert_eq!(t.visible_version, 6);
+        let latest = t.path(6).unwrap();
+        assert_eq!(latest.iter().map(|r| r.num_rows).sum::<u64>(), 5);
+        assert_eq!(latest.len(), 2, "the compacted rowset replaces four");
+        // Version 4 is inside the merged range: only the stale rowsets hold it.
+        assert_eq!(t.path(4).unwrap().len(), 3);
+        let pin = engine.pin(t.path(4).unwrap().iter().map(|r| r.rowset_id).collect());
+        engine.sweep_stale().unwrap();
+        assert!(
+            engine.tablet(1).unwrap().path(4).is_some(),
+            "pinned rowsets are kept"
+        );
+        drop(pin);
+        engine.sweep_stale().unwrap();
+        let t = engine.tablet(1).unwrap();
+        assert!(t.path(4).is_none(), "swept once unused");
+        assert_eq!(t.path(6).unwrap().len(), 2);
+        let files = std::fs::read_dir(engine.tablet_dir(1)).unwrap().count();
+        assert_eq!(files, 2, "stale segment files are deleted");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -91,9 +91,19 @@ pub struct Column {
     pub comment: String,
 }
 
+/// Doris's hidden columns of UNIQUE tables, stored after the user's columns:
+/// the delete sign (1 deletes the key) and the sequence value (the row with
+/// the larger one wins, whatever the load order).
+pub const DELETE_SIGN: &str = "__DORIS_DELETE_SIGN__";
+pub const SEQUENCE_COL: &str = "__DORIS_SEQUENCE_COL__";
+
 impl Column {
     pub fn arrow_field(&self) -> Field {
         Field::new(&self.name, self.data_type.to_arrow(), self.nullable)
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        self.name.starts_with("__DORIS_")
     }
 }
 
@@ -101,8 +111,16 @@ impl Column {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TabletSchema {
     pub keys_type: KeysType,
-    /// Key columns come first, in key order.
+    /// Key columns come first, in key order; hidden columns come last.
     pub columns: Vec<Column>,
+    /// UNIQUE tables: replaced rows are marked in delete bitmaps as they are
+    /// loaded (merge-on-write) rather than merged away at read.
+    #[serde(default)]
+    pub merge_on_write: bool,
+    /// The user column that feeds the sequence column
+    /// (`function_column.sequence_col`), when the table names one.
+    #[serde(default)]
+    pub sequence_col: Option<String>,
 }
 
 impl TabletSchema {
@@ -117,5 +135,34 @@ impl TabletSchema {
 
     pub fn num_key_columns(&self) -> usize {
         self.columns.iter().take_while(|c| c.is_key).count()
+    }
+
+    /// The columns users see (`SELECT *`, `DESC`, an INSERT without a column list).
+    pub fn num_visible_columns(&self) -> usize {
+        self.columns.iter().take_while(|c| !c.is_hidden()).count()
+    }
+
+    pub fn visible_arrow_schema(&self) -> SchemaRef {
+        Arc::new(
+            self.arrow_schema()
+                .project(&(0..self.num_visible_columns()).collect::<Vec<_>>())
+                .expect("a prefix of the schema"),
+        )
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Where the delete sign is (UNIQUE tables).
+    pub fn delete_sign(&self) -> Option<usize> {
+        self.index_of(DELETE_SIGN)
+    }
+
+    /// Where the sequence value is (UNIQUE tables with a sequence column).
+    pub fn sequence(&self) -> Option<usize> {
+        self.index_of(SEQUENCE_COL)
     }
 }

@@ -118,53 +118,100 @@ impl StorageEngine {
             .cloned()
             .collect();
         rowsets.sort_by_key(|r| r.versions());
-        let (Some(first), Some(last)) = (rowsets.first(), rowsets.last()) else {
+        let Some(first) = rowsets.first() else {
             return Ok(());
         };
-        let (start, end) = (first.start_version, last.version);
+        let start = first.start_version;
         let _pins = self.pin(inputs.clone());
         let started = Instant::now();
         let dir = self.tablet_dir(tablet_id);
+        let schema = tablet.schema.clone();
+        if schema.merge_on_write {
+            // Publishes of this tablet wait meanwhile, and the merge takes
+            // every rowset up to the newest: rows deleted by a later version
+            // would otherwise need their bitmaps carried over to moved rows.
+            let (engine, from) = (Arc::clone(self), start);
+            return blocking(move || {
+                let lock = engine.mow_lock(tablet_id);
+                let mut index = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let t = engine.tablet(tablet_id)?;
+                let version = t.mow_version;
+                let mut rowsets: Vec<RowsetMeta> = t
+                    .current()
+                    .filter(|r| r.versions().is_some_and(|(s, e)| s >= from && e <= version))
+                    .cloned()
+                    .collect();
+                rowsets.sort_by_key(|r| r.versions());
+                let _pins = engine.pin(rowsets.iter().map(|r| r.rowset_id).collect());
+                let mut batches = Vec::new();
+                for r in &rowsets {
+                    for (i, seg) in r.segments.iter().enumerate() {
+                        let deleted = engine.deleted_rows(tablet_id, r.rowset_id, i as u32, version);
+                        batches.extend(live_rows(&dir.join(seg), &deleted)?);
+                    }
+                }
+                let committed = engine.commit_compaction(tablet_id, kind, &rowsets, batches);
+                // Rows moved: the index is rebuilt from the new rowsets when next needed.
+                *index = None;
+                committed
+            })
+            .await
+            .inspect(|_| tracing::debug!(tablet_id, ms = started.elapsed().as_millis() as u64, "compacted"));
+        }
         let files: Vec<_> = rowsets
             .iter()
             .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
             .collect();
         let batches = blocking(move || read_all(&files)).await?;
-        let schema = tablet.schema.clone();
         let batches = if merge::needed(&schema) {
             vec![merge::merge(&schema, batches).await?]
         } else {
             batches
         };
+        let engine = Arc::clone(self);
+        blocking(move || engine.commit_compaction(tablet_id, kind, &rowsets, batches)).await?;
+        tracing::debug!(
+            tablet_id,
+            ?kind,
+            ms = started.elapsed().as_millis() as u64,
+            "compacted"
+        );
+        Ok(())
+    }
+
+    /// Writes the merged rows of `inputs` as one rowset holding their
+    /// versions, and makes the inputs stale.
+    fn commit_compaction(
+        &self,
+        tablet_id: TabletId,
+        kind: Kind,
+        inputs: &[RowsetMeta],
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
+            return Ok(());
+        };
+        let dir = self.tablet_dir(tablet_id);
         let id = self.new_rowset_id();
-        let (engine, out_dir) = (Arc::clone(self), dir.clone());
-        let segment = blocking(move || {
-            writer::write_segment(&out_dir, id, &engine.tablet(tablet_id)?.schema, &batches)
-        })
-        .await?;
+        let schema = self.tablet(tablet_id)?.schema;
+        let segment = writer::write_segment(&dir, id, &schema, &batches)?;
         let mut output = RowsetMeta::new(id, 0);
-        output.start_version = start;
-        output.version = end;
+        output.start_version = first.start_version;
+        output.version = last.version;
         if let Some(s) = &segment {
             output.segments.push(s.file.clone());
             output.num_rows = s.rows;
             output.data_size = s.bytes;
         }
+        let ids: Vec<u64> = inputs.iter().map(|r| r.rowset_id).collect();
         let committed = self.update(&[tablet_id], |t| {
             // A clone may have replaced these rowsets meanwhile.
             let now = basalt_common::now_ms();
-            let live = t
-                .current()
-                .filter(|r| inputs.contains(&r.rowset_id))
-                .count();
-            if live != inputs.len() {
+            let live = t.current().filter(|r| ids.contains(&r.rowset_id)).count();
+            if live != ids.len() {
                 return Err(Error::backend("compaction inputs changed; retried later"));
             }
-            for r in t
-                .rowsets
-                .iter_mut()
-                .filter(|r| inputs.contains(&r.rowset_id))
-            {
+            for r in t.rowsets.iter_mut().filter(|r| ids.contains(&r.rowset_id)) {
                 r.stale_since_ms = Some(now);
             }
             t.rowsets.push(output.clone());
@@ -176,18 +223,9 @@ impl StorageEngine {
             }
             return Err(e);
         }
-        let bytes: u64 = rowsets.iter().map(|r| r.data_size).sum();
-        metrics::COMPACTION_DELTAS[kind.metric()]
-            .fetch_add(rowsets.len() as u64, Ordering::Relaxed);
+        let bytes: u64 = inputs.iter().map(|r| r.data_size).sum();
+        metrics::COMPACTION_DELTAS[kind.metric()].fetch_add(inputs.len() as u64, Ordering::Relaxed);
         metrics::COMPACTION_BYTES[kind.metric()].fetch_add(bytes, Ordering::Relaxed);
-        tracing::debug!(
-            tablet_id,
-            ?kind,
-            rowsets = rowsets.len(),
-            versions = ?(start, end),
-            ms = started.elapsed().as_millis() as u64,
-            "compacted"
-        );
         Ok(())
     }
 
@@ -195,30 +233,31 @@ impl StorageEngine {
     pub fn sweep_stale(&self) -> Result<()> {
         let cutoff =
             basalt_common::now_ms().saturating_sub(self.config.stale_sweep.as_millis() as i64);
-        let sweepable = |r: &RowsetMeta| {
-            r.stale_since_ms.is_some_and(|s| s <= cutoff) && !self.pinned(r.rowset_id)
-        };
-        let ids: Vec<TabletId> = {
+        let doomed: Vec<(TabletId, u64)> = {
             let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
             tablets
                 .values()
-                .filter(|t| t.rowsets.iter().any(sweepable))
-                .map(|t| t.tablet_id)
+                .flat_map(|t| t.rowsets.iter().map(|r| (t.tablet_id, r)))
+                .filter(|(_, r)| r.stale_since_ms.is_some_and(|s| s <= cutoff))
+                .filter(|(_, r)| !self.pinned(r.rowset_id))
+                .map(|(t, r)| (t, r.rowset_id))
                 .collect()
         };
-        let mut doomed = Vec::new();
-        self.update(&ids, |t| {
+        let mut ids: Vec<TabletId> = doomed.iter().map(|(t, _)| *t).collect();
+        ids.dedup();
+        let mut files = Vec::new();
+        self.update_with(&ids, &[], &doomed, |t| {
             let dir = self.tablet_dir(t.tablet_id);
             t.rowsets.retain(|r| {
-                let sweep = sweepable(r);
+                let sweep = doomed.contains(&(t.tablet_id, r.rowset_id));
                 if sweep {
-                    doomed.extend(r.segments.iter().map(|s| dir.join(s)));
+                    files.extend(r.segments.iter().map(|s| dir.join(s)));
                 }
                 !sweep
             });
             Ok(())
         })?;
-        for f in doomed {
+        for f in files {
             let _ = std::fs::remove_file(f);
         }
         Ok(())
@@ -246,6 +285,23 @@ impl StorageEngine {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The rows of a segment file that `deleted` does not name.
+fn live_rows(file: &std::path::Path, deleted: &roaring::RoaringBitmap) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    let mut offset = 0u32;
+    for batch in read_all(&[file.to_path_buf()])? {
+        let n = batch.num_rows() as u32;
+        let keep: datafusion::arrow::array::BooleanArray =
+            (offset..offset + n).map(|i| Some(!deleted.contains(i))).collect();
+        offset += n;
+        out.push(
+            datafusion::arrow::compute::filter_record_batch(&batch, &keep)
+                .map_err(|e| Error::internal(e.to_string()))?,
+        );
+    }
+    Ok(out)
 }
 
 /// Every row of the given segment files, in file order.

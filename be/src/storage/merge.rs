@@ -6,9 +6,9 @@
 //! a DataFusion aggregation over the tablet's rows, not a hand-written one.
 
 use basalt_common::schema::{AggType, KeysType, TabletSchema};
-use datafusion::arrow::array::{ArrayRef, UInt64Array};
-use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, UInt64Array};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Int8Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::Result;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
@@ -20,9 +20,25 @@ use std::sync::Arc;
 
 const SEQ: &str = "__seq";
 
-/// Whether reading the tablet needs the merge.
+/// Whether reading the tablet needs the merge: AGGREGATE, and UNIQUE
+/// merge-on-read (merge-on-write tablets have delete bitmaps instead).
 pub fn needed(schema: &TabletSchema) -> bool {
-    schema.keys_type != KeysType::DupKeys
+    match schema.keys_type {
+        KeysType::DupKeys => false,
+        KeysType::AggKeys => true,
+        KeysType::UniqueKeys => !schema.merge_on_write,
+    }
+}
+
+/// A merged UNIQUE tablet's rows without the keys whose newest row carries
+/// the delete sign.
+pub fn without_deleted(schema: &TabletSchema, batch: RecordBatch) -> Result<RecordBatch> {
+    let Some(sign) = schema.delete_sign() else {
+        return Ok(batch);
+    };
+    let sign = batch.column(sign).as_primitive::<Int8Type>();
+    let keep: BooleanArray = sign.iter().map(|s| Some(s != Some(1))).collect();
+    Ok(filter_record_batch(&batch, &keep)?)
 }
 
 /// Merges `batches` (all of a tablet's rows, oldest first) into one row per
@@ -44,10 +60,16 @@ pub async fn merge(schema: &TabletSchema, batches: Vec<RecordBatch>) -> Result<R
     if numbered.is_empty() {
         return Ok(RecordBatch::new_empty(table));
     }
+    // Newest by the sequence column first, where the table has one, then by load order.
+    let mut order = Vec::new();
+    if let Some(s) = schema.sequence() {
+        order.push(col(quoted(&schema.columns[s].name)).sort(true, true));
+    }
+    order.push(col(SEQ).sort(true, false));
     let newest = |c: &str, ignore_nulls: bool| -> Result<Expr> {
         let call = last_value_udaf()
             .call(vec![col(quoted(c))])
-            .order_by(vec![col(SEQ).sort(true, false)]);
+            .order_by(order.clone());
         let call = if ignore_nulls {
             call.null_treatment(NullTreatment::IgnoreNulls)
         } else {

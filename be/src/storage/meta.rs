@@ -10,6 +10,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 const TABLETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tablets");
+/// Merge-on-write delete bitmaps, written once each:
+/// (tablet, rowset, segment, version) -> a serialized roaring bitmap.
+const DELETE_BITMAPS: TableDefinition<(u64, u64, u32, u64), &[u8]> =
+    TableDefinition::new("delete_bitmaps");
+
+/// One delete bitmap: the rows of a segment that `version` deleted.
+pub type BitmapKey = (TabletId, u64, u32, Version);
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,8 +24,16 @@ pub struct TabletMeta {
     pub tablet_id: TabletId,
     pub schema: TabletSchema,
     pub rowsets: Vec<RowsetMeta>,
-    /// Every version up to this one is published on this replica.
+    /// Every version up to this one is published on this replica (and, for
+    /// merge-on-write, has its delete bitmaps).
     pub visible_version: Version,
+    /// Merge-on-write: the version up to which delete bitmaps are computed.
+    #[serde(default = "first_version")]
+    pub mow_version: Version,
+}
+
+fn first_version() -> Version {
+    1
 }
 
 impl TabletMeta {
@@ -30,6 +45,17 @@ impl TabletMeta {
     /// The published rowsets that make up the tablet now: not replaced by a compaction.
     pub fn current(&self) -> impl Iterator<Item = &RowsetMeta> {
         self.published().filter(|r| r.stale_since_ms.is_none())
+    }
+
+    /// Moves the visible version to the contiguous one (for merge-on-write,
+    /// no further than the delete bitmaps are computed).
+    pub fn refresh_visible(&mut self) {
+        let contiguous = self.contiguous_version();
+        self.visible_version = if self.schema.merge_on_write {
+            contiguous.min(self.mow_version)
+        } else {
+            contiguous
+        };
     }
 
     /// The highest version up to which every version is present (1 is the
@@ -142,6 +168,7 @@ impl MetaStore {
         let db = Database::create(path).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(TABLETS).map_err(db_err)?;
+        txn.open_table(DELETE_BITMAPS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
@@ -164,9 +191,37 @@ impl MetaStore {
         Ok(out)
     }
 
-    /// Writes the given tablets in one durable transaction.
-    pub fn put(&self, tablets: &[TabletMeta]) -> Result<()> {
+    /// Every delete bitmap, as stored.
+    pub fn load_bitmaps(&self) -> Result<Vec<(BitmapKey, Vec<u8>)>> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(DELETE_BITMAPS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for item in table.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Writes the given tablets, new delete bitmaps, and removes the bitmaps
+    /// of the given (tablet, rowset)s, in one durable transaction.
+    pub fn put(
+        &self,
+        tablets: &[TabletMeta],
+        bitmaps: &[(BitmapKey, Vec<u8>)],
+        drop_rowsets: &[(TabletId, u64)],
+    ) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(DELETE_BITMAPS).map_err(db_err)?;
+            for (k, v) in bitmaps {
+                table.insert(*k, v.as_slice()).map_err(db_err)?;
+            }
+            for (tablet, rowset) in drop_rowsets {
+                let range = (*tablet, *rowset, 0, 0)..=(*tablet, *rowset, u32::MAX, u64::MAX);
+                table.retain_in(range, |_, _| false).map_err(db_err)?;
+            }
+        }
         {
             let mut table = txn.open_table(TABLETS).map_err(db_err)?;
             for t in tablets {
@@ -187,6 +242,11 @@ impl MetaStore {
         txn.open_table(TABLETS)
             .map_err(db_err)?
             .remove(tablet_id)
+            .map_err(db_err)?;
+        let range = (tablet_id, 0, 0, 0)..=(tablet_id, u64::MAX, u32::MAX, u64::MAX);
+        txn.open_table(DELETE_BITMAPS)
+            .map_err(db_err)?
+            .retain_in(range, |_, _| false)
             .map_err(db_err)?;
         txn.commit().map_err(db_err)
     }

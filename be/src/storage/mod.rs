@@ -3,6 +3,7 @@
 mod compaction;
 mod merge;
 mod meta;
+mod mow;
 mod reader;
 mod writer;
 
@@ -16,7 +17,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 pub struct StorageEngine {
     root: PathBuf,
@@ -30,6 +31,11 @@ pub struct StorageEngine {
     /// How many running reads use each rowset: a stale rowset is swept only
     /// once none does.
     pins: Mutex<HashMap<u64, usize>>,
+    /// Merge-on-write tablets' delete bitmaps (the store holds them durably).
+    bitmaps: RwLock<HashMap<TabletId, mow::DeleteBitmap>>,
+    /// Per merge-on-write tablet: its key index, locked while a publish or a
+    /// compaction changes which rows are live.
+    mow_locks: Mutex<HashMap<TabletId, Arc<Mutex<Option<mow::KeyIndex>>>>>,
 }
 
 /// Rowsets a read is using; dropping it releases them.
@@ -74,8 +80,13 @@ impl StorageEngine {
             .unwrap_or(0);
         // Remove files of writes that never reached the meta store (a crash mid-write).
         writer::remove_orphans(&root.join("data"), &tablets)?;
+        let mut bitmaps: HashMap<TabletId, mow::DeleteBitmap> = HashMap::new();
+        for ((tablet, rowset, seg, version), bytes) in meta.load_bitmaps()? {
+            let entry = bitmaps.entry(tablet).or_default().entry((rowset, seg));
+            entry.or_default().push((version, mow::decode(&bytes)?));
+        }
         tracing::info!(tablets = tablets.len(), "storage engine opened");
-        Ok(Self {
+        let engine = Self {
             root: root.to_path_buf(),
             meta,
             tablets: RwLock::new(tablets),
@@ -83,7 +94,15 @@ impl StorageEngine {
             next_rowset_id: AtomicU64::new(max_rowset + 1),
             config,
             pins: Mutex::new(HashMap::new()),
-        })
+            bitmaps: RwLock::new(bitmaps),
+            mow_locks: Mutex::new(HashMap::new()),
+        };
+        // Bitmaps a crash kept from being computed after a publish.
+        let ids: Vec<TabletId> = engine.tablets.read().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
+        for id in ids {
+            engine.mow_catch_up(id)?;
+        }
+        Ok(engine)
     }
 
     /// Marks `ids` as in use by a read until the returned guard drops.
@@ -95,6 +114,27 @@ impl StorageEngine {
         RowsetPins {
             engine: std::sync::Arc::clone(self),
             ids,
+        }
+    }
+
+    /// The lock (and key index) of a merge-on-write tablet.
+    fn mow_lock(&self, tablet_id: TabletId) -> Arc<Mutex<Option<mow::KeyIndex>>> {
+        let mut locks = self.mow_locks.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(tablet_id).or_default())
+    }
+
+    /// The rows of a segment deleted as of `version` (merge-on-write).
+    pub fn deleted_rows(
+        &self,
+        tablet_id: TabletId,
+        rowset: u64,
+        segment: u32,
+        version: Version,
+    ) -> roaring::RoaringBitmap {
+        let bitmaps = self.bitmaps.read().unwrap_or_else(|e| e.into_inner());
+        match bitmaps.get(&tablet_id) {
+            Some(b) => mow::deleted(b, rowset, segment, version),
+            None => roaring::RoaringBitmap::new(),
         }
     }
 
@@ -136,9 +176,17 @@ impl StorageEngine {
     }
 
     /// Applies `change` to the tablets it names and persists them atomically.
-    fn update(
+    fn update(&self, ids: &[TabletId], change: impl FnMut(&mut TabletMeta) -> Result<()>) -> Result<()> {
+        self.update_with(ids, &[], &[], change)
+    }
+
+    /// `update`, also adding delete bitmaps and dropping those of the given
+    /// (tablet, rowset)s, in the same durable write.
+    fn update_with(
         &self,
         ids: &[TabletId],
+        new_bitmaps: &[(meta::BitmapKey, Vec<u8>)],
+        drop_rowsets: &[(TabletId, u64)],
         mut change: impl FnMut(&mut TabletMeta) -> Result<()>,
     ) -> Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -148,7 +196,19 @@ impl StorageEngine {
             change(&mut t)?;
             changed.push(t);
         }
-        self.meta.put(&changed)?;
+        self.meta.put(&changed, new_bitmaps, drop_rowsets)?;
+        {
+            let mut bitmaps = self.bitmaps.write().unwrap_or_else(|e| e.into_inner());
+            for ((tablet, rowset, seg, version), bytes) in new_bitmaps {
+                let entry = bitmaps.entry(*tablet).or_default().entry((*rowset, *seg));
+                entry.or_default().push((*version, mow::decode(bytes)?));
+            }
+            for (tablet, rowset) in drop_rowsets {
+                if let Some(b) = bitmaps.get_mut(tablet) {
+                    b.retain(|(r, _), _| r != rowset);
+                }
+            }
+        }
         let mut tablets = self.tablets.write().unwrap_or_else(|e| e.into_inner());
         for t in changed {
             tablets.insert(t.tablet_id, t);
@@ -179,8 +239,9 @@ impl StorageEngine {
             schema,
             rowsets: Vec::new(),
             visible_version: 1,
+            mow_version: 1,
         };
-        self.meta.put(std::slice::from_ref(&t))?;
+        self.meta.put(std::slice::from_ref(&t), &[], &[])?;
         self.tablets
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -192,6 +253,10 @@ impl StorageEngine {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.meta.delete(tablet_id)?;
         self.tablets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tablet_id);
+        self.bitmaps
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&tablet_id);
@@ -269,9 +334,14 @@ impl StorageEngine {
                 r.version = Some(version);
                 r.start_version = version;
             }
-            t.visible_version = t.contiguous_version();
+            t.refresh_visible();
             Ok(())
         })?;
+        // Also the tablets published before: a retry finishes what a failed
+        // bitmap computation left.
+        for p in tablets.iter().filter(|p| !failed.contains(&p.tablet_id)) {
+            self.mow_catch_up(p.tablet_id)?;
+        }
         Ok(failed)
     }
 
@@ -327,7 +397,6 @@ impl StorageEngine {
         files: &RowsetFiles,
         segments: Vec<String>,
     ) -> Result<Version> {
-        let mut version = 0;
         self.update(&[tablet_id], |t| {
             let range = (files.start_version, files.version);
             if !t.current().any(|r| r.versions() == Some(range)) {
@@ -347,11 +416,11 @@ impl StorageEngine {
                 r.data_size = files.data_size;
                 t.rowsets.push(r);
             }
-            t.visible_version = t.contiguous_version();
-            version = t.visible_version;
+            t.refresh_visible();
             Ok(())
         })?;
-        Ok(version)
+        self.mow_catch_up(tablet_id)?;
+        Ok(self.tablet(tablet_id)?.visible_version)
     }
 
     /// The path of a file a tablet's meta names, or an error for any other name.
@@ -439,6 +508,8 @@ pub(crate) mod tests {
                 col("k", DorisType::Int, true),
                 col("v", DorisType::String, false),
             ],
+            merge_on_write: false,
+            sequence_col: None,
         }
     }
 

@@ -19,6 +19,10 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::{StreamExt, TryStreamExt};
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use parquet::file::metadata::ParquetMetaDataReader;
+use roaring::RoaringBitmap;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -51,14 +55,22 @@ impl TabletReader for EngineReader {
         // Compaction may replace these rowsets meanwhile; they stay until released.
         let pins = self.0.pin(rowsets.iter().map(|r| r.rowset_id).collect());
         let mut files = Vec::new();
+        let mut selective = false;
         for rowset in rowsets {
-            for seg in &rowset.segments {
+            for (i, seg) in rowset.segments.iter().enumerate() {
                 let path = dir.join(seg);
                 let size = std::fs::metadata(&path)?.len();
-                files.push(PartitionedFile::new(
-                    path.to_string_lossy().to_string(),
-                    size,
-                ));
+                let mut file = PartitionedFile::new(path.to_string_lossy().to_string(), size);
+                if schema.merge_on_write {
+                    let deleted =
+                        self.0
+                            .deleted_rows(range.tablet_id, rowset.rowset_id, i as u32, range.version);
+                    if !deleted.is_empty() {
+                        file = file.with_extension(skip_rows(&path, &deleted)?);
+                        selective = true;
+                    }
+                }
+                files.push(file);
             }
         }
         let table_schema = schema.arrow_schema();
@@ -80,6 +92,8 @@ impl TabletReader for EngineReader {
             FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
                 .with_file_group(FileGroup::new(files))
                 .with_projection_indices(projection.filter(|_| !merged).map(|p| p.to_vec()))?
+                // A LIMIT may otherwise replace a row selection by whole row groups.
+                .with_preserve_order(selective)
                 .build();
         let rows = DataSourceExec::from_data_source(config).execute(0, ctx)?;
         if !merged {
@@ -93,6 +107,7 @@ impl TabletReader for EngineReader {
             let batches: Vec<RecordBatch> = rows.try_collect().await?;
             drop(pins);
             let batch = super::merge::merge(&schema, batches).await?;
+            let batch = super::merge::without_deleted(&schema, batch)?;
             let batch = match predicate {
                 Some(p) => {
                     let keep = p.evaluate(&batch)?.into_array(batch.num_rows())?;
@@ -108,4 +123,40 @@ impl TabletReader for EngineReader {
         let stream = futures::stream::once(merge);
         Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, stream)))
     }
+}
+
+/// A Parquet access plan that reads every row of the file but `deleted`:
+/// the merge-on-write delete bitmap as a row selection, applied before
+/// any column is decoded.
+fn skip_rows(path: &std::path::Path, deleted: &RoaringBitmap) -> Result<ParquetAccessPlan> {
+    let file = std::fs::File::open(path)?;
+    let meta = ParquetMetaDataReader::new().parse_and_finish(&file)?;
+    let mut groups = Vec::with_capacity(meta.num_row_groups());
+    let mut start = 0u64;
+    for rg in meta.row_groups() {
+        let end = start + rg.num_rows() as u64;
+        let gone = deleted.range_cardinality(start as u32..end as u32);
+        groups.push(if gone == 0 {
+            RowGroupAccess::Scan
+        } else if gone == end - start {
+            RowGroupAccess::Skip
+        } else {
+            let mut selectors = Vec::new();
+            let mut at = start;
+            for d in deleted.range(start as u32..end as u32) {
+                let d = d as u64;
+                if d > at {
+                    selectors.push(RowSelector::select((d - at) as usize));
+                }
+                selectors.push(RowSelector::skip(1));
+                at = d + 1;
+            }
+            if end > at {
+                selectors.push(RowSelector::select((end - at) as usize));
+            }
+            RowGroupAccess::Selection(RowSelection::from(selectors))
+        });
+        start = end;
+    }
+    Ok(ParquetAccessPlan::new(groups))
 }

@@ -5,7 +5,7 @@
 //! to its column's type; a row that cannot be is filtered with its reason.
 
 use super::options::LoadOptions;
-use basalt_common::schema::TabletSchema;
+use basalt_common::schema::{TabletSchema, SEQUENCE_COL};
 use basalt_common::types::DorisType;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, StringArray, StringBuilder,
@@ -392,6 +392,12 @@ pub fn convert(
         let src = source_names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(&col.name));
+        // The sequence column follows `function_column.sequence_col`.
+        let sequence = schema.sequence_col.as_deref().filter(|_| col.name == SEQUENCE_COL);
+        if let (None, Some(from)) = (src, sequence.and_then(|c| schema.index_of(c))) {
+            arrays.push(Arc::clone(&arrays[from]));
+            continue;
+        }
         let input: StringArray = match (src, col.default_value.as_deref()) {
             (Some(i), _) => text[i].clone(),
             (None, None | Some("NULL")) => StringArray::new_null(rows),

@@ -34,6 +34,19 @@ pub struct LoadOptions {
     pub read_json_by_line: bool,
     pub jsonpaths: Option<String>,
     pub json_root: Option<String>,
+    /// `merge_type` with its `delete` condition (UNIQUE tables).
+    pub merge_type: MergeType,
+    /// `function_column.sequence_col`: the file column feeding the sequence column.
+    pub sequence_col: Option<String>,
+}
+
+/// How a load's rows apply to a UNIQUE table: upserted, deleted, or each by
+/// the `delete` condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MergeType {
+    Append,
+    Delete,
+    Merge { delete: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,26 +83,27 @@ impl LoadOptions {
                 .map(str::to_string)
         };
         let flag = |name: &str| get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        // Headers of the UNIQUE key model and of later work answer a clear failure
-        // instead of loading something other than what was asked.
-        for name in [
-            "merge_type",
-            "delete",
-            "function_column.sequence_col",
-            "partial_columns",
-        ] {
-            if let Some(v) = get(name) {
-                let harmless = matches!(
-                    (name, v.to_ascii_lowercase().as_str()),
-                    ("merge_type", "append") | ("partial_columns", "false")
-                );
-                if !harmless {
-                    return Err(format!(
-                        "[NOT_IMPLEMENTED_ERROR]header {name}: {v} is not supported yet"
-                    ));
-                }
-            }
+        if get("partial_columns").is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
+            return Err("[NOT_IMPLEMENTED_ERROR]header partial_columns: true is not supported yet".into());
         }
+        let delete = get("delete").filter(|d| !d.trim().is_empty());
+        let merge_type = match get("merge_type").map(|m| m.to_ascii_uppercase()).as_deref() {
+            None | Some("APPEND") if delete.is_none() => MergeType::Append,
+            Some("DELETE") if delete.is_none() => MergeType::Delete,
+            Some("MERGE") => MergeType::Merge {
+                delete: delete.ok_or(
+                    "[INVALID_ARGUMENT]Excepted DELETE ON clause when merge type is MERGE.",
+                )?,
+            },
+            Some("APPEND" | "DELETE") | None => {
+                return Err("[INVALID_ARGUMENT]not support DELETE ON clause when merge type is not MERGE.".into())
+            }
+            Some(other) => {
+                return Err(format!(
+                    "[INVALID_ARGUMENT]unknown merge type {other}: APPEND, DELETE or MERGE"
+                ))
+            }
+        };
         let format = match get("format").map(|f| f.to_ascii_lowercase()).as_deref() {
             None | Some("csv") => Format::Csv,
             Some("csv_with_names") => Format::CsvWithNames,
@@ -200,6 +214,8 @@ impl LoadOptions {
             read_json_by_line: flag("read_json_by_line"),
             jsonpaths: get("jsonpaths").filter(|p| !p.trim().is_empty()),
             json_root: get("json_root").filter(|p| !p.trim().is_empty()),
+            merge_type,
+            sequence_col: get("function_column.sequence_col").filter(|c| !c.trim().is_empty()),
             label: get("label").filter(|l| !l.is_empty()),
             format,
             column_separator,

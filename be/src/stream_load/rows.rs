@@ -7,7 +7,8 @@ use super::body::Block;
 use super::columns::{self, Mapping};
 use super::csv::{self, Rejects};
 use super::json;
-use super::options::LoadOptions;
+use super::options::{LoadOptions, MergeType};
+use basalt_common::schema::{DELETE_SIGN, SEQUENCE_COL};
 use basalt_common::sink::TabletSink;
 use datafusion::arrow::array::{AsArray, BooleanArray, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
@@ -62,27 +63,59 @@ type Derived = Vec<(String, String)>;
 
 /// Where the table's columns come from, by the `columns` header.
 pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String> {
-    let Some(mappings) = &opts.columns else {
-        let file = sink.schema.columns.iter().map(|c| c.name.clone()).collect();
-        return Ok(Sources {
-            file,
-            derived: Vec::new(),
-        });
-    };
     let mut sources = Vec::new();
     let mut derived = Vec::new();
-    for m in mappings {
-        match m {
-            Mapping::Source(name) => sources.push(name.clone()),
-            Mapping::Derived { name, expr } => derived.push((name.clone(), expr.clone())),
+    match &opts.columns {
+        None => {
+            let visible = &sink.schema.columns[..sink.schema.num_visible_columns()];
+            sources = visible.iter().map(|c| c.name.clone()).collect();
+        }
+        Some(mappings) => {
+            for m in mappings {
+                match m {
+                    Mapping::Source(name) => sources.push(name.clone()),
+                    Mapping::Derived { name, expr } => derived.push((name.clone(), expr.clone())),
+                }
+            }
         }
     }
-    let known = |n: &String| {
-        sink.schema
-            .columns
-            .iter()
-            .any(|c| c.name.eq_ignore_ascii_case(n))
+    // Doris turns the merge type and the sequence header into mappings of
+    // the hidden columns, and so does Basalt.
+    let unique = sink.schema.delete_sign().is_some();
+    let sign = match &opts.merge_type {
+        MergeType::Append => None,
+        _ if !unique => {
+            return Err(
+                "[ANALYSIS_ERROR]load by MERGE or DELETE is only supported in unique tables."
+                    .into(),
+            )
+        }
+        MergeType::Delete => Some("1".to_string()),
+        MergeType::Merge { delete } => Some(format!("CASE WHEN ({delete}) THEN 1 ELSE 0 END")),
     };
+    if let Some(sign) = sign {
+        derived.push((DELETE_SIGN.to_lowercase(), sign));
+    }
+    if let Some(col) = &opts.sequence_col {
+        if sink.schema.sequence().is_none() {
+            return Err(format!(
+                "[ANALYSIS_ERROR]There is no sequence column in the table {}.",
+                sink.table
+            ));
+        }
+        derived.push((SEQUENCE_COL.to_lowercase(), format!("\"{col}\"")));
+    }
+    let fed = |n: &str| {
+        sources.iter().any(|s| s.eq_ignore_ascii_case(n))
+            || derived.iter().any(|(d, _)| d.eq_ignore_ascii_case(n))
+    };
+    if sink.schema.sequence().is_some() && sink.schema.sequence_col.is_none() && !fed(SEQUENCE_COL) {
+        return Err(format!(
+            "[ANALYSIS_ERROR]Table {} has sequence column, need to specify the sequence column",
+            sink.table
+        ));
+    }
+    let known = |n: &String| sink.schema.index_of(n).is_some();
     if let Some((unknown, _)) = derived.iter().find(|(n, _)| !known(n)) {
         return Err(format!(
             "[ANALYSIS_ERROR]Unknown column '{unknown}' in table '{}'",

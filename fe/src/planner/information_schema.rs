@@ -243,6 +243,7 @@ fn contents(state: &CatalogState, table: &str) -> Option<(Vec<(String, DataType)
                     t.schema
                         .columns
                         .iter()
+                        .filter(|c| !c.is_hidden())
                         .enumerate()
                         .map(move |(n, c)| (d, t, n, c))
                 })

@@ -33,7 +33,8 @@ pub struct OlapTableProvider {
 
 impl OlapTableProvider {
     pub fn new(fe: Arc<Frontend>, db: String, table: OlapTable) -> Self {
-        let schema = table.schema.arrow_schema();
+        // Hidden columns (the delete sign, the sequence column) are not queryable.
+        let schema = table.schema.visible_arrow_schema();
         Self {
             fe,
             db,
@@ -182,7 +183,7 @@ impl TableProvider for OlapTableProvider {
         let mut scan = OlapScanExec::new(
             format!("{}.{}", self.db, self.table.name),
             self.table.schema.clone(),
-            projection.cloned(),
+            Some(projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect())),
             predicate,
             ranges,
             parallel,

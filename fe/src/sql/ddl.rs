@@ -9,7 +9,7 @@ use crate::Frontend;
 use basalt_catalog::*;
 use basalt_common::now_ms;
 use basalt_common::rpc::ControlRequest;
-use basalt_common::schema::{KeysType, TabletSchema};
+use basalt_common::schema::{AggType, Column, KeysType, TabletSchema, DELETE_SIGN, SEQUENCE_COL};
 use basalt_common::types::DorisType;
 use basalt_common::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
@@ -245,6 +245,83 @@ fn check_colocation(state: &CatalogState, db: &str, table: &OlapTable) -> Result
     Ok(())
 }
 
+/// A UNIQUE table's merge mode (`enable_unique_key_merge_on_write`, true by
+/// default as in Doris 2.1) and its hidden columns: the delete sign, and the
+/// sequence column when `function_column.sequence_col` names a user column
+/// (whose type it takes) or `function_column.sequence_type` gives a type.
+fn unique_key_columns(
+    keys_type: KeysType,
+    columns: &mut Vec<Column>,
+    properties: &mut BTreeMap<String, String>,
+) -> Result<(bool, Option<String>)> {
+    let sequence_col = properties.get("function_column.sequence_col").cloned();
+    let sequence_type = properties.get("function_column.sequence_type").cloned();
+    if keys_type != KeysType::UniqueKeys {
+        if sequence_col.is_some() || sequence_type.is_some() {
+            return Err(Error::invalid(
+                "Sequence column only support UNIQUE_KEYS",
+            ));
+        }
+        return Ok((false, None));
+    }
+    let mow = properties
+        .entry("enable_unique_key_merge_on_write".into())
+        .or_insert_with(|| "true".into());
+    let merge_on_write = match mow.to_ascii_lowercase().as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(Error::invalid(format!(
+                "enable_unique_key_merge_on_write should be true or false, not {other}"
+            )))
+        }
+    };
+    let hidden = |name: &str, data_type, default: Option<&str>| Column {
+        name: name.to_string(),
+        data_type,
+        nullable: default.is_none(),
+        is_key: false,
+        agg_type: Some(AggType::Replace),
+        default_value: default.map(str::to_string),
+        comment: String::new(),
+    };
+    let sequence = match (&sequence_col, &sequence_type) {
+        (Some(name), _) => {
+            let name = name.to_ascii_lowercase();
+            let c = columns.iter().find(|c| c.name == name).ok_or_else(|| {
+                Error::invalid(format!("Sequence column '{name}' does not exist"))
+            })?;
+            if c.is_key {
+                return Err(Error::invalid("Sequence column can not be a key column"));
+            }
+            Some((Some(name), c.data_type.clone()))
+        }
+        (None, Some(ty)) => Some((None, crate::sql::parser::parse_type(ty)?)),
+        (None, None) => None,
+    };
+    if let Some((_, ty)) = &sequence {
+        if !matches!(
+            ty,
+            DorisType::TinyInt
+                | DorisType::SmallInt
+                | DorisType::Int
+                | DorisType::BigInt
+                | DorisType::LargeInt
+                | DorisType::Date
+                | DorisType::DateTime { .. }
+        ) {
+            return Err(Error::invalid(
+                "Sequence type only support integer types and date types",
+            ));
+        }
+    }
+    columns.push(hidden(DELETE_SIGN, DorisType::TinyInt, Some("0")));
+    if let Some((_, ty)) = &sequence {
+        columns.push(hidden(SEQUENCE_COL, ty.clone(), None));
+    }
+    Ok((merge_on_write, sequence.and_then(|(name, _)| name)))
+}
+
 /// Validates a CREATE TABLE and builds its metadata, with Doris's defaults.
 fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
     let mut columns = ct.columns.clone();
@@ -402,6 +479,8 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             )))
         }
     }
+    let (merge_on_write, sequence_col) =
+        unique_key_columns(ct.keys_type, &mut columns, &mut properties)?;
     let (partition_info, descs) = match &ct.partition {
         None => (PartitionInfo::Unpartitioned, vec![]),
         Some(PartitionClause::Range {
@@ -429,6 +508,8 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
         schema: TabletSchema {
             keys_type: ct.keys_type,
             columns,
+            merge_on_write,
+            sequence_col,
         },
         partition_info,
         distribution,

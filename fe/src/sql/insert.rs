@@ -5,6 +5,7 @@ use super::ast::Insert;
 use super::ddl::resolve;
 use crate::session::{QueryResult, Session};
 use basalt_catalog::OlapTable;
+use basalt_common::schema::SEQUENCE_COL;
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::{cast_with_options, concat_batches, CastOptions};
@@ -61,7 +62,7 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
 fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<RecordBatch> {
     let columns = &table.schema.columns;
     let targets: Vec<usize> = if names.is_empty() {
-        (0..columns.len()).collect()
+        (0..table.schema.num_visible_columns()).collect()
     } else {
         names
             .iter()
@@ -90,6 +91,11 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
         ..Default::default()
     };
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+    let sequence = table
+        .schema
+        .sequence_col
+        .as_deref()
+        .and_then(|c| table.schema.index_of(c));
     for (idx, col) in columns.iter().enumerate() {
         let ty = col.data_type.to_arrow();
         let array = match targets.iter().position(|t| *t == idx) {
@@ -99,6 +105,10 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
                     col.name
                 ))
             })?,
+            // The sequence column follows `function_column.sequence_col`.
+            None if col.name == SEQUENCE_COL && sequence.is_some() => {
+                Arc::clone(&arrays[sequence.unwrap_or_default()])
+            }
             None => match col.default_value.as_deref() {
                 None | Some("NULL") if col.nullable => new_null_array(&ty, n),
                 None | Some("NULL") => {

@@ -73,6 +73,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                 .schema
                 .columns
                 .iter()
+                .filter(|c| !c.is_hidden())
                 .map(|c| {
                     let ty = s(c.data_type.to_string().to_uppercase());
                     let null = s(if c.nullable { "YES" } else { "NO" });

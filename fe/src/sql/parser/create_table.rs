@@ -124,7 +124,7 @@ impl DorisParser<'_> {
     }
 
     /// A column type, in Doris's spelling.
-    fn doris_type(&mut self) -> Result<DorisType> {
+    pub(super) fn doris_type(&mut self) -> Result<DorisType> {
         // Doris-only names first; sqlparser reads the rest.
         if self.word("LARGEINT") {
             return Ok(DorisType::LargeInt);

@@ -32,6 +32,18 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     Ok(out)
 }
 
+/// A column type on its own, as a property like `function_column.sequence_type` gives it.
+pub fn parse_type(text: &str) -> Result<DorisType> {
+    let dialect = MySqlDialect {};
+    let parser = Parser::new(&dialect).try_with_sql(text).map_err(syntax)?;
+    let mut p = DorisParser { p: parser, sql: text };
+    let t = p.doris_type()?;
+    if p.p.peek_token().token != Token::EOF {
+        return Err(p.error("expected a type"));
+    }
+    Ok(t)
+}
+
 fn syntax(e: ParserError) -> Error {
     let msg = match e {
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,

@@ -9,6 +9,7 @@ pub fn show_create_table(t: &OlapTable) -> String {
         .schema
         .columns
         .iter()
+        .filter(|c| !c.is_hidden())
         .map(|c| {
             let mut line = format!("  `{}` {}", c.name, c.data_type);
             if let Some(a) = c.agg_type {

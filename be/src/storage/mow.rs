@@ -1,0 +1,224 @@
+//! Merge-on-write for UNIQUE tables (Doris's default): when a load's rowset
+//! is published, the rows it replaces in earlier rowsets are marked in
+//! per-segment roaring delete bitmaps, tagged with the version that deleted
+//! them, so a read at version v skips the rows deleted up to v and needs no
+//! key merge. A row with the delete sign deletes its key and is itself
+//! marked; with a sequence column, a row whose sequence value is smaller than
+//! the key's current row loses and is marked instead.
+//!
+//! Finding a key's current row uses a per-tablet index kept in memory and
+//! rebuilt by replaying the tablet's rowsets (after a restart or a compaction).
+//! Replaying applies the same rules in the same order, so it arrives at the
+//! same index the loads built.
+
+use super::meta::BitmapKey;
+use super::{RowsetMeta, StorageEngine, TabletMeta};
+use basalt_common::rpc::{TabletId, Version};
+use basalt_common::schema::TabletSchema;
+use basalt_common::{Error, Result};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int8Type;
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Each segment's deleted rows, by the version that deleted them.
+pub type DeleteBitmap = HashMap<(u64, u32), Vec<(Version, RoaringBitmap)>>;
+
+/// The rows of segment `seg` of `rowset` deleted as of `version`.
+pub fn deleted(bitmap: &DeleteBitmap, rowset: u64, seg: u32, version: Version) -> RoaringBitmap {
+    let mut out = RoaringBitmap::new();
+    for (v, b) in bitmap.get(&(rowset, seg)).into_iter().flatten() {
+        if *v <= version {
+            out |= b;
+        }
+    }
+    out
+}
+
+/// Where a key's current row is, and its sequence value (row-encoded, so
+/// byte order is value order).
+struct Entry {
+    rowset: u64,
+    segment: u32,
+    row: u32,
+    seq: Option<Box<[u8]>>,
+}
+
+/// A tablet's keys at `version`.
+#[derive(Default)]
+pub struct KeyIndex {
+    version: Version,
+    keys: HashMap<Box<[u8]>, Entry>,
+}
+
+/// The key, sequence and delete-sign columns of one segment.
+struct SegmentKeys {
+    keys: Rows,
+    seq: Option<Rows>,
+    sign: Option<Vec<bool>>,
+    rows: usize,
+}
+
+fn read_keys(path: &Path, schema: &TabletSchema) -> Result<SegmentKeys> {
+    let nkeys = schema.num_key_columns();
+    let mut wanted: Vec<usize> = (0..nkeys).collect();
+    wanted.extend(schema.sequence());
+    wanted.extend(schema.delete_sign());
+    let err = |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
+        .map_err(|e| err(&e))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| err(&e))?;
+    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().map_err(|e| err(&e))?;
+    let arrow = schema.arrow_schema();
+    let field = |i: usize| SortField::new(arrow.field(i).data_type().clone());
+    let keys = RowConverter::new((0..nkeys).map(field).collect()).map_err(|e| err(&e))?;
+    let seq = schema
+        .sequence()
+        .map(|i| RowConverter::new(vec![field(i)]))
+        .transpose()
+        .map_err(|e| err(&e))?;
+    let mut out = SegmentKeys {
+        keys: keys.empty_rows(0, 0),
+        seq: seq.as_ref().map(|c| c.empty_rows(0, 0)),
+        sign: schema.delete_sign().map(|_| Vec::new()),
+        rows: 0,
+    };
+    // Projected columns keep schema order.
+    wanted.sort_unstable();
+    let at = |i: Option<usize>| i.and_then(|i| wanted.iter().position(|w| *w == i));
+    let (seq_at, sign_at) = (at(schema.sequence()), at(schema.delete_sign()));
+    for b in &batches {
+        keys.append(&mut out.keys, &b.columns()[..nkeys])
+            .map_err(|e| err(&e))?;
+        if let (Some(c), Some(rows), Some(i)) = (&seq, &mut out.seq, seq_at) {
+            c.append(rows, &b.columns()[i..i + 1])
+                .map_err(|e| err(&e))?;
+        }
+        if let (Some(sign), Some(i)) = (&mut out.sign, sign_at) {
+            let col = b.column(i).as_primitive::<Int8Type>();
+            sign.extend((0..col.len()).map(|i| col.is_valid(i) && col.value(i) == 1));
+        }
+        out.rows += b.num_rows();
+    }
+    Ok(out)
+}
+
+impl KeyIndex {
+    /// Applies `rowset`'s rows (in load order) to the index; returns the rows
+    /// they delete, by segment.
+    fn apply(
+        &mut self,
+        dir: &Path,
+        schema: &TabletSchema,
+        rowset: &RowsetMeta,
+    ) -> Result<HashMap<(u64, u32), RoaringBitmap>> {
+        let mut marks: HashMap<(u64, u32), RoaringBitmap> = HashMap::new();
+        let mut mark = |rowset: u64, seg: u32, row: u32| {
+            marks.entry((rowset, seg)).or_default().insert(row);
+        };
+        for (s, name) in rowset.segments.iter().enumerate() {
+            let s = s as u32;
+            let seg = read_keys(&dir.join(name), schema)?;
+            for row in 0..seg.rows {
+                let key = seg.keys.row(row);
+                let seq = seg.seq.as_ref().map(|r| Box::<[u8]>::from(r.row(row).as_ref()));
+                let r = row as u32;
+                if let Some(old) = self.keys.get(key.as_ref()) {
+                    if seq.is_some() && seq < old.seq {
+                        mark(rowset.rowset_id, s, r);
+                        continue;
+                    }
+                    mark(old.rowset, old.segment, old.row);
+                }
+                if seg.sign.as_ref().is_some_and(|sign| sign[row]) {
+                    // A delete stays in the index (its sequence value still
+                    // counts) but its row is never read.
+                    mark(rowset.rowset_id, s, r);
+                }
+                let entry = Entry {
+                    rowset: rowset.rowset_id,
+                    segment: s,
+                    row: r,
+                    seq,
+                };
+                self.keys.insert(key.as_ref().into(), entry);
+            }
+        }
+        Ok(marks)
+    }
+}
+
+impl StorageEngine {
+    /// Computes the delete bitmaps of a merge-on-write tablet's published
+    /// rowsets up to its contiguous version, and makes that version visible.
+    /// Serialised per tablet with other publishes and compactions.
+    pub(super) fn mow_catch_up(&self, tablet_id: TabletId) -> Result<()> {
+        let lock = self.mow_lock(tablet_id);
+        let mut index = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.tablet(tablet_id)?;
+        let target = t.contiguous_version();
+        if !t.schema.merge_on_write || t.mow_version >= target {
+            return Ok(());
+        }
+        let path = t.path(target).ok_or_else(|| {
+            Error::internal(format!("tablet {tablet_id}: no rowsets for version {target}"))
+        })?;
+        // The first rowset without bitmaps; the index must stand just before it.
+        let first = path
+            .iter()
+            .position(|r| r.version.is_some_and(|v| v > t.mow_version))
+            .unwrap_or(path.len());
+        let before = path[..first].last().and_then(|r| r.version).unwrap_or(1);
+        let dir = self.tablet_dir(tablet_id);
+        if index.as_ref().is_none_or(|i| i.version != before) {
+            *index = Some(self.replay(&t, &path[..first])?);
+        }
+        let idx = index.as_mut().expect("just built");
+        let mut entries: Vec<(BitmapKey, Vec<u8>)> = Vec::new();
+        for rowset in &path[first..] {
+            let version = rowset.version.unwrap_or_default();
+            for ((rs, seg), bitmap) in idx.apply(&dir, &t.schema, rowset)? {
+                let mut bytes = Vec::with_capacity(bitmap.serialized_size());
+                bitmap
+                    .serialize_into(&mut bytes)
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                entries.push(((tablet_id, rs, seg, version), bytes));
+            }
+            idx.version = version;
+        }
+        let result = self.update_with(&[tablet_id], &entries, &[], |t| {
+            t.mow_version = target;
+            t.refresh_visible();
+            Ok(())
+        });
+        if result.is_err() {
+            *index = None;
+        }
+        result
+    }
+
+    /// Builds the key index by replaying `rowsets` (a chain from version 2).
+    fn replay(&self, t: &TabletMeta, rowsets: &[&RowsetMeta]) -> Result<KeyIndex> {
+        let dir = self.tablet_dir(t.tablet_id);
+        let mut index = KeyIndex::default();
+        for r in rowsets {
+            index.apply(&dir, &t.schema, r)?;
+            index.version = r.version.unwrap_or(1);
+        }
+        Ok(index)
+    }
+}
+
+/// Decodes a stored bitmap.
+pub fn decode(bytes: &[u8]) -> Result<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(bytes).map_err(|e| Error::internal(format!("delete bitmap: {e}")))
+}

@@ -115,7 +115,7 @@ impl Default for BeConfig {
             base_compaction_min_rowset_num: 5,
             compaction_promotion_size_mbytes: 1024,
             max_tablet_version_num: 2000,
-            tablet_rowset_stale_sweep_time_sec: 300,
+            tablet_rowset_stale_sweep_time_sec: 1800,
             ready_file: None,
         }
     }

@@ -34,7 +34,9 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
          DISTRIBUTED BY HASH(k) BUCKETS 1",
         "CREATE TABLE c.agg (k INT, s BIGINT SUM, m BIGINT MAX, r BIGINT REPLACE) \
          AGGREGATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
-        "CREATE TABLE c.uniq (k INT, v BIGINT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
+        "CREATE TABLE c.uniq (k INT, v BIGINT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 \
+         PROPERTIES (\"enable_unique_key_merge_on_write\" = \"false\")",
+        "CREATE TABLE c.mow (k INT, v BIGINT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
     ] {
         conn.query_drop(sql).await.unwrap();
     }
@@ -65,7 +67,8 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
         conn.query_drop(format!(
             "INSERT INTO c.dup VALUES ({k}, {i}); \
              INSERT INTO c.agg VALUES ({k}, {i}, {i}, {i}); \
-             INSERT INTO c.uniq VALUES ({k}, {i})"
+             INSERT INTO c.uniq VALUES ({k}, {i}); \
+             INSERT INTO c.mow VALUES ({k}, {i})"
         ))
         .await
         .unwrap();
@@ -76,7 +79,7 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
     check(&mut conn).await;
 
     // Each tablet got 40 versions; compaction kept far fewer rowsets.
-    for t in ["dup", "agg", "uniq"] {
+    for t in ["dup", "agg", "uniq", "mow"] {
         let tablets = rows(&mut conn, &format!("SHOW TABLETS FROM c.{t}")).await;
         let count: u64 = tablets[0][15].parse().unwrap();
         assert!((1..8).contains(&count), "{t}: VersionCount {count}");
@@ -124,4 +127,5 @@ async fn check(conn: &mut mysql_async::Conn) {
     }
     assert_eq!(rows(conn, "SELECT * FROM c.agg ORDER BY k").await, agg);
     assert_eq!(rows(conn, "SELECT * FROM c.uniq ORDER BY k").await, uniq);
+    assert_eq!(rows(conn, "SELECT * FROM c.mow ORDER BY k").await, uniq);
 }

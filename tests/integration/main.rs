@@ -14,3 +14,4 @@ mod stream_load;
 mod stream_load_faults;
 mod stream_load_txn;
 mod two_process;
+mod unique_keys;

@@ -146,7 +146,8 @@ impl StorageEngine {
                 let mut batches = Vec::new();
                 for r in &rowsets {
                     for (i, seg) in r.segments.iter().enumerate() {
-                        let deleted = engine.deleted_rows(tablet_id, r.rowset_id, i as u32, version);
+                        let deleted =
+                            engine.deleted_rows(tablet_id, r.rowset_id, i as u32, version);
                         batches.extend(live_rows(&dir.join(seg), &deleted)?);
                     }
                 }
@@ -156,7 +157,13 @@ impl StorageEngine {
                 committed
             })
             .await
-            .inspect(|_| tracing::debug!(tablet_id, ms = started.elapsed().as_millis() as u64, "compacted"));
+            .inspect(|_| {
+                tracing::debug!(
+                    tablet_id,
+                    ms = started.elapsed().as_millis() as u64,
+                    "compacted"
+                )
+            });
         }
         let files: Vec<_> = rowsets
             .iter()
@@ -293,8 +300,9 @@ fn live_rows(file: &std::path::Path, deleted: &roaring::RoaringBitmap) -> Result
     let mut offset = 0u32;
     for batch in read_all(&[file.to_path_buf()])? {
         let n = batch.num_rows() as u32;
-        let keep: datafusion::arrow::array::BooleanArray =
-            (offset..offset + n).map(|i| Some(!deleted.contains(i))).collect();
+        let keep: datafusion::arrow::array::BooleanArray = (offset..offset + n)
+            .map(|i| Some(!deleted.contains(i)))
+            .collect();
         offset += n;
         out.push(
             datafusion::arrow::compute::filter_record_batch(&batch, &keep)

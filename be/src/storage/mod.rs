@@ -98,7 +98,13 @@ impl StorageEngine {
             mow_locks: Mutex::new(HashMap::new()),
         };
         // Bitmaps a crash kept from being computed after a publish.
-        let ids: Vec<TabletId> = engine.tablets.read().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
+        let ids: Vec<TabletId> = engine
+            .tablets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect();
         for id in ids {
             engine.mow_catch_up(id)?;
         }
@@ -176,7 +182,11 @@ impl StorageEngine {
     }
 
     /// Applies `change` to the tablets it names and persists them atomically.
-    fn update(&self, ids: &[TabletId], change: impl FnMut(&mut TabletMeta) -> Result<()>) -> Result<()> {
+    fn update(
+        &self,
+        ids: &[TabletId],
+        change: impl FnMut(&mut TabletMeta) -> Result<()>,
+    ) -> Result<()> {
         self.update_with(ids, &[], &[], change)
     }
 

@@ -68,7 +68,8 @@ fn read_keys(path: &Path, schema: &TabletSchema) -> Result<SegmentKeys> {
     let mut wanted: Vec<usize> = (0..nkeys).collect();
     wanted.extend(schema.sequence());
     wanted.extend(schema.delete_sign());
-    let err = |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
+    let err =
+        |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
     let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
         .map_err(|e| err(&e))?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
@@ -77,7 +78,9 @@ fn read_keys(path: &Path, schema: &TabletSchema) -> Result<SegmentKeys> {
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| err(&e))?;
-    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().map_err(|e| err(&e))?;
+    let batches: Vec<RecordBatch> = reader
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| err(&e))?;
     let arrow = schema.arrow_schema();
     let field = |i: usize| SortField::new(arrow.field(i).data_type().clone());
     let keys = RowConverter::new((0..nkeys).map(field).collect()).map_err(|e| err(&e))?;
@@ -130,7 +133,10 @@ impl KeyIndex {
             let seg = read_keys(&dir.join(name), schema)?;
             for row in 0..seg.rows {
                 let key = seg.keys.row(row);
-                let seq = seg.seq.as_ref().map(|r| Box::<[u8]>::from(r.row(row).as_ref()));
+                let seq = seg
+                    .seq
+                    .as_ref()
+                    .map(|r| Box::<[u8]>::from(r.row(row).as_ref()));
                 let r = row as u32;
                 if let Some(old) = self.keys.get(key.as_ref()) {
                     if seq.is_some() && seq < old.seq {
@@ -170,7 +176,9 @@ impl StorageEngine {
             return Ok(());
         }
         let path = t.path(target).ok_or_else(|| {
-            Error::internal(format!("tablet {tablet_id}: no rowsets for version {target}"))
+            Error::internal(format!(
+                "tablet {tablet_id}: no rowsets for version {target}"
+            ))
         })?;
         // The first rowset without bitmaps; the index must stand just before it.
         let first = path
@@ -220,5 +228,6 @@ impl StorageEngine {
 
 /// Decodes a stored bitmap.
 pub fn decode(bytes: &[u8]) -> Result<RoaringBitmap> {
-    RoaringBitmap::deserialize_from(bytes).map_err(|e| Error::internal(format!("delete bitmap: {e}")))
+    RoaringBitmap::deserialize_from(bytes)
+        .map_err(|e| Error::internal(format!("delete bitmap: {e}")))
 }

@@ -11,6 +11,7 @@ use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::Result;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -19,7 +20,6 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::{StreamExt, TryStreamExt};
-use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::file::metadata::ParquetMetaDataReader;
 use roaring::RoaringBitmap;
@@ -62,9 +62,12 @@ impl TabletReader for EngineReader {
                 let size = std::fs::metadata(&path)?.len();
                 let mut file = PartitionedFile::new(path.to_string_lossy().to_string(), size);
                 if schema.merge_on_write {
-                    let deleted =
-                        self.0
-                            .deleted_rows(range.tablet_id, rowset.rowset_id, i as u32, range.version);
+                    let deleted = self.0.deleted_rows(
+                        range.tablet_id,
+                        rowset.rowset_id,
+                        i as u32,
+                        range.version,
+                    );
                     if !deleted.is_empty() {
                         file = file.with_extension(skip_rows(&path, &deleted)?);
                         selective = true;

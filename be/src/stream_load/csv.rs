@@ -393,7 +393,10 @@ pub fn convert(
             .iter()
             .position(|n| n.eq_ignore_ascii_case(&col.name));
         // The sequence column follows `function_column.sequence_col`.
-        let sequence = schema.sequence_col.as_deref().filter(|_| col.name == SEQUENCE_COL);
+        let sequence = schema
+            .sequence_col
+            .as_deref()
+            .filter(|_| col.name == SEQUENCE_COL);
         if let (None, Some(from)) = (src, sequence.and_then(|c| schema.index_of(c))) {
             arrays.push(Arc::clone(&arrays[from]));
             continue;

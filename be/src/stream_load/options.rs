@@ -84,26 +84,30 @@ impl LoadOptions {
         };
         let flag = |name: &str| get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if get("partial_columns").is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
-            return Err("[NOT_IMPLEMENTED_ERROR]header partial_columns: true is not supported yet".into());
+            return Err(
+                "[NOT_IMPLEMENTED_ERROR]header partial_columns: true is not supported yet".into(),
+            );
         }
         let delete = get("delete").filter(|d| !d.trim().is_empty());
-        let merge_type = match get("merge_type").map(|m| m.to_ascii_uppercase()).as_deref() {
-            None | Some("APPEND") if delete.is_none() => MergeType::Append,
-            Some("DELETE") if delete.is_none() => MergeType::Delete,
-            Some("MERGE") => MergeType::Merge {
-                delete: delete.ok_or(
-                    "[INVALID_ARGUMENT]Excepted DELETE ON clause when merge type is MERGE.",
-                )?,
-            },
-            Some("APPEND" | "DELETE") | None => {
-                return Err("[INVALID_ARGUMENT]not support DELETE ON clause when merge type is not MERGE.".into())
-            }
-            Some(other) => {
-                return Err(format!(
-                    "[INVALID_ARGUMENT]unknown merge type {other}: APPEND, DELETE or MERGE"
-                ))
-            }
-        };
+        let merge_type =
+            match get("merge_type").map(|m| m.to_ascii_uppercase()).as_deref() {
+                None | Some("APPEND") if delete.is_none() => MergeType::Append,
+                Some("DELETE") if delete.is_none() => MergeType::Delete,
+                Some("MERGE") => MergeType::Merge {
+                    delete: delete.ok_or(
+                        "[INVALID_ARGUMENT]Excepted DELETE ON clause when merge type is MERGE.",
+                    )?,
+                },
+                Some("APPEND" | "DELETE") | None => return Err(
+                    "[INVALID_ARGUMENT]not support DELETE ON clause when merge type is not MERGE."
+                        .into(),
+                ),
+                Some(other) => {
+                    return Err(format!(
+                        "[INVALID_ARGUMENT]unknown merge type {other}: APPEND, DELETE or MERGE"
+                    ))
+                }
+            };
         let format = match get("format").map(|f| f.to_ascii_lowercase()).as_deref() {
             None | Some("csv") => Format::Csv,
             Some("csv_with_names") => Format::CsvWithNames,

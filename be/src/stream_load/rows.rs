@@ -109,7 +109,8 @@ pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String>
         sources.iter().any(|s| s.eq_ignore_ascii_case(n))
             || derived.iter().any(|(d, _)| d.eq_ignore_ascii_case(n))
     };
-    if sink.schema.sequence().is_some() && sink.schema.sequence_col.is_none() && !fed(SEQUENCE_COL) {
+    if sink.schema.sequence().is_some() && sink.schema.sequence_col.is_none() && !fed(SEQUENCE_COL)
+    {
         return Err(format!(
             "[ANALYSIS_ERROR]Table {} has sequence column, need to specify the sequence column",
             sink.table

@@ -183,7 +183,11 @@ impl TableProvider for OlapTableProvider {
         let mut scan = OlapScanExec::new(
             format!("{}.{}", self.db, self.table.name),
             self.table.schema.clone(),
-            Some(projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect())),
+            Some(
+                projection
+                    .cloned()
+                    .unwrap_or_else(|| (0..self.schema.fields().len()).collect()),
+            ),
             predicate,
             ranges,
             parallel,

@@ -258,9 +258,7 @@ fn unique_key_columns(
     let sequence_type = properties.get("function_column.sequence_type").cloned();
     if keys_type != KeysType::UniqueKeys {
         if sequence_col.is_some() || sequence_type.is_some() {
-            return Err(Error::invalid(
-                "Sequence column only support UNIQUE_KEYS",
-            ));
+            return Err(Error::invalid("Sequence column only support UNIQUE_KEYS"));
         }
         return Ok((false, None));
     }
@@ -294,7 +292,7 @@ fn unique_key_columns(
             if c.is_key {
                 return Err(Error::invalid("Sequence column can not be a key column"));
             }
-            Some((Some(name), c.data_type.clone()))
+            Some((Some(name), c.data_type))
         }
         (None, Some(ty)) => Some((None, crate::sql::parser::parse_type(ty)?)),
         (None, None) => None,
@@ -317,7 +315,7 @@ fn unique_key_columns(
     }
     columns.push(hidden(DELETE_SIGN, DorisType::TinyInt, Some("0")));
     if let Some((_, ty)) = &sequence {
-        columns.push(hidden(SEQUENCE_COL, ty.clone(), None));
+        columns.push(hidden(SEQUENCE_COL, *ty, None));
     }
     Ok((merge_on_write, sequence.and_then(|(name, _)| name)))
 }

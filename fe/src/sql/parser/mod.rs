@@ -36,7 +36,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 pub fn parse_type(text: &str) -> Result<DorisType> {
     let dialect = MySqlDialect {};
     let parser = Parser::new(&dialect).try_with_sql(text).map_err(syntax)?;
-    let mut p = DorisParser { p: parser, sql: text };
+    let mut p = DorisParser {
+        p: parser,
+        sql: text,
+    };
     let t = p.doris_type()?;
     if p.p.peek_token().token != Token::EOF {
         return Err(p.error("expected a type"));

@@ -30,6 +30,8 @@ pub async fn clone_tablet(
         move || engine.create_tablet(tablet_id, schema)
     })
     .await?;
+    // Compactions of this tablet neither start nor commit until the copy is in.
+    let _cloning = engine.start_clone(tablet_id);
     let local = engine.tablet(tablet_id)?;
     let reply = rpc
         .call(src, &ControlRequest::GetRowsets { tablet_id, version })
@@ -39,9 +41,8 @@ pub async fn clone_tablet(
             "unexpected reply to GetRowsets: {reply:?}"
         )));
     };
-    let rowsets = needed(&local, rowsets);
-    let mut reached = local.visible_version;
-    for rowset in rowsets {
+    let mut copied = Vec::new();
+    for rowset in needed(&local, rowsets) {
         let rowset_id = engine.new_rowset_id();
         let dir = engine.tablet_dir(tablet_id);
         let mut names = Vec::with_capacity(rowset.segments.len());
@@ -72,11 +73,10 @@ pub async fn clone_tablet(
                 rowset.version, rowset.data_size
             )));
         }
-        let engine = Arc::clone(&engine);
-        reached = blocking(move || engine.add_cloned_rowset(tablet_id, rowset_id, &rowset, names))
-            .await?;
+        copied.push((rowset_id, rowset, names));
     }
-    Ok(reached)
+    // All at once, so the replica never holds part of the copied chain.
+    blocking(move || engine.add_cloned_rowsets(tablet_id, copied)).await
 }
 
 /// The part of the source's rowsets (a chain from version 2) this replica
@@ -87,12 +87,22 @@ pub async fn clone_tablet(
 fn needed(local: &TabletMeta, source: Vec<RowsetFiles>) -> Vec<RowsetFiles> {
     let visible = local.visible_version;
     let mut ends: HashSet<Version> = local
-        .current()
-        .filter_map(|r| r.versions())
-        .filter(|(_, e)| *e <= visible)
-        .map(|(_, e)| e)
+        .path(visible)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.version)
         .collect();
     ends.insert(1);
+    // A source of an older build sends no start: a load's own version.
+    let source: Vec<RowsetFiles> = source
+        .into_iter()
+        .map(|mut r| {
+            if r.start_version == 0 {
+                r.start_version = r.version;
+            }
+            r
+        })
+        .collect();
     let from = source
         .iter()
         .rposition(|r| r.start_version <= visible + 1 && ends.contains(&(r.start_version - 1)))
@@ -103,4 +113,67 @@ fn needed(local: &TabletMeta, source: Vec<RowsetFiles>) -> Vec<RowsetFiles> {
         .skip(from)
         .filter(|r| !have.contains(&(r.start_version, r.version)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::RowsetMeta;
+
+    fn local(ranges: &[(Version, Version)]) -> TabletMeta {
+        let mut t = TabletMeta {
+            tablet_id: 1,
+            schema: crate::storage::tests::schema(),
+            rowsets: Vec::new(),
+            visible_version: 1,
+            mow_version: 1,
+        };
+        for (i, (s, e)) in ranges.iter().enumerate() {
+            let mut r = RowsetMeta::new(i as u64, 0);
+            (r.start_version, r.version) = (*s, Some(*e));
+            t.rowsets.push(r);
+        }
+        t.refresh_visible();
+        t
+    }
+
+    fn source(ranges: &[(Version, Version)]) -> Vec<RowsetFiles> {
+        ranges
+            .iter()
+            .map(|(s, e)| RowsetFiles {
+                start_version: *s,
+                version: *e,
+                segments: Vec::new(),
+                num_rows: 0,
+                data_size: 0,
+            })
+            .collect()
+    }
+
+    fn copied(local: &TabletMeta, src: &[(Version, Version)]) -> Vec<(Version, Version)> {
+        needed(local, source(src))
+            .iter()
+            .map(|r| (r.start_version, r.version))
+            .collect()
+    }
+
+    #[test]
+    fn the_copy_starts_where_both_sides_line_up() {
+        // The replica missed version 10; the source compacted differently.
+        let t = local(&[(2, 2), (3, 9), (11, 11)]);
+        assert_eq!(t.visible_version, 9);
+        assert_eq!(
+            copied(&t, &[(2, 2), (3, 7), (8, 11)]),
+            vec![(3, 7), (8, 11)]
+        );
+        // Only version 1 lines up: everything is copied.
+        let t = local(&[(2, 4), (5, 7)]);
+        assert_eq!(
+            copied(&t, &[(2, 3), (4, 5), (6, 8)]),
+            vec![(2, 3), (4, 5), (6, 8)]
+        );
+        // Rowsets the replica holds alike are skipped.
+        let t = local(&[(2, 5), (6, 6)]);
+        assert_eq!(copied(&t, &[(2, 5), (6, 6), (7, 8)]), vec![(7, 8)]);
+    }
 }

@@ -91,6 +91,7 @@ pub struct TabletInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RowsetFiles {
     /// The versions the rowset holds: one for a load, a range after a compaction.
+    #[serde(default)]
     pub start_version: Version,
     pub version: Version,
     pub segments: Vec<String>,

@@ -103,7 +103,9 @@ impl Column {
     }
 
     pub fn is_hidden(&self) -> bool {
-        self.name.starts_with("__DORIS_")
+        self.name
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("__DORIS_"))
     }
 }
 

@@ -6,11 +6,14 @@
 //! and by reads already under way, and swept once none uses them and
 //! `tablet_rowset_stale_sweep_time_sec` has passed.
 
+use super::meta::BitmapChange;
 use super::{merge, writer, RowsetMeta, StorageEngine, TabletMeta};
 use crate::{blocking, metrics};
 use basalt_common::config::BeConfig;
 use basalt_common::rpc::TabletId;
 use basalt_common::{Error, Result};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Int8Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::sync::atomic::Ordering;
@@ -121,7 +124,7 @@ impl StorageEngine {
         let Some(first) = rowsets.first() else {
             return Ok(());
         };
-        let start = first.start_version;
+        let start = first.versions().map_or(0, |(s, _)| s);
         let _pins = self.pin(inputs.clone());
         let started = Instant::now();
         let dir = self.tablet_dir(tablet_id);
@@ -143,12 +146,16 @@ impl StorageEngine {
                     .collect();
                 rowsets.sort_by_key(|r| r.versions());
                 let _pins = engine.pin(rowsets.iter().map(|r| r.rowset_id).collect());
+                // Deletes (rows with the delete sign) are kept, still marked,
+                // until a base compaction: an older row of their key may
+                // live on in a replica that clones only the newer rowsets.
+                let sign = schema.delete_sign().filter(|_| from > 2);
                 let mut batches = Vec::new();
                 for r in &rowsets {
                     for (i, seg) in r.segments.iter().enumerate() {
                         let deleted =
                             engine.deleted_rows(tablet_id, r.rowset_id, i as u32, version);
-                        batches.extend(live_rows(&dir.join(seg), &deleted)?);
+                        batches.extend(live_rows(&dir.join(seg), &deleted, sign)?);
                     }
                 }
                 let committed = engine.commit_compaction(tablet_id, kind, &rowsets, batches);
@@ -203,7 +210,7 @@ impl StorageEngine {
         let schema = self.tablet(tablet_id)?.schema;
         let segment = writer::write_segment(&dir, id, &schema, &batches)?;
         let mut output = RowsetMeta::new(id, 0);
-        output.start_version = first.start_version;
+        output.start_version = first.versions().map_or(0, |(s, _)| s);
         output.version = last.version;
         if let Some(s) = &segment {
             output.segments.push(s.file.clone());
@@ -211,8 +218,23 @@ impl StorageEngine {
             output.data_size = s.bytes;
         }
         let ids: Vec<u64> = inputs.iter().map(|r| r.rowset_id).collect();
-        let committed = self.update(&[tablet_id], |t| {
-            // A clone may have replaced these rowsets meanwhile.
+        let mut change = BitmapChange::default();
+        if let (true, Some(s), Some(end)) = (schema.merge_on_write, &segment, last.version) {
+            // The deletes kept are marked again, in the new rowset.
+            let marks = super::mow::deletes(&dir.join(&s.file), &schema)?;
+            if !marks.is_empty() {
+                change
+                    .add
+                    .push(((tablet_id, id, 0, end), super::mow::encode(&marks)?));
+            }
+        }
+        let committed = self.update_with(&[tablet_id], &change, |t| {
+            // A clone may be replacing these rowsets.
+            if self.cloning(t.tablet_id) {
+                return Err(Error::backend(
+                    "tablet is being cloned; compaction retried later",
+                ));
+            }
             let now = basalt_common::now_ms();
             let live = t.current().filter(|r| ids.contains(&r.rowset_id)).count();
             if live != ids.len() {
@@ -236,7 +258,8 @@ impl StorageEngine {
         Ok(())
     }
 
-    /// Removes stale rowsets past their sweep time that no read uses.
+    /// Removes stale rowsets past their sweep time; the files of one a read
+    /// still uses go when that read ends.
     pub fn sweep_stale(&self) -> Result<()> {
         let cutoff =
             basalt_common::now_ms().saturating_sub(self.config.stale_sweep.as_millis() as i64);
@@ -246,26 +269,35 @@ impl StorageEngine {
                 .values()
                 .flat_map(|t| t.rowsets.iter().map(|r| (t.tablet_id, r)))
                 .filter(|(_, r)| r.stale_since_ms.is_some_and(|s| s <= cutoff))
-                .filter(|(_, r)| !self.pinned(r.rowset_id))
                 .map(|(t, r)| (t, r.rowset_id))
                 .collect()
         };
+        if doomed.is_empty() {
+            return Ok(());
+        }
         let mut ids: Vec<TabletId> = doomed.iter().map(|(t, _)| *t).collect();
         ids.dedup();
-        let mut files = Vec::new();
-        self.update_with(&ids, &[], &doomed, |t| {
+        let mut files: Vec<(u64, Vec<std::path::PathBuf>)> = Vec::new();
+        let change = BitmapChange {
+            drop_rowsets: doomed.clone(),
+            ..Default::default()
+        };
+        self.update_with(&ids, &change, |t| {
             let dir = self.tablet_dir(t.tablet_id);
             t.rowsets.retain(|r| {
                 let sweep = doomed.contains(&(t.tablet_id, r.rowset_id));
                 if sweep {
-                    files.extend(r.segments.iter().map(|s| dir.join(s)));
+                    files.push((
+                        r.rowset_id,
+                        r.segments.iter().map(|s| dir.join(s)).collect(),
+                    ));
                 }
                 !sweep
             });
             Ok(())
         })?;
-        for f in files {
-            let _ = std::fs::remove_file(f);
+        for (id, f) in files {
+            self.bury(id, f);
         }
         Ok(())
     }
@@ -294,14 +326,25 @@ impl StorageEngine {
     }
 }
 
-/// The rows of a segment file that `deleted` does not name.
-fn live_rows(file: &std::path::Path, deleted: &roaring::RoaringBitmap) -> Result<Vec<RecordBatch>> {
+/// The rows of a segment file that `deleted` does not name, and those with
+/// the delete sign (at column `sign`) when given.
+fn live_rows(
+    file: &std::path::Path,
+    deleted: &roaring::RoaringBitmap,
+    sign: Option<usize>,
+) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     let mut offset = 0u32;
     for batch in read_all(&[file.to_path_buf()])? {
         let n = batch.num_rows() as u32;
-        let keep: datafusion::arrow::array::BooleanArray = (offset..offset + n)
-            .map(|i| Some(!deleted.contains(i)))
+        let signs = sign.map(|s| batch.column(s).as_primitive::<Int8Type>().clone());
+        let keep: datafusion::arrow::array::BooleanArray = (0..n as usize)
+            .map(|i| {
+                let delete = signs
+                    .as_ref()
+                    .is_some_and(|s| s.is_valid(i) && s.value(i) == 1);
+                Some(delete || !deleted.contains(offset + i as u32))
+            })
             .collect();
         offset += n;
         out.push(
@@ -340,6 +383,7 @@ pub async fn run_compaction(engine: Arc<StorageEngine>, mut shutdown: watch::Rec
                 let tablets = engine.tablets.read().unwrap_or_else(|e| e.into_inner());
                 tablets
                     .values()
+                    .filter(|t| !engine.cloning(t.tablet_id))
                     .filter_map(|t| {
                         let (kind, ids) = pick(t, &cfg)?;
                         Some((t.current().count(), t.tablet_id, kind, ids))
@@ -400,18 +444,14 @@ mod tests {
         // Version 4 is inside the merged range: only the stale rowsets hold it.
         assert_eq!(t.path(4).unwrap().len(), 3);
         let pin = engine.pin(t.path(4).unwrap().iter().map(|r| r.rowset_id).collect());
-        engine.sweep_stale().unwrap();
-        assert!(
-            engine.tablet(1).unwrap().path(4).is_some(),
-            "pinned rowsets are kept"
-        );
-        drop(pin);
+        let files = || std::fs::read_dir(engine.tablet_dir(1)).unwrap().count();
         engine.sweep_stale().unwrap();
         let t = engine.tablet(1).unwrap();
-        assert!(t.path(4).is_none(), "swept once unused");
+        assert!(t.path(4).is_none(), "swept");
+        assert_eq!(files(), 4, "the stale files a read uses stay");
+        drop(pin);
+        assert_eq!(files(), 2, "deleted when the read ends");
         assert_eq!(t.path(6).unwrap().len(), 2);
-        let files = std::fs::read_dir(engine.tablet_dir(1)).unwrap().count();
-        assert_eq!(files, 2, "stale segment files are deleted");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

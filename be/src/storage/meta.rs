@@ -17,6 +17,16 @@ const DELETE_BITMAPS: TableDefinition<(u64, u64, u32, u64), &[u8]> =
 
 /// One delete bitmap: the rows of a segment that `version` deleted.
 pub type BitmapKey = (TabletId, u64, u32, Version);
+
+/// Delete bitmaps a meta update adds and removes.
+#[derive(Default)]
+pub struct BitmapChange {
+    pub add: Vec<(BitmapKey, Vec<u8>)>,
+    /// Every bitmap of these (tablet, rowset)s.
+    pub drop_rowsets: Vec<(TabletId, u64)>,
+    /// Every bitmap of the tablet tagged with this version or a later one.
+    pub drop_from: Option<(TabletId, Version)>,
+}
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,7 +151,10 @@ impl RowsetMeta {
     /// `(first, last)` version held, once published.
     pub fn versions(&self) -> Option<(Version, Version)> {
         // Records from before compaction existed have no start: a load's own version.
-        self.version.map(|v| (self.start_version.max(1).min(v), v))
+        self.version.map(|v| match self.start_version {
+            0 => (v, v),
+            start => (start, v),
+        })
     }
 
     pub fn is_pending(&self, txn_id: TxnId) -> bool {
@@ -203,23 +216,23 @@ impl MetaStore {
         Ok(out)
     }
 
-    /// Writes the given tablets, new delete bitmaps, and removes the bitmaps
-    /// of the given (tablet, rowset)s, in one durable transaction.
-    pub fn put(
-        &self,
-        tablets: &[TabletMeta],
-        bitmaps: &[(BitmapKey, Vec<u8>)],
-        drop_rowsets: &[(TabletId, u64)],
-    ) -> Result<()> {
+    /// Writes the given tablets and the bitmap change in one durable transaction.
+    pub fn put(&self, tablets: &[TabletMeta], bitmaps: &BitmapChange) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut table = txn.open_table(DELETE_BITMAPS).map_err(db_err)?;
-            for (k, v) in bitmaps {
-                table.insert(*k, v.as_slice()).map_err(db_err)?;
-            }
-            for (tablet, rowset) in drop_rowsets {
+            for (tablet, rowset) in &bitmaps.drop_rowsets {
                 let range = (*tablet, *rowset, 0, 0)..=(*tablet, *rowset, u32::MAX, u64::MAX);
                 table.retain_in(range, |_, _| false).map_err(db_err)?;
+            }
+            if let Some((tablet, from)) = bitmaps.drop_from {
+                let range = (tablet, 0, 0, 0)..=(tablet, u64::MAX, u32::MAX, u64::MAX);
+                table
+                    .retain_in(range, |(_, _, _, v), _| v < from)
+                    .map_err(db_err)?;
+            }
+            for (k, v) in &bitmaps.add {
+                table.insert(*k, v.as_slice()).map_err(db_err)?;
             }
         }
         {

@@ -8,6 +8,7 @@ mod reader;
 mod writer;
 
 pub use compaction::{run_compaction, CompactionConfig};
+use meta::BitmapChange;
 pub use meta::{RowsetMeta, TabletMeta};
 
 use basalt_common::rpc::{PublishTablet, RowsetFiles, TabletId, TabletInfo, TxnId, Version};
@@ -30,12 +31,38 @@ pub struct StorageEngine {
     config: CompactionConfig,
     /// How many running reads use each rowset: a stale rowset is swept only
     /// once none does.
-    pins: Mutex<HashMap<u64, usize>>,
+    pins: Mutex<Pins>,
     /// Merge-on-write tablets' delete bitmaps (the store holds them durably).
     bitmaps: RwLock<HashMap<TabletId, mow::DeleteBitmap>>,
     /// Per merge-on-write tablet: its key index, locked while a publish or a
     /// compaction changes which rows are live.
     mow_locks: Mutex<HashMap<TabletId, Arc<Mutex<Option<mow::KeyIndex>>>>>,
+    /// Tablets a clone is copying into: not compacted meanwhile.
+    cloning: Mutex<std::collections::HashSet<TabletId>>,
+}
+
+/// A clone in progress; see `StorageEngine::start_clone`.
+pub struct CloneGuard {
+    engine: Arc<StorageEngine>,
+    tablet_id: TabletId,
+}
+
+impl Drop for CloneGuard {
+    fn drop(&mut self) {
+        let mut cloning = self
+            .engine
+            .cloning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cloning.remove(&self.tablet_id);
+    }
+}
+
+#[derive(Default)]
+struct Pins {
+    count: HashMap<u64, usize>,
+    /// Files of swept rowsets a read still used, deleted when it ends.
+    zombies: HashMap<u64, Vec<PathBuf>>,
 }
 
 /// Rowsets a read is using; dropping it releases them.
@@ -48,14 +75,24 @@ impl Drop for RowsetPins {
     fn drop(&mut self) {
         let mut pins = self.engine.pins.lock().unwrap_or_else(|e| e.into_inner());
         for id in &self.ids {
-            if let Some(n) = pins.get_mut(id) {
+            if let Some(n) = pins.count.get_mut(id) {
                 *n -= 1;
                 if *n == 0 {
-                    pins.remove(id);
+                    pins.count.remove(id);
+                    for f in pins.zombies.remove(id).unwrap_or_default() {
+                        let _ = std::fs::remove_file(f);
+                    }
                 }
             }
         }
     }
+}
+
+/// What a read of a tablet at a version uses: its rowsets, pinned.
+pub struct ReadView {
+    pub tablet: TabletMeta,
+    pub rowsets: Vec<RowsetMeta>,
+    pub pins: RowsetPins,
 }
 
 impl std::fmt::Debug for StorageEngine {
@@ -73,9 +110,15 @@ impl StorageEngine {
         let root = &std::fs::canonicalize(root)?;
         let meta = meta::MetaStore::open(&root.join("tablet_meta.redb"))?;
         let tablets = meta.load_all()?;
+        // Segment files are named after ids too (`{id}_{n}.parquet`, a fresh
+        // id per flush), so new ids start past both.
+        let segment_id = |s: &String| s.split('_').next().and_then(|n| n.parse::<u64>().ok());
         let max_rowset = tablets
             .values()
-            .flat_map(|t| t.rowsets.iter().map(|r| r.rowset_id))
+            .flat_map(|t| &t.rowsets)
+            .flat_map(|r| {
+                std::iter::once(r.rowset_id).chain(r.segments.iter().filter_map(segment_id))
+            })
             .max()
             .unwrap_or(0);
         // Remove files of writes that never reached the meta store (a crash mid-write).
@@ -93,9 +136,10 @@ impl StorageEngine {
             write_lock: Mutex::new(()),
             next_rowset_id: AtomicU64::new(max_rowset + 1),
             config,
-            pins: Mutex::new(HashMap::new()),
+            pins: Mutex::new(Pins::default()),
             bitmaps: RwLock::new(bitmaps),
             mow_locks: Mutex::new(HashMap::new()),
+            cloning: Mutex::new(Default::default()),
         };
         // Bitmaps a crash kept from being computed after a publish.
         let ids: Vec<TabletId> = engine
@@ -106,7 +150,10 @@ impl StorageEngine {
             .copied()
             .collect();
         for id in ids {
-            engine.mow_catch_up(id)?;
+            // One tablet that cannot catch up stays behind; the others open.
+            if let Err(e) = engine.mow_catch_up(id) {
+                tracing::error!(tablet = id, "delete bitmaps not computed: {e}");
+            }
         }
         Ok(engine)
     }
@@ -115,12 +162,44 @@ impl StorageEngine {
     pub fn pin(self: &std::sync::Arc<Self>, ids: Vec<u64>) -> RowsetPins {
         let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
         for id in &ids {
-            *pins.entry(*id).or_default() += 1;
+            *pins.count.entry(*id).or_default() += 1;
         }
         RowsetPins {
             engine: std::sync::Arc::clone(self),
             ids,
         }
+    }
+
+    /// The rowsets that hold `version` of a tablet, pinned in the same step
+    /// as they are looked up, so a sweep either sees the pin or removed them first.
+    pub fn read_view(self: &Arc<Self>, tablet_id: TabletId, version: Version) -> Result<ReadView> {
+        let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
+        let tablet = tablets.get(&tablet_id).cloned().ok_or_else(|| {
+            Error::backend(format!("tablet {tablet_id} not found on this backend"))
+        })?;
+        if tablet.visible_version < version {
+            return Err(Error::backend(format!(
+                "tablet {tablet_id} on this backend has version {}, the query needs {version}",
+                tablet.visible_version
+            )));
+        }
+        let rowsets: Vec<RowsetMeta> = tablet
+            .path(version)
+            .ok_or_else(|| {
+                Error::backend(format!(
+                    "version {version} of tablet {tablet_id} is no longer held: compaction merged it"
+                ))
+            })?
+            .into_iter()
+            .cloned()
+            .collect();
+        let pins = self.pin(rowsets.iter().map(|r| r.rowset_id).collect());
+        drop(tablets);
+        Ok(ReadView {
+            tablet,
+            rowsets,
+            pins,
+        })
     }
 
     /// The lock (and key index) of a merge-on-write tablet.
@@ -144,11 +223,16 @@ impl StorageEngine {
         }
     }
 
-    fn pinned(&self, id: u64) -> bool {
-        self.pins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&id)
+    /// Deletes a swept rowset's files now, or when the last read using it ends.
+    fn bury(&self, id: u64, files: Vec<PathBuf>) {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        if pins.count.contains_key(&id) {
+            pins.zombies.insert(id, files);
+        } else {
+            for f in files {
+                let _ = std::fs::remove_file(f);
+            }
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -187,16 +271,14 @@ impl StorageEngine {
         ids: &[TabletId],
         change: impl FnMut(&mut TabletMeta) -> Result<()>,
     ) -> Result<()> {
-        self.update_with(ids, &[], &[], change)
+        self.update_with(ids, &BitmapChange::default(), change)
     }
 
-    /// `update`, also adding delete bitmaps and dropping those of the given
-    /// (tablet, rowset)s, in the same durable write.
+    /// `update`, also changing delete bitmaps, in the same durable write.
     fn update_with(
         &self,
         ids: &[TabletId],
-        new_bitmaps: &[(meta::BitmapKey, Vec<u8>)],
-        drop_rowsets: &[(TabletId, u64)],
+        bitmaps: &BitmapChange,
         mut change: impl FnMut(&mut TabletMeta) -> Result<()>,
     ) -> Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -206,17 +288,25 @@ impl StorageEngine {
             change(&mut t)?;
             changed.push(t);
         }
-        self.meta.put(&changed, new_bitmaps, drop_rowsets)?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.meta.put(&changed, bitmaps)?;
         {
-            let mut bitmaps = self.bitmaps.write().unwrap_or_else(|e| e.into_inner());
-            for ((tablet, rowset, seg, version), bytes) in new_bitmaps {
-                let entry = bitmaps.entry(*tablet).or_default().entry((*rowset, *seg));
-                entry.or_default().push((*version, mow::decode(bytes)?));
-            }
-            for (tablet, rowset) in drop_rowsets {
-                if let Some(b) = bitmaps.get_mut(tablet) {
+            let mut memory = self.bitmaps.write().unwrap_or_else(|e| e.into_inner());
+            for (tablet, rowset) in &bitmaps.drop_rowsets {
+                if let Some(b) = memory.get_mut(tablet) {
                     b.retain(|(r, _), _| r != rowset);
                 }
+            }
+            if let Some((tablet, from)) = bitmaps.drop_from {
+                for tags in memory.entry(tablet).or_default().values_mut() {
+                    tags.retain(|(v, _)| *v < from);
+                }
+            }
+            for ((tablet, rowset, seg, version), bytes) in &bitmaps.add {
+                let entry = memory.entry(*tablet).or_default().entry((*rowset, *seg));
+                entry.or_default().push((*version, mow::decode(bytes)?));
             }
         }
         let mut tablets = self.tablets.write().unwrap_or_else(|e| e.into_inner());
@@ -251,7 +341,8 @@ impl StorageEngine {
             visible_version: 1,
             mow_version: 1,
         };
-        self.meta.put(std::slice::from_ref(&t), &[], &[])?;
+        self.meta
+            .put(std::slice::from_ref(&t), &BitmapChange::default())?;
         self.tablets
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -397,28 +488,61 @@ impl StorageEngine {
         self.next_rowset_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Records a rowset whose files a clone has written (fsynced, renamed) into
-    /// the tablet's directory. The tablet's own rowsets within its versions are
-    /// superseded (stale); a rowset the tablet already holds is left alone.
-    pub fn add_cloned_rowset(
+    /// Marks a clone of the tablet in progress until the guard drops.
+    pub fn start_clone(self: &Arc<Self>, tablet_id: TabletId) -> CloneGuard {
+        self.cloning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tablet_id);
+        CloneGuard {
+            engine: Arc::clone(self),
+            tablet_id,
+        }
+    }
+
+    fn cloning(&self, tablet_id: TabletId) -> bool {
+        self.cloning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&tablet_id)
+    }
+
+    /// Records the rowsets whose files a clone has written (fsynced, renamed)
+    /// into the tablet's directory, in one step. The tablet's own rowsets
+    /// that overlap their versions turn stale. A merge-on-write tablet
+    /// recomputes its delete bitmaps from the first copied version on.
+    /// Returns the replica's visible version afterwards.
+    pub fn add_cloned_rowsets(
         &self,
         tablet_id: TabletId,
-        rowset_id: u64,
-        files: &RowsetFiles,
-        segments: Vec<String>,
+        copied: Vec<(u64, RowsetFiles, Vec<String>)>,
     ) -> Result<Version> {
-        self.update(&[tablet_id], |t| {
-            let range = (files.start_version, files.version);
-            if !t.current().any(|r| r.versions() == Some(range)) {
-                let now = basalt_common::now_ms();
-                for r in t.rowsets.iter_mut().filter(|r| r.stale_since_ms.is_none()) {
-                    if r.versions()
-                        .is_some_and(|(s, e)| s >= range.0 && e <= range.1)
-                    {
-                        r.stale_since_ms = Some(now);
-                    }
+        let Some(first) = copied.iter().map(|(_, f, _)| f.start_version).min() else {
+            return Ok(self.tablet(tablet_id)?.visible_version);
+        };
+        let lock = self.mow_lock(tablet_id);
+        let mut index = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mow = self.tablet(tablet_id)?.schema.merge_on_write;
+        let change = BitmapChange {
+            drop_from: mow.then_some((tablet_id, first)),
+            ..Default::default()
+        };
+        let ranges: Vec<(Version, Version)> = copied
+            .iter()
+            .map(|(_, f, _)| (f.start_version, f.version))
+            .collect();
+        self.update_with(&[tablet_id], &change, |t| {
+            let now = basalt_common::now_ms();
+            for r in t.rowsets.iter_mut().filter(|r| r.stale_since_ms.is_none()) {
+                let overlaps = r
+                    .versions()
+                    .is_some_and(|(s, e)| ranges.iter().any(|(a, b)| s <= *b && *a <= e));
+                if overlaps {
+                    r.stale_since_ms = Some(now);
                 }
-                let mut r = RowsetMeta::new(rowset_id, 0);
+            }
+            for (rowset_id, files, segments) in &copied {
+                let mut r = RowsetMeta::new(*rowset_id, 0);
                 r.version = Some(files.version);
                 r.start_version = files.start_version;
                 r.segments = segments.clone();
@@ -426,9 +550,14 @@ impl StorageEngine {
                 r.data_size = files.data_size;
                 t.rowsets.push(r);
             }
+            if mow {
+                t.mow_version = t.mow_version.min(first - 1);
+            }
             t.refresh_visible();
             Ok(())
         })?;
+        *index = None;
+        drop(index);
         self.mow_catch_up(tablet_id)?;
         Ok(self.tablet(tablet_id)?.visible_version)
     }

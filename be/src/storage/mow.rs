@@ -11,7 +11,7 @@
 //! Replaying applies the same rules in the same order, so it arrives at the
 //! same index the loads built.
 
-use super::meta::BitmapKey;
+use super::meta::BitmapChange;
 use super::{RowsetMeta, StorageEngine, TabletMeta};
 use basalt_common::rpc::{TabletId, Version};
 use basalt_common::schema::TabletSchema;
@@ -166,10 +166,19 @@ impl KeyIndex {
 impl StorageEngine {
     /// Computes the delete bitmaps of a merge-on-write tablet's published
     /// rowsets up to its contiguous version, and makes that version visible.
-    /// Serialised per tablet with other publishes and compactions.
+    /// Serialised per tablet with other publishes, compactions and clones.
     pub(super) fn mow_catch_up(&self, tablet_id: TabletId) -> Result<()> {
         let lock = self.mow_lock(tablet_id);
         let mut index = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let result = self.catch_up_locked(tablet_id, &mut index);
+        if result.is_err() {
+            // A rowset may be half applied: rebuild from the rowsets next time.
+            *index = None;
+        }
+        result
+    }
+
+    fn catch_up_locked(&self, tablet_id: TabletId, index: &mut Option<KeyIndex>) -> Result<()> {
         let t = self.tablet(tablet_id)?;
         let target = t.contiguous_version();
         if !t.schema.merge_on_write || t.mow_version >= target {
@@ -191,27 +200,21 @@ impl StorageEngine {
             *index = Some(self.replay(&t, &path[..first])?);
         }
         let idx = index.as_mut().expect("just built");
-        let mut entries: Vec<(BitmapKey, Vec<u8>)> = Vec::new();
+        let mut change = BitmapChange::default();
         for rowset in &path[first..] {
             let version = rowset.version.unwrap_or_default();
             for ((rs, seg), bitmap) in idx.apply(&dir, &t.schema, rowset)? {
-                let mut bytes = Vec::with_capacity(bitmap.serialized_size());
-                bitmap
-                    .serialize_into(&mut bytes)
-                    .map_err(|e| Error::internal(e.to_string()))?;
-                entries.push(((tablet_id, rs, seg, version), bytes));
+                change
+                    .add
+                    .push(((tablet_id, rs, seg, version), encode(&bitmap)?));
             }
             idx.version = version;
         }
-        let result = self.update_with(&[tablet_id], &entries, &[], |t| {
+        self.update_with(&[tablet_id], &change, |t| {
             t.mow_version = target;
             t.refresh_visible();
             Ok(())
-        });
-        if result.is_err() {
-            *index = None;
-        }
-        result
+        })
     }
 
     /// Builds the key index by replaying `rowsets` (a chain from version 2).
@@ -224,6 +227,23 @@ impl StorageEngine {
         }
         Ok(index)
     }
+}
+
+/// The rows of a segment that carry the delete sign.
+pub fn deletes(path: &Path, schema: &TabletSchema) -> Result<RoaringBitmap> {
+    let seg = read_keys(path, schema)?;
+    let signs = seg.sign.unwrap_or_default();
+    Ok((0..signs.len() as u32)
+        .filter(|i| signs[*i as usize])
+        .collect())
+}
+
+pub fn encode(bitmap: &RoaringBitmap) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(bitmap.serialized_size());
+    bitmap
+        .serialize_into(&mut bytes)
+        .map_err(|e| Error::internal(e.to_string()))?;
+    Ok(bytes)
 }
 
 /// Decodes a stored bitmap.

@@ -5,7 +5,6 @@
 use super::StorageEngine;
 use basalt_common::scan::{TabletReader, TabletScanRange};
 use basalt_common::schema::TabletSchema;
-use basalt_common::Error;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -37,26 +36,12 @@ impl TabletReader for EngineReader {
         predicate: Option<Arc<dyn PhysicalExpr>>,
         ctx: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let tablet = self.0.tablet(range.tablet_id)?;
-        if tablet.visible_version < range.version {
-            return Err(Error::backend(format!(
-                "tablet {} on this backend has version {}, the query needs {}",
-                range.tablet_id, tablet.visible_version, range.version
-            ))
-            .into());
-        }
+        let view = self.0.read_view(range.tablet_id, range.version)?;
         let dir = self.0.tablet_dir(range.tablet_id);
-        let rowsets = tablet.path(range.version).ok_or_else(|| {
-            Error::backend(format!(
-                "version {} of tablet {} is no longer held: compaction merged it",
-                range.version, range.tablet_id
-            ))
-        })?;
-        // Compaction may replace these rowsets meanwhile; they stay until released.
-        let pins = self.0.pin(rowsets.iter().map(|r| r.rowset_id).collect());
+        let (rowsets, pins) = (view.rowsets, view.pins);
         let mut files = Vec::new();
         let mut selective = false;
-        for rowset in rowsets {
+        for rowset in &rowsets {
             for (i, seg) in rowset.segments.iter().enumerate() {
                 let path = dir.join(seg);
                 let size = std::fs::metadata(&path)?.len();

@@ -103,6 +103,7 @@ pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String>
                 sink.table
             ));
         }
+        let col = col.trim().to_lowercase().replace('"', "\"\"");
         derived.push((SEQUENCE_COL.to_lowercase(), format!("\"{col}\"")));
     }
     let fed = |n: &str| {

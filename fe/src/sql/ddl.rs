@@ -328,6 +328,12 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
         c.name = c.name.to_ascii_lowercase();
     }
     for (i, c) in columns.iter().enumerate() {
+        if c.is_hidden() {
+            return Err(Error::invalid(format!(
+                "Incorrect column name '{}'. Column name cannot start with '__DORIS_'",
+                c.name
+            )));
+        }
         if columns[..i].iter().any(|o| o.name == c.name) {
             return Err(Error::new(
                 ErrorKind::DuplicateColumn,

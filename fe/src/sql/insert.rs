@@ -79,6 +79,14 @@ fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<
             })
             .collect::<Result<_>>()?
     };
+    let sequence_given = table.schema.sequence_col.is_some()
+        || targets.iter().any(|t| columns[*t].name == SEQUENCE_COL);
+    if table.schema.sequence().is_some() && !sequence_given {
+        return Err(Error::invalid(format!(
+            "Table {} has sequence column, need to specify the sequence column",
+            table.name
+        )));
+    }
     if targets.len() != rows.num_columns() {
         return Err(Error::new(
             ErrorKind::ColumnCountMismatch,

@@ -141,6 +141,7 @@ mod tests {
         ranges
             .iter()
             .map(|(s, e)| RowsetFiles {
+                delete_predicate: None,
                 start_version: *s,
                 version: *e,
                 segments: Vec::new(),

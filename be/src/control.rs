@@ -79,6 +79,13 @@ impl ControlService {
                     ControlRequest::PublishVersion { txn_id, tablets } => engine
                         .publish(txn_id, &tablets)
                         .map(|failed| ControlResponse::Published { failed }),
+                    ControlRequest::WriteDeletePredicate {
+                        txn_id,
+                        tablet_id,
+                        predicate,
+                    } => engine
+                        .write_delete_predicate(txn_id, tablet_id, predicate)
+                        .map(|_| ControlResponse::Ok),
                     ControlRequest::AbortTxn { txn_id } => {
                         engine.abort(txn_id).map(|_| ControlResponse::Ok)
                     }

@@ -57,6 +57,14 @@ pub enum ControlRequest {
         src: String,
         version: Version,
     },
+    /// `DELETE FROM` on a DUPLICATE or AGGREGATE table: a pending rowset of
+    /// `txn_id` with no rows, whose predicate (SQL over the tablet's columns)
+    /// deletes the matching rows of every older version once published.
+    WriteDeletePredicate {
+        txn_id: TxnId,
+        tablet_id: TabletId,
+        predicate: String,
+    },
     /// The published rowsets of a tablet up to `version` (asked by a cloning backend).
     GetRowsets {
         tablet_id: TabletId,
@@ -90,6 +98,9 @@ pub struct TabletInfo {
 /// A published rowset as a cloning backend copies it: its version and files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RowsetFiles {
+    /// A rowset of a `DELETE FROM`: its predicate, and no files.
+    #[serde(default)]
+    pub delete_predicate: Option<String>,
     /// The versions the rowset holds: one for a load, a range after a compaction.
     #[serde(default)]
     pub start_version: Version,

@@ -79,6 +79,8 @@ pub fn defaults() -> BTreeMap<String, VarValue> {
         ("net_read_timeout", Int(60)),
         ("sql_safe_updates", Int(0)),
         ("explicit_defaults_for_timestamp", Int(1)),
+        // Doris's: queries and DESC see the hidden columns of UNIQUE tables.
+        ("show_hidden_columns", Int(0)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

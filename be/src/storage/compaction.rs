@@ -87,9 +87,11 @@ pub fn pick(t: &TabletMeta, cfg: &CompactionConfig) -> Option<(Kind, Vec<u64>)> 
     }
     let ids = |rs: &[&RowsetMeta]| rs.iter().map(|r| r.rowset_id).collect::<Vec<_>>();
     // Deltas: the small rowsets after the last large one (never the first rowset).
+    // A delete predicate applies to every older row: only a base compaction
+    // (which has them all) may merge it away, so deltas start after it.
     let first_delta = rowsets[1..]
         .iter()
-        .rposition(|r| r.data_size >= cfg.promotion_size)
+        .rposition(|r| r.data_size >= cfg.promotion_size || r.delete_predicate.is_some())
         .map_or(1, |i| i + 2);
     let deltas = &rowsets[first_delta..];
     if deltas.len() >= cfg.cumulative_min_deltas {
@@ -172,11 +174,24 @@ impl StorageEngine {
                 )
             });
         }
-        let files: Vec<_> = rowsets
-            .iter()
-            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
-            .collect();
-        let batches = blocking(move || read_all(&files)).await?;
+        let (chain, read_schema) = (rowsets.clone(), schema.clone());
+        let batches = blocking(move || {
+            let mut out = Vec::new();
+            for (r, deletes) in super::delete::applicable(&chain) {
+                let files: Vec<_> = r.segments.iter().map(|s| dir.join(s)).collect();
+                let rows = read_all(&files)?;
+                if deletes.is_empty() {
+                    out.extend(rows);
+                    continue;
+                }
+                let keep = super::delete::keep(&read_schema, &deletes)?;
+                for b in rows {
+                    out.push(super::delete::apply(&keep, &b)?);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
         let batches = if merge::needed(&schema) {
             vec![merge::merge(&schema, batches).await?]
         } else {

@@ -127,6 +127,10 @@ pub struct RowsetMeta {
     pub segments: Vec<String>,
     pub num_rows: u64,
     pub data_size: u64,
+    /// A `DELETE FROM`'s rowset: rows of older versions matching this
+    /// predicate (SQL over the tablet's columns) are gone.
+    #[serde(default)]
+    pub delete_predicate: Option<String>,
     /// Set when a compaction replaced this rowset: it stays readable (for
     /// queries at older versions and those already reading it) until swept.
     #[serde(default)]
@@ -144,6 +148,7 @@ impl RowsetMeta {
             segments: Vec::new(),
             num_rows: 0,
             data_size: 0,
+            delete_predicate: None,
             stale_since_ms: None,
         }
     }

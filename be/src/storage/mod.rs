@@ -1,6 +1,7 @@
 //! The BE's storage engine: tablets made of versioned rowsets of Parquet segments.
 
 mod compaction;
+mod delete;
 mod merge;
 mod meta;
 mod mow;
@@ -399,6 +400,26 @@ impl StorageEngine {
         })
     }
 
+    /// Records a `DELETE FROM`'s predicate as the pending rowset of `txn_id`.
+    pub fn write_delete_predicate(
+        &self,
+        txn_id: TxnId,
+        tablet_id: TabletId,
+        predicate: String,
+    ) -> Result<()> {
+        let t = self.wait_for_versions(tablet_id)?;
+        delete::check(&t.schema, &predicate)?;
+        let id = self.new_rowset_id();
+        self.update(&[tablet_id], |t| {
+            if !t.rowsets.iter().any(|r| r.is_pending(txn_id)) {
+                let mut r = RowsetMeta::new(id, txn_id);
+                r.delete_predicate = Some(predicate.clone());
+                t.rowsets.push(r);
+            }
+            Ok(())
+        })
+    }
+
     /// Makes the rowsets of `txn_id` visible at the given versions. A tablet the
     /// load sent no rows to gets an empty rowset, so its versions stay contiguous.
     /// Publishing again is a no-op, so the FE may retry after a lost reply.
@@ -474,6 +495,7 @@ impl StorageEngine {
             .into_iter()
             .filter_map(|r| Some((r, r.versions()?)))
             .map(|(r, (start_version, version))| RowsetFiles {
+                delete_predicate: r.delete_predicate.clone(),
                 start_version,
                 version,
                 segments: r.segments.clone(),
@@ -548,6 +570,7 @@ impl StorageEngine {
                 r.segments = segments.clone();
                 r.num_rows = files.num_rows;
                 r.data_size = files.data_size;
+                r.delete_predicate = files.delete_predicate.clone();
                 t.rowsets.push(r);
             }
             if mow {

@@ -39,9 +39,10 @@ impl TabletReader for EngineReader {
         let view = self.0.read_view(range.tablet_id, range.version)?;
         let dir = self.0.tablet_dir(range.tablet_id);
         let (rowsets, pins) = (view.rowsets, view.pins);
-        let mut files = Vec::new();
+        // Files in version order, grouped by the delete predicates newer than them.
+        let mut groups: Vec<(Vec<PartitionedFile>, Vec<&str>)> = Vec::new();
         let mut selective = false;
-        for rowset in &rowsets {
+        for (rowset, deletes) in super::delete::applicable(&rowsets) {
             for (i, seg) in rowset.segments.iter().enumerate() {
                 let path = dir.join(seg);
                 let size = std::fs::metadata(&path)?.len();
@@ -58,7 +59,10 @@ impl TabletReader for EngineReader {
                         selective = true;
                     }
                 }
-                files.push(file);
+                match groups.last_mut() {
+                    Some((files, d)) if *d == deletes => files.push(file),
+                    _ => groups.push((vec![file], deletes.clone())),
+                }
             }
         }
         let table_schema = schema.arrow_schema();
@@ -66,24 +70,48 @@ impl TabletReader for EngineReader {
             Some(p) => Arc::new(table_schema.project(p)?),
             None => Arc::clone(&table_schema),
         };
-        if files.is_empty() {
-            let empty = futures::stream::empty();
-            return Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, empty)));
-        }
         let merged = super::merge::needed(schema);
-        let mut source = ParquetSource::new(Arc::clone(&table_schema)).with_enable_page_index(true);
-        // A predicate on a value column must see merged rows, not the raw ones.
-        if let Some(p) = predicate.clone().filter(|_| !merged) {
-            source = source.with_predicate(p);
+        let mut streams = Vec::with_capacity(groups.len());
+        for (files, deletes) in groups {
+            let keep = match deletes.is_empty() {
+                true => None,
+                false => Some(super::delete::keep(schema, &deletes)?),
+            };
+            let mut source =
+                ParquetSource::new(Arc::clone(&table_schema)).with_enable_page_index(true);
+            // A predicate on a value column must see merged rows, not the raw ones.
+            if let Some(p) = predicate.clone().filter(|_| !merged) {
+                source = source.with_predicate(p);
+            }
+            // Delete predicates need every column; the projection follows them.
+            let project = projection.filter(|_| !merged && keep.is_none());
+            let config =
+                FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                    .with_file_group(FileGroup::new(files))
+                    .with_projection_indices(project.map(|p| p.to_vec()))?
+                    // A LIMIT may otherwise replace a row selection by whole row groups.
+                    .with_preserve_order(selective)
+                    .build();
+            let rows = DataSourceExec::from_data_source(config).execute(0, Arc::clone(&ctx))?;
+            let Some(keep) = keep else {
+                streams.push(rows);
+                continue;
+            };
+            let later = projection.filter(|_| !merged).map(|p| p.to_vec());
+            let kept_schema = match later {
+                Some(_) => Arc::clone(&out_schema),
+                None => Arc::clone(&table_schema),
+            };
+            let kept = rows.map(move |batch| {
+                let batch = super::delete::apply(&keep, &batch?)?;
+                Ok(match &later {
+                    Some(p) => batch.project(p)?,
+                    None => batch,
+                })
+            });
+            streams.push(Box::pin(RecordBatchStreamAdapter::new(kept_schema, kept)));
         }
-        let config =
-            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                .with_file_group(FileGroup::new(files))
-                .with_projection_indices(projection.filter(|_| !merged).map(|p| p.to_vec()))?
-                // A LIMIT may otherwise replace a row selection by whole row groups.
-                .with_preserve_order(selective)
-                .build();
-        let rows = DataSourceExec::from_data_source(config).execute(0, ctx)?;
+        let rows = futures::stream::iter(streams).flatten();
         if !merged {
             let rows = rows.inspect(move |_| {
                 let _held = &pins;

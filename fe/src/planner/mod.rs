@@ -81,7 +81,16 @@ pub fn context(session: &Session) -> SessionContext {
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_catalog_list(Arc::new(Catalogs(Arc::clone(fe))));
+        .with_catalog_list(Arc::new(Catalogs {
+            fe: Arc::clone(fe),
+            hidden: matches!(
+                session
+                    .var_text("show_hidden_columns")
+                    .to_ascii_lowercase()
+                    .as_str(),
+                "1" | "true" | "on"
+            ),
+        }));
     let state = distribute::with_distribution(builder, Arc::clone(fe)).build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_variable(VarType::System, Arc::new(SessionVars(session.vars.clone())));
@@ -141,7 +150,11 @@ pub fn query_error(
 }
 
 #[derive(Debug)]
-struct Catalogs(Arc<Frontend>);
+/// `hidden`: tables show their hidden columns (`show_hidden_columns`).
+struct Catalogs {
+    fe: Arc<Frontend>,
+    hidden: bool,
+}
 
 impl CatalogProviderList for Catalogs {
     fn register_catalog(
@@ -155,30 +168,39 @@ impl CatalogProviderList for Catalogs {
         vec![INTERNAL_CATALOG.into()]
     }
     fn catalog(&self, name: &str) -> Option<Arc<dyn CatalogProvider>> {
-        (name == INTERNAL_CATALOG).then(|| Arc::new(InternalCatalog(Arc::clone(&self.0))) as _)
+        (name == INTERNAL_CATALOG).then(|| {
+            Arc::new(InternalCatalog {
+                fe: Arc::clone(&self.fe),
+                hidden: self.hidden,
+            }) as _
+        })
     }
 }
 
 /// Doris's `internal` catalog: one schema per database, plus information_schema.
 #[derive(Debug)]
-struct InternalCatalog(Arc<Frontend>);
+struct InternalCatalog {
+    fe: Arc<Frontend>,
+    hidden: bool,
+}
 
 impl CatalogProvider for InternalCatalog {
     fn schema_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.0.catalog.read().databases.keys().cloned().collect();
+        let mut names: Vec<String> = self.fe.catalog.read().databases.keys().cloned().collect();
         names.push(INFORMATION_SCHEMA.into());
         names
     }
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        let db = resolve_db_name(&self.0.catalog.read(), name)?;
+        let db = resolve_db_name(&self.fe.catalog.read(), name)?;
         if db == INFORMATION_SCHEMA {
             return Some(Arc::new(information_schema::InformationSchema(Arc::clone(
-                &self.0,
+                &self.fe,
             ))));
         }
         Some(Arc::new(DatabaseSchema {
-            fe: Arc::clone(&self.0),
+            fe: Arc::clone(&self.fe),
             db,
+            hidden: self.hidden,
         }))
     }
 }
@@ -187,6 +209,7 @@ impl CatalogProvider for InternalCatalog {
 struct DatabaseSchema {
     fe: Arc<Frontend>,
     db: String,
+    hidden: bool,
 }
 
 #[async_trait]
@@ -210,6 +233,7 @@ impl SchemaProvider for DatabaseSchema {
             Arc::clone(&self.fe),
             self.db.clone(),
             table,
+            self.hidden,
         ))))
     }
     fn table_exist(&self, name: &str) -> bool {

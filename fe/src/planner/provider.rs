@@ -32,9 +32,13 @@ pub struct OlapTableProvider {
 }
 
 impl OlapTableProvider {
-    pub fn new(fe: Arc<Frontend>, db: String, table: OlapTable) -> Self {
-        // Hidden columns (the delete sign, the sequence column) are not queryable.
-        let schema = table.schema.visible_arrow_schema();
+    /// `hidden`: the hidden columns (the delete sign, the sequence column)
+    /// are queryable too, as with Doris's `show_hidden_columns`.
+    pub fn new(fe: Arc<Frontend>, db: String, table: OlapTable, hidden: bool) -> Self {
+        let schema = match hidden {
+            true => table.schema.arrow_schema(),
+            false => table.schema.visible_arrow_schema(),
+        };
         Self {
             fe,
             db,

@@ -26,6 +26,8 @@ pub enum Statement {
     },
     TruncateTable {
         name: ObjectName,
+        /// Empty: every partition.
+        partitions: Vec<String>,
     },
     AddPartitions {
         table: ObjectName,
@@ -43,6 +45,8 @@ pub enum Statement {
         query_only: bool,
     },
     Insert(Box<Insert>),
+    Delete(Box<Delete>),
+    Update(Box<Update>),
     Show(Box<Show>),
     /// `SET [GLOBAL|SESSION] x = v, ...`; `SET NAMES` sets the character-set variables.
     Set {
@@ -124,9 +128,34 @@ pub enum Distribution {
 #[derive(Debug, Clone)]
 pub struct Insert {
     pub table: ObjectName,
+    /// `INSERT OVERWRITE`: the rows replace the table's (or the named
+    /// partitions') in one step.
+    pub overwrite: bool,
+    /// `PARTITION (p1, ...)`: the partitions the rows go to.
+    pub partitions: Vec<String>,
     pub label: Option<String>,
     pub columns: Vec<String>,
     pub source: Box<ast::Query>,
+}
+
+/// `DELETE FROM t [alias] [PARTITION p | PARTITIONS (p1, ...)] [USING ...] WHERE ...`
+#[derive(Debug, Clone)]
+pub struct Delete {
+    pub table: ObjectName,
+    pub alias: Option<String>,
+    pub partitions: Vec<String>,
+    pub using: Vec<ast::TableWithJoins>,
+    pub selection: ast::Expr,
+}
+
+/// `UPDATE t [alias] SET c = e, ... [FROM ...] [WHERE ...]`
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub table: ObjectName,
+    pub alias: Option<String>,
+    pub assignments: Vec<(String, ast::Expr)>,
+    pub from: Vec<ast::TableWithJoins>,
+    pub selection: Option<ast::Expr>,
 }
 
 #[derive(Debug, Clone)]

@@ -75,7 +75,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             fe.catalog.log(EditLogEntry::DropTable { db, table })?;
             drop_tablets(&fe, tablets).await;
         }
-        Statement::TruncateTable { name } => {
+        Statement::TruncateTable { name, partitions } => {
             let (db, table) = resolve(session, &name)?;
             let t = fe.catalog.read().table(&db, &table)?.clone();
             // A load still writing or publishing names the tablets TRUNCATE replaces.
@@ -91,9 +91,21 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
                     "Table {table} has running load transactions; TRUNCATE it when they finish"
                 )));
             }
-            let old = table_replicas(&t);
+            for p in &partitions {
+                if t.partition(p).is_none() {
+                    return Err(Error::invalid(format!(
+                        "Unknown partition '{p}' in table '{table}'"
+                    )));
+                }
+            }
+            let chosen: Vec<&Partition> = t
+                .partitions
+                .iter()
+                .filter(|p| partitions.is_empty() || partitions.contains(&p.name))
+                .collect();
+            let old: Vec<(u64, u64)> = chosen.iter().flat_map(|p| partition_replicas(p)).collect();
             let mut fresh = Vec::new();
-            for p in &t.partitions {
+            for p in chosen {
                 let mut np = crate::cluster::placement::new_partition(
                     &fe,
                     &t,
@@ -594,7 +606,7 @@ fn check_default(c: &basalt_common::schema::Column, d: &str) -> Result<()> {
 
 /// Creates every replica of the partitions' tablets on its backend. The guard
 /// keeps tablet reports from taking them for leftovers until the catalog has them.
-async fn create_tablets<'a>(
+pub(crate) async fn create_tablets<'a>(
     fe: &'a Arc<Frontend>,
     schema: &TabletSchema,
     partitions: &[Partition],
@@ -619,7 +631,7 @@ async fn create_tablets<'a>(
     Ok(guard)
 }
 
-fn partition_replicas(p: &Partition) -> Vec<(u64, u64)> {
+pub(crate) fn partition_replicas(p: &Partition) -> Vec<(u64, u64)> {
     p.index
         .tablets
         .iter()
@@ -632,7 +644,7 @@ fn table_replicas(t: &OlapTable) -> Vec<(u64, u64)> {
 }
 
 /// Best effort: a backend that misses a drop keeps an orphan tablet, which is harmless.
-async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
+pub(crate) async fn drop_tablets(fe: &Arc<Frontend>, replicas: Vec<(u64, u64)>) {
     let addrs = fe.backend_addrs();
     for (backend, tablet_id) in replicas {
         if let Some(addr) = addrs.get(&backend) {

@@ -31,6 +31,27 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
     };
     let rows = concat_batches(&schema, &batches).map_err(|e| Error::internal(e.to_string()))?;
     let batch = shape_rows(&table, &insert.columns, rows)?;
+    if insert.overwrite {
+        return super::dml::overwrite(&fe, &db, &table, &insert.partitions, batch).await;
+    }
+    if !insert.partitions.is_empty() {
+        // Every row must fall in the named partitions.
+        let mut only = table.clone();
+        only.partitions
+            .retain(|p| insert.partitions.contains(&p.name));
+        if only.partitions.len() != insert.partitions.len() {
+            return Err(Error::invalid(format!(
+                "Unknown partition in {:?} of table '{}'",
+                insert.partitions, table.name
+            )));
+        }
+        let of = crate::load::sink(&fe, &only).partition_of_rows(&batch)?;
+        if let Some(row) = of.iter().position(Option::is_none) {
+            return Err(Error::invalid(format!(
+                "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
+            )));
+        }
+    }
     let label = insert
         .label
         .unwrap_or_else(|| format!("insert_{:016x}", rand::random::<u64>()));
@@ -59,7 +80,11 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
 
 /// Casts the source rows to the table's columns, filling unnamed columns with
 /// their defaults, and enforces NOT NULL and string lengths (Doris's strict insert).
-fn shape_rows(table: &OlapTable, names: &[String], rows: RecordBatch) -> Result<RecordBatch> {
+pub(crate) fn shape_rows(
+    table: &OlapTable,
+    names: &[String],
+    rows: RecordBatch,
+) -> Result<RecordBatch> {
     let columns = &table.schema.columns;
     let targets: Vec<usize> = if names.is_empty() {
         (0..table.schema.num_visible_columns()).collect()

@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod ddl;
+pub mod dml;
 pub mod insert;
 pub mod parser;
 pub mod rewrite;
@@ -32,6 +33,8 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
         Statement::Kill { id, query_only } => kill(session, id, query_only),
         Statement::Show(show) => show::execute(session, *show).await,
         Statement::Insert(insert) => insert::execute(session, *insert).await,
+        Statement::Delete(d) => dml::delete(session, *d).await,
+        Statement::Update(u) => dml::update(session, *u).await,
         other => ddl::execute(session, other).await,
     }
 }

@@ -251,9 +251,13 @@ impl DorisParser<'_> {
             "TRUNCATE" => {
                 self.p.next_token();
                 self.word("TABLE");
-                Ok(Statement::TruncateTable {
-                    name: self.object_name()?,
-                })
+                let name = self.object_name()?;
+                let partitions = if self.word("PARTITION") {
+                    self.ident_list()?
+                } else {
+                    Vec::new()
+                };
+                Ok(Statement::TruncateTable { name, partitions })
             }
             "ALTER" => {
                 self.p.next_token();
@@ -314,6 +318,14 @@ impl DorisParser<'_> {
                 self.p.next_token();
                 self.insert()
             }
+            "DELETE" => {
+                self.p.next_token();
+                self.delete()
+            }
+            "UPDATE" => {
+                self.p.next_token();
+                self.update()
+            }
             "ADMIN" => {
                 self.p.next_token();
                 self.admin()
@@ -350,44 +362,6 @@ impl DorisParser<'_> {
                 other.to_string().chars().take(60).collect::<String>()
             ))),
         }
-    }
-
-    fn insert(&mut self) -> Result<Statement> {
-        if !self.word("INTO") {
-            self.expect_word("OVERWRITE")?;
-            return Err(Error::not_supported(
-                "INSERT OVERWRITE is not supported yet",
-            ));
-        }
-        self.word("TABLE");
-        let table = self.object_name()?;
-        if self.word("PARTITION") {
-            return Err(Error::not_supported(
-                "INSERT INTO ... PARTITION is not supported yet",
-            ));
-        }
-        let label = if self.words(&["WITH", "LABEL"]) {
-            Some(self.ident()?)
-        } else {
-            None
-        };
-        let mut columns = Vec::new();
-        // `(` starts a column list unless it opens the query, as in `INSERT INTO t (SELECT ...)`.
-        if self.p.peek_token().token == Token::LParen
-            && !matches!(
-                self.peek_word(1).as_deref(),
-                Some("SELECT" | "WITH" | "VALUES")
-            )
-        {
-            columns = self.ident_list()?;
-        }
-        let source = self.p.parse_query().map_err(|e| self.syntax(e))?;
-        Ok(Statement::Insert(Box::new(Insert {
-            table,
-            label,
-            columns,
-            source,
-        })))
     }
 
     fn set(&mut self) -> Result<Statement> {
@@ -604,3 +578,4 @@ impl DorisParser<'_> {
 
 mod admin;
 mod create_table;
+mod dml;

@@ -76,14 +76,30 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
     stop.store(true, Ordering::Relaxed);
     assert!(reader.await.unwrap() > 0);
 
-    check(&mut conn).await;
+    check(&mut conn, false).await;
+
+    // Deletes, then more loads: compaction merges across the delete.
+    for t in ["dup", "agg", "uniq", "mow"] {
+        conn.query_drop(format!("DELETE FROM c.{t} WHERE k = 0"))
+            .await
+            .unwrap();
+    }
+    for _ in 0..12 {
+        conn.query_drop(
+            "INSERT INTO c.dup VALUES (5, 1); INSERT INTO c.agg VALUES (5, 1, 1, 1); \
+             INSERT INTO c.uniq VALUES (5, 1); INSERT INTO c.mow VALUES (5, 1)",
+        )
+        .await
+        .unwrap();
+    }
+    check(&mut conn, true).await;
 
     // Each tablet got 40 versions; compaction kept far fewer rowsets.
     for t in ["dup", "agg", "uniq", "mow"] {
         let tablets = rows(&mut conn, &format!("SHOW TABLETS FROM c.{t}")).await;
         let count: u64 = tablets[0][15].parse().unwrap();
         assert!((1..8).contains(&count), "{t}: VersionCount {count}");
-        assert_eq!(tablets[0][4], (LOADS + 1).to_string(), "{t}: Version");
+        assert_eq!(tablets[0][4], (LOADS + 1 + 13).to_string(), "{t}: Version");
     }
     let port = server.port("webserver_port");
     let cumulative = metric(
@@ -99,31 +115,36 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
     server.kill9();
     server.start();
     let mut conn = server.connect().await;
-    check(&mut conn).await;
+    check(&mut conn, true).await;
 }
 
-/// The exact contents after all loads.
-async fn check(conn: &mut mysql_async::Conn) {
-    let sum_all = LOADS * (LOADS + 1) / 2;
+/// The exact contents after all loads (and, with `deleted`, after key 0's
+/// delete and twelve loads of key 5).
+async fn check(conn: &mut mysql_async::Conn, deleted: bool) {
+    let loads: Vec<i64> = (1..=LOADS).filter(|i| !deleted || i % 4 != 0).collect();
+    let extra = if deleted { 12 } else { 0 };
     assert_eq!(
         rows(conn, "SELECT COUNT(*), SUM(v) FROM c.dup").await,
-        vec![vec![LOADS.to_string(), sum_all.to_string()]]
+        vec![vec![
+            (loads.len() as i64 + extra).to_string(),
+            (loads.iter().sum::<i64>() + extra).to_string()
+        ]]
     );
     // Key k got the loads i with i % 4 == k; the last of them is the largest.
     let mut agg = Vec::new();
     let mut uniq = Vec::new();
     for k in 0..4 {
-        let is: Vec<i64> = (1..=LOADS).filter(|i| i % 4 == k).collect();
-        let last = *is.iter().max().unwrap();
+        let is: Vec<i64> = loads.iter().copied().filter(|i| i % 4 == k).collect();
+        let Some(last) = is.iter().max().map(|l| l.to_string()) else {
+            continue;
+        };
         let s: i64 = is.iter().sum();
-        let last = last.to_string();
-        agg.push(vec![
-            k.to_string(),
-            s.to_string(),
-            last.clone(),
-            last.clone(),
-        ]);
+        agg.push(vec![k.to_string(), s.to_string(), last.clone(), last.clone()]);
         uniq.push(vec![k.to_string(), last]);
+    }
+    if deleted {
+        agg.push(vec!["5".into(), "12".into(), "1".into(), "1".into()]);
+        uniq.push(vec!["5".into(), "1".into()]);
     }
     assert_eq!(rows(conn, "SELECT * FROM c.agg ORDER BY k").await, agg);
     assert_eq!(rows(conn, "SELECT * FROM c.uniq ORDER BY k").await, uniq);

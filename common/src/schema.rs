@@ -2,6 +2,7 @@
 
 use crate::types::DorisType;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -96,6 +97,27 @@ pub struct Column {
 /// the larger one wins, whatever the load order).
 pub const DELETE_SIGN: &str = "__DORIS_DELETE_SIGN__";
 pub const SEQUENCE_COL: &str = "__DORIS_SEQUENCE_COL__";
+
+/// Schema metadata of a partial update's rows (merge-on-write UNIQUE
+/// tables): the indices of the columns the load gives. The other columns of
+/// a key that exists are taken from its current row when the load is
+/// published; the rows travel to every replica with the mark on them.
+const PARTIAL_COLUMNS: &str = "basalt.partial_columns";
+
+/// `batch` marked as a partial update of the columns `given`.
+pub fn mark_partial(batch: &RecordBatch, given: &[usize]) -> RecordBatch {
+    let list = given.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let mut metadata = batch.schema().metadata().clone();
+    metadata.insert(PARTIAL_COLUMNS.into(), list);
+    let schema = Arc::new(batch.schema().as_ref().clone().with_metadata(metadata));
+    batch.clone().with_schema(schema).expect("same fields")
+}
+
+/// The columns a partial update's rows give, if they are one.
+pub fn partial_columns(schema: &Schema) -> Option<Vec<usize>> {
+    let list = schema.metadata().get(PARTIAL_COLUMNS)?;
+    Some(list.split(',').filter_map(|i| i.parse().ok()).collect())
+}
 
 impl Column {
     pub fn arrow_field(&self) -> Field {

@@ -170,6 +170,14 @@ impl Session {
         Ok(())
     }
 
+    /// A boolean variable: set by `1`, `true` or `on`.
+    pub fn var_flag(&self, name: &str) -> bool {
+        matches!(
+            self.var_text(name).to_ascii_lowercase().as_str(),
+            "1" | "true" | "on"
+        )
+    }
+
     /// A variable's text (`""` for an unknown one).
     pub fn var_text(&self, name: &str) -> String {
         self.vars

@@ -81,6 +81,9 @@ pub fn defaults() -> BTreeMap<String, VarValue> {
         ("explicit_defaults_for_timestamp", Int(1)),
         // Doris's: queries and DESC see the hidden columns of UNIQUE tables.
         ("show_hidden_columns", Int(0)),
+        // Doris's: an INSERT with a column list into a merge-on-write UNIQUE
+        // table updates only those columns.
+        ("enable_unique_key_partial_update", Int(0)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -61,6 +61,24 @@ async fn stream_load_merge_types_and_the_sequence_header() {
         "{r}"
     );
 
+    // A partial update: the columns the load names, the others kept.
+    ok(load(
+        "p.csv",
+        "3,9\n6,1\n",
+        &["partial_columns: true", "columns: k,flag"],
+    ));
+    assert_eq!(
+        rows(&mut conn, "SELECT * FROM db.u ORDER BY k").await,
+        vec![
+            row(&["3", "c2", "9"]),
+            row(&["4", "d", "0"]),
+            row(&["5", "e", "0"]),
+            row(&["6", "NULL", "1"])
+        ]
+    );
+    let r = load("q.csv", "7\n", &["partial_columns: true", "columns: flag"]);
+    assert!(r["Message"].as_str().unwrap().contains("all key columns"), "{r}");
+
     // A sequence column of its own type: each load names the column feeding it.
     conn.query_drop(
         "CREATE TABLE db.s (k INT NOT NULL, v VARCHAR(8), ts INT) UNIQUE KEY(k) \

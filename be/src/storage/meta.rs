@@ -127,6 +127,10 @@ pub struct RowsetMeta {
     pub segments: Vec<String>,
     pub num_rows: u64,
     pub data_size: u64,
+    /// A partial update's rowset (merge-on-write): the columns its rows give;
+    /// publishing fills in the others from each key's current row.
+    #[serde(default)]
+    pub partial_columns: Option<Vec<usize>>,
     /// A `DELETE FROM`'s rowset: rows of older versions matching this
     /// predicate (SQL over the tablet's columns) are gone.
     #[serde(default)]
@@ -148,6 +152,7 @@ impl RowsetMeta {
             segments: Vec::new(),
             num_rows: 0,
             data_size: 0,
+            partial_columns: None,
             delete_predicate: None,
             stale_since_ms: None,
         }

@@ -391,6 +391,12 @@ impl StorageEngine {
                     t.rowsets.last_mut().expect("just pushed")
                 }
             };
+            let partial = batches
+                .first()
+                .and_then(|b| basalt_common::schema::partial_columns(&b.schema()));
+            if partial.is_some() {
+                rowset.partial_columns = partial;
+            }
             if let Some(s) = &segment {
                 rowset.segments.push(s.file.clone());
                 rowset.num_rows += s.rows;

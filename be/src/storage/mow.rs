@@ -17,6 +17,7 @@ use basalt_common::rpc::{TabletId, Version};
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::interleave;
 use datafusion::arrow::datatypes::Int8Type;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -24,6 +25,7 @@ use parquet::arrow::ProjectionMask;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Each segment's deleted rows, by the version that deleted them.
 pub type DeleteBitmap = HashMap<(u64, u32), Vec<(Version, RoaringBitmap)>>;
@@ -46,6 +48,8 @@ struct Entry {
     segment: u32,
     row: u32,
     seq: Option<Box<[u8]>>,
+    /// The row carries the delete sign: the key is deleted.
+    deleted: bool,
 }
 
 /// A tablet's keys at `version`.
@@ -145,7 +149,8 @@ impl KeyIndex {
                     }
                     mark(old.rowset, old.segment, old.row);
                 }
-                if seg.sign.as_ref().is_some_and(|sign| sign[row]) {
+                let deleted = seg.sign.as_ref().is_some_and(|sign| sign[row]);
+                if deleted {
                     // A delete stays in the index (its sequence value still
                     // counts) but its row is never read.
                     mark(rowset.rowset_id, s, r);
@@ -155,6 +160,7 @@ impl KeyIndex {
                     segment: s,
                     row: r,
                     seq,
+                    deleted,
                 };
                 self.keys.insert(key.as_ref().into(), entry);
             }
@@ -201,20 +207,120 @@ impl StorageEngine {
         }
         let idx = index.as_mut().expect("just built");
         let mut change = BitmapChange::default();
-        for rowset in &path[first..] {
-            let version = rowset.version.unwrap_or_default();
-            for ((rs, seg), bitmap) in idx.apply(&dir, &t.schema, rowset)? {
-                change
-                    .add
-                    .push(((tablet_id, rs, seg, version), encode(&bitmap)?));
+        // Partial updates, completed into new segment files.
+        let mut completed: Vec<(RowsetMeta, Vec<String>)> = Vec::new();
+        let result = (|| {
+            for rowset in &path[first..] {
+                let version = rowset.version.unwrap_or_default();
+                let rowset = match rowset.partial_columns {
+                    Some(_) => {
+                        let done = self.complete_partial(&t, rowset, idx)?;
+                        completed.push((done.clone(), rowset.segments.clone()));
+                        done
+                    }
+                    None => (*rowset).clone(),
+                };
+                for ((rs, seg), bitmap) in idx.apply(&dir, &t.schema, &rowset)? {
+                    change.add.push(((tablet_id, rs, seg, version), encode(&bitmap)?));
+                }
+                idx.version = version;
             }
-            idx.version = version;
+            self.update_with(&[tablet_id], &change, |t| {
+                for (done, _) in &completed {
+                    if let Some(r) = t.rowsets.iter_mut().find(|r| r.rowset_id == done.rowset_id) {
+                        r.segments = done.segments.clone();
+                        r.data_size = done.data_size;
+                        r.partial_columns = None;
+                    }
+                }
+                t.mow_version = target;
+                t.refresh_visible();
+                Ok(())
+            })
+        })();
+        // The files the meta no longer names (or never came to name).
+        for (done, before) in &completed {
+            let gone = if result.is_ok() { before } else { &done.segments };
+            for f in gone {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
         }
-        self.update_with(&[tablet_id], &change, |t| {
-            t.mow_version = target;
-            t.refresh_visible();
-            Ok(())
-        })
+        result
+    }
+
+    /// Completes a partial update's segments: a row whose key exists takes
+    /// the columns the load did not give from the key's current row; a new
+    /// key keeps the defaults it was loaded with. Returns the rowset naming
+    /// the completed segments, written as new files.
+    fn complete_partial(
+        &self,
+        t: &TabletMeta,
+        rowset: &RowsetMeta,
+        idx: &KeyIndex,
+    ) -> Result<RowsetMeta> {
+        let given = rowset.partial_columns.clone().unwrap_or_default();
+        let dir = self.tablet_dir(t.tablet_id);
+        let arrow = t.schema.arrow_schema();
+        let nkeys = t.schema.num_key_columns();
+        let err = |e: &dyn std::fmt::Display| Error::internal(format!("partial update: {e}"));
+        let converter = RowConverter::new(
+            (0..nkeys)
+                .map(|i| SortField::new(arrow.field(i).data_type().clone()))
+                .collect(),
+        )
+        .map_err(|e| err(&e))?;
+        // The segments that current rows come from, read once each.
+        let mut olds: Vec<RecordBatch> = Vec::new();
+        let mut loaded: HashMap<(u64, u32), usize> = HashMap::new();
+        let mut out = rowset.clone();
+        out.segments.clear();
+        out.partial_columns = None;
+        out.data_size = 0;
+        for name in &rowset.segments {
+            let batch = read_segment(&dir.join(name), &arrow)?;
+            let keys = converter
+                .convert_columns(&batch.columns()[..nkeys])
+                .map_err(|e| err(&e))?;
+            // Per row: (0, its own row) or (k, the row of the k-th old segment).
+            let mut picks: Vec<(usize, usize)> = Vec::with_capacity(batch.num_rows());
+            for row in 0..batch.num_rows() {
+                let Some(e) = idx.keys.get(keys.row(row).as_ref()).filter(|e| !e.deleted) else {
+                    picks.push((0, row));
+                    continue;
+                };
+                let source = match loaded.get(&(e.rowset, e.segment)) {
+                    Some(s) => *s,
+                    None => {
+                        let file = t
+                            .rowsets
+                            .iter()
+                            .find(|r| r.rowset_id == e.rowset)
+                            .and_then(|r| r.segments.get(e.segment as usize))
+                            .ok_or_else(|| err(&format!("rowset {} is gone", e.rowset)))?;
+                        olds.push(read_segment(&dir.join(file), &arrow)?);
+                        loaded.insert((e.rowset, e.segment), olds.len());
+                        olds.len()
+                    }
+                };
+                picks.push((source, e.row as usize));
+            }
+            let own: Vec<(usize, usize)> = (0..batch.num_rows()).map(|r| (0, r)).collect();
+            let mut columns = Vec::with_capacity(arrow.fields().len());
+            for i in 0..arrow.fields().len() {
+                let from_load = given.contains(&i) || Some(i) == t.schema.delete_sign();
+                let mut from: Vec<&dyn Array> = vec![batch.column(i).as_ref()];
+                from.extend(olds.iter().map(|b| b.column(i).as_ref()));
+                let rows = if from_load { &own } else { &picks };
+                columns.push(interleave(&from, rows).map_err(|e| err(&e))?);
+            }
+            let filled = RecordBatch::try_new(Arc::clone(&arrow), columns).map_err(|e| err(&e))?;
+            let id = self.new_rowset_id();
+            if let Some(seg) = super::writer::write_segment(&dir, id, &t.schema, &[filled])? {
+                out.segments.push(seg.file);
+                out.data_size += seg.bytes;
+            }
+        }
+        Ok(out)
     }
 
     /// Builds the key index by replaying `rowsets` (a chain from version 2).
@@ -227,6 +333,17 @@ impl StorageEngine {
         }
         Ok(index)
     }
+}
+
+/// Every row of a segment, as one batch.
+fn read_segment(path: &Path, schema: &datafusion::arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
+    let err = |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
+        .and_then(|b| b.with_batch_size(64 * 1024).build())
+        .map_err(|e| err(&e))?;
+    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().map_err(|e| err(&e))?;
+    let batch = datafusion::arrow::compute::concat_batches(schema, &batches).map_err(|e| err(&e))?;
+    Ok(batch)
 }
 
 /// The rows of a segment that carry the delete sign.

@@ -38,6 +38,8 @@ pub struct LoadOptions {
     pub merge_type: MergeType,
     /// `function_column.sequence_col`: the file column feeding the sequence column.
     pub sequence_col: Option<String>,
+    /// `partial_columns: true`: a partial update of the columns the load names.
+    pub partial_columns: bool,
 }
 
 /// How a load's rows apply to a UNIQUE table: upserted, deleted, or each by
@@ -83,11 +85,6 @@ impl LoadOptions {
                 .map(str::to_string)
         };
         let flag = |name: &str| get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        if get("partial_columns").is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
-            return Err(
-                "[NOT_IMPLEMENTED_ERROR]header partial_columns: true is not supported yet".into(),
-            );
-        }
         let delete = get("delete").filter(|d| !d.trim().is_empty());
         let merge_type =
             match get("merge_type").map(|m| m.to_ascii_uppercase()).as_deref() {
@@ -220,6 +217,7 @@ impl LoadOptions {
             json_root: get("json_root").filter(|p| !p.trim().is_empty()),
             merge_type,
             sequence_col: get("function_column.sequence_col").filter(|c| !c.trim().is_empty()),
+            partial_columns: flag("partial_columns"),
             label: get("label").filter(|l| !l.is_empty()),
             format,
             column_separator,

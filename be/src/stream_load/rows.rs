@@ -8,7 +8,7 @@ use super::columns::{self, Mapping};
 use super::csv::{self, Rejects};
 use super::json;
 use super::options::{LoadOptions, MergeType};
-use basalt_common::schema::{DELETE_SIGN, SEQUENCE_COL};
+use basalt_common::schema::{mark_partial, DELETE_SIGN, SEQUENCE_COL};
 use basalt_common::sink::TabletSink;
 use datafusion::arrow::array::{AsArray, BooleanArray, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
@@ -33,6 +33,8 @@ pub struct Parsed {
 pub struct Sources {
     pub file: Vec<String>,
     pub derived: Derived,
+    /// A partial update: the table columns the load gives.
+    pub partial: Option<Vec<usize>>,
 }
 
 pub fn parse(
@@ -124,10 +126,38 @@ pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String>
             sink.table
         ));
     }
+    let partial = match opts.partial_columns {
+        false => None,
+        true => Some(partial_columns(sink, &sources, &derived)?),
+    };
     Ok(Sources {
         file: sources,
         derived,
+        partial,
     })
+}
+
+/// The columns a partial update gives (Doris's rules: merge-on-write UNIQUE
+/// tables, every key column given).
+fn partial_columns(sink: &TabletSink, sources: &[String], derived: &Derived) -> Result<Vec<usize>, String> {
+    let schema = &sink.schema;
+    if !schema.merge_on_write {
+        return Err("[ANALYSIS_ERROR]Partial update is only allowed on unique table with merge-on-write enabled.".into());
+    }
+    let mut given: Vec<usize> = sources
+        .iter()
+        .chain(derived.iter().map(|(n, _)| n))
+        .filter_map(|n| schema.index_of(n))
+        .collect();
+    given.sort_unstable();
+    given.dedup();
+    if let Some(k) = (0..schema.num_key_columns()).find(|k| !given.contains(k)) {
+        return Err(format!(
+            "[ANALYSIS_ERROR]Partial update should include all key columns, missing: {}",
+            schema.columns[k].name
+        ));
+    }
+    Ok(given)
 }
 
 /// Text columns to rows of the table: derived columns, conversion, `where`,
@@ -152,6 +182,10 @@ fn shape(
         }
     }
     let batch = csv::convert(&sink.schema, &names, text, opts.strict_mode, &mut rejects)?;
+    let batch = match &sources.partial {
+        Some(given) => mark_partial(&batch, given),
+        None => batch,
+    };
     let mut unselected = 0;
     let batch = match &opts.where_clause {
         Some(clause) => {

@@ -83,13 +83,7 @@ pub fn context(session: &Session) -> SessionContext {
         .with_default_features()
         .with_catalog_list(Arc::new(Catalogs {
             fe: Arc::clone(fe),
-            hidden: matches!(
-                session
-                    .var_text("show_hidden_columns")
-                    .to_ascii_lowercase()
-                    .as_str(),
-                "1" | "true" | "on"
-            ),
+            hidden: session.var_flag("show_hidden_columns"),
         }));
     let state = distribute::with_distribution(builder, Arc::clone(fe)).build();
     let ctx = SessionContext::new_with_state(state);

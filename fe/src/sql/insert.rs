@@ -5,7 +5,7 @@ use super::ast::Insert;
 use super::ddl::resolve;
 use crate::session::{QueryResult, Session};
 use basalt_catalog::OlapTable;
-use basalt_common::schema::SEQUENCE_COL;
+use basalt_common::schema::{mark_partial, SEQUENCE_COL};
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::{cast_with_options, concat_batches, CastOptions};
@@ -24,13 +24,18 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
         "async_mode" => Some(false),
         _ => None,
     }
-    .filter(|_| insert.label.is_none() && matches!(*insert.source.body, sql::SetExpr::Values(_)));
+    .filter(|_| insert.label.is_none() && matches!(*insert.source.body, sql::SetExpr::Values(_)))
+    .filter(|_| !session.var_flag("enable_unique_key_partial_update"));
     let source = super::query(session, sql::Statement::Query(insert.source)).await?;
     let QueryResult::Rows { schema, batches } = source else {
         return Err(Error::internal("INSERT source returned no rows"));
     };
     let rows = concat_batches(&schema, &batches).map_err(|e| Error::internal(e.to_string()))?;
     let batch = shape_rows(&table, &insert.columns, rows)?;
+    let batch = match partial_update(session, &table, &insert.columns)? {
+        Some(given) => mark_partial(&batch, &given),
+        None => batch,
+    };
     if insert.overwrite {
         return super::dml::overwrite(&fe, &db, &table, &insert.partitions, batch).await;
     }
@@ -76,6 +81,28 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
         affected_rows: batch.num_rows() as u64,
         info: format!("{{'label':'{label}', 'status':'{status}', 'txnId':'{txn_id}'}}"),
     })
+}
+
+/// With `enable_unique_key_partial_update` and a column list, an INSERT into
+/// a UNIQUE table updates only the listed columns: which those are.
+fn partial_update(session: &Session, table: &OlapTable, names: &[String]) -> Result<Option<Vec<usize>>> {
+    if !session.var_flag("enable_unique_key_partial_update") || names.is_empty() || table.schema.keys_type != basalt_common::schema::KeysType::UniqueKeys {
+        return Ok(None);
+    }
+    if !table.schema.merge_on_write {
+        return Err(Error::invalid(
+            "Partial update is only allowed on unique table with merge-on-write enabled.",
+        ));
+    }
+    let mut given: Vec<usize> = names.iter().filter_map(|n| table.schema.index_of(n)).collect();
+    given.sort_unstable();
+    if let Some(k) = (0..table.schema.num_key_columns()).find(|k| !given.contains(k)) {
+        return Err(Error::invalid(format!(
+            "Partial update should include all key columns, missing: {}",
+            table.schema.columns[k].name
+        )));
+    }
+    Ok(Some(given))
 }
 
 /// Casts the source rows to the table's columns, filling unnamed columns with

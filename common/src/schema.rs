@@ -106,7 +106,11 @@ const PARTIAL_COLUMNS: &str = "basalt.partial_columns";
 
 /// `batch` marked as a partial update of the columns `given`.
 pub fn mark_partial(batch: &RecordBatch, given: &[usize]) -> RecordBatch {
-    let list = given.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let list = given
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let mut metadata = batch.schema().metadata().clone();
     metadata.insert(PARTIAL_COLUMNS.into(), list);
     let schema = Arc::new(batch.schema().as_ref().clone().with_metadata(metadata));
@@ -145,6 +149,10 @@ pub struct TabletSchema {
     /// (`function_column.sequence_col`), when the table names one.
     #[serde(default)]
     pub sequence_col: Option<String>,
+    /// How many of the newest versions compaction leaves as they are, so
+    /// `FOR VERSION AS OF` can read them (the `retained_versions` property).
+    #[serde(default)]
+    pub retained_versions: u64,
 }
 
 impl TabletSchema {

@@ -77,7 +77,10 @@ async fn stream_load_merge_types_and_the_sequence_header() {
         ]
     );
     let r = load("q.csv", "7\n", &["partial_columns: true", "columns: flag"]);
-    assert!(r["Message"].as_str().unwrap().contains("all key columns"), "{r}");
+    assert!(
+        r["Message"].as_str().unwrap().contains("all key columns"),
+        "{r}"
+    );
 
     // A sequence column of its own type: each load names the column feeding it.
     conn.query_drop(

@@ -10,12 +10,13 @@ use super::meta::BitmapChange;
 use super::{merge, writer, RowsetMeta, StorageEngine, TabletMeta};
 use crate::{blocking, metrics};
 use basalt_common::config::BeConfig;
-use basalt_common::rpc::TabletId;
+use basalt_common::rpc::{TabletId, Version};
 use basalt_common::{Error, Result};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int8Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,9 +78,11 @@ impl Kind {
 
 /// What to merge in `t`, if anything: ids of adjacent current rowsets.
 pub fn pick(t: &TabletMeta, cfg: &CompactionConfig) -> Option<(Kind, Vec<u64>)> {
+    // The newest `retained_versions` stay as they are, for time travel.
+    let limit = t.visible_version.saturating_sub(t.schema.retained_versions);
     let mut rowsets: Vec<&RowsetMeta> = t
         .current()
-        .filter(|r| r.version.is_some_and(|v| v <= t.visible_version))
+        .filter(|r| r.version.is_some_and(|v| v <= limit))
         .collect();
     rowsets.sort_by_key(|r| r.versions());
     if rowsets.len() < 2 {
@@ -132,35 +135,37 @@ impl StorageEngine {
         let dir = self.tablet_dir(tablet_id);
         let schema = tablet.schema.clone();
         if schema.merge_on_write {
-            // Publishes of this tablet wait meanwhile, and the merge takes
-            // every rowset up to the newest: rows deleted by a later version
-            // would otherwise need their bitmaps carried over to moved rows.
-            let (engine, from) = (Arc::clone(self), start);
+            // Publishes of this tablet wait meanwhile. Rows deleted by the
+            // inputs' versions are dropped; a row a later version deleted is
+            // kept, and its mark carried over to where it lands.
+            let engine = Arc::clone(self);
             return blocking(move || {
                 let lock = engine.mow_lock(tablet_id);
                 let mut index = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let t = engine.tablet(tablet_id)?;
-                let version = t.mow_version;
-                let mut rowsets: Vec<RowsetMeta> = t
-                    .current()
-                    .filter(|r| r.versions().is_some_and(|(s, e)| s >= from && e <= version))
-                    .cloned()
-                    .collect();
-                rowsets.sort_by_key(|r| r.versions());
-                let _pins = engine.pin(rowsets.iter().map(|r| r.rowset_id).collect());
+                let end = rowsets.last().and_then(|r| r.version).unwrap_or_default();
                 // Deletes (rows with the delete sign) are kept, still marked,
                 // until a base compaction: an older row of their key may
                 // live on in a replica that clones only the newer rowsets.
-                let sign = schema.delete_sign().filter(|_| from > 2);
+                let sign = schema.delete_sign().filter(|_| start > 2);
                 let mut batches = Vec::new();
+                let mut carried = Vec::new();
                 for r in &rowsets {
                     for (i, seg) in r.segments.iter().enumerate() {
-                        let deleted =
-                            engine.deleted_rows(tablet_id, r.rowset_id, i as u32, version);
-                        batches.extend(live_rows(&dir.join(seg), &deleted, sign)?);
+                        let path = dir.join(seg);
+                        let deleted = engine.deleted_rows(tablet_id, r.rowset_id, i as u32, end);
+                        batches.extend(live_rows(&path, &deleted, sign)?);
+                        for (version, rows) in
+                            engine.bitmap_entries(tablet_id, r.rowset_id, i as u32)
+                        {
+                            if version > end {
+                                let keys = super::mow::keys_of(&path, &schema, &rows)?;
+                                carried.extend(keys.into_iter().map(|k| (version, k)));
+                            }
+                        }
                     }
                 }
-                let committed = engine.commit_compaction(tablet_id, kind, &rowsets, batches);
+                let committed =
+                    engine.commit_compaction(tablet_id, kind, &rowsets, batches, carried);
                 // Rows moved: the index is rebuilt from the new rowsets when next needed.
                 *index = None;
                 committed
@@ -198,7 +203,8 @@ impl StorageEngine {
             batches
         };
         let engine = Arc::clone(self);
-        blocking(move || engine.commit_compaction(tablet_id, kind, &rowsets, batches)).await?;
+        blocking(move || engine.commit_compaction(tablet_id, kind, &rowsets, batches, Vec::new()))
+            .await?;
         tracing::debug!(
             tablet_id,
             ?kind,
@@ -209,13 +215,15 @@ impl StorageEngine {
     }
 
     /// Writes the merged rows of `inputs` as one rowset holding their
-    /// versions, and makes the inputs stale.
+    /// versions, and makes the inputs stale. `carried`: merge-on-write marks
+    /// of later versions on input rows, by the row's key.
     fn commit_compaction(
         &self,
         tablet_id: TabletId,
         kind: Kind,
         inputs: &[RowsetMeta],
         batches: Vec<RecordBatch>,
+        carried: Vec<(Version, Box<[u8]>)>,
     ) -> Result<()> {
         let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
             return Ok(());
@@ -235,12 +243,26 @@ impl StorageEngine {
         let ids: Vec<u64> = inputs.iter().map(|r| r.rowset_id).collect();
         let mut change = BitmapChange::default();
         if let (true, Some(s), Some(end)) = (schema.merge_on_write, &segment, last.version) {
-            // The deletes kept are marked again, in the new rowset.
-            let marks = super::mow::deletes(&dir.join(&s.file), &schema)?;
-            if !marks.is_empty() {
-                change
-                    .add
-                    .push(((tablet_id, id, 0, end), super::mow::encode(&marks)?));
+            // The deletes kept are marked again, in the new rowset, and so
+            // are the rows later versions deleted.
+            let out = dir.join(&s.file);
+            let mut marks: BTreeMap<Version, roaring::RoaringBitmap> = BTreeMap::new();
+            let deletes = super::mow::deletes(&out, &schema)?;
+            if !deletes.is_empty() {
+                marks.insert(end, deletes);
+            }
+            if !carried.is_empty() {
+                let at = super::mow::live_positions(&out, &schema)?;
+                for (version, key) in &carried {
+                    let row = at.get(key).ok_or_else(|| {
+                        Error::internal("a row deleted later is missing from the compaction")
+                    })?;
+                    marks.entry(*version).or_default().insert(*row);
+                }
+            }
+            for (version, bitmap) in marks {
+                let key = (tablet_id, id, 0, version);
+                change.add.push((key, super::mow::encode(&bitmap)?));
             }
         }
         let committed = self.update_with(&[tablet_id], &change, |t| {

@@ -209,6 +209,21 @@ impl StorageEngine {
         Arc::clone(locks.entry(tablet_id).or_default())
     }
 
+    /// A segment's delete bitmaps, by the version that deleted the rows.
+    fn bitmap_entries(
+        &self,
+        tablet_id: TabletId,
+        rowset: u64,
+        segment: u32,
+    ) -> Vec<(Version, roaring::RoaringBitmap)> {
+        let bitmaps = self.bitmaps.read().unwrap_or_else(|e| e.into_inner());
+        bitmaps
+            .get(&tablet_id)
+            .and_then(|b| b.get(&(rowset, segment)))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The rows of a segment deleted as of `version` (merge-on-write).
     pub fn deleted_rows(
         &self,
@@ -678,6 +693,7 @@ pub(crate) mod tests {
             ],
             merge_on_write: false,
             sequence_col: None,
+            retained_versions: 0,
         }
     }
 

@@ -221,7 +221,9 @@ impl StorageEngine {
                     None => (*rowset).clone(),
                 };
                 for ((rs, seg), bitmap) in idx.apply(&dir, &t.schema, &rowset)? {
-                    change.add.push(((tablet_id, rs, seg, version), encode(&bitmap)?));
+                    change
+                        .add
+                        .push(((tablet_id, rs, seg, version), encode(&bitmap)?));
                 }
                 idx.version = version;
             }
@@ -240,7 +242,11 @@ impl StorageEngine {
         })();
         // The files the meta no longer names (or never came to name).
         for (done, before) in &completed {
-            let gone = if result.is_ok() { before } else { &done.segments };
+            let gone = if result.is_ok() {
+                before
+            } else {
+                &done.segments
+            };
             for f in gone {
                 let _ = std::fs::remove_file(dir.join(f));
             }
@@ -336,14 +342,40 @@ impl StorageEngine {
 }
 
 /// Every row of a segment, as one batch.
-fn read_segment(path: &Path, schema: &datafusion::arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
-    let err = |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
+fn read_segment(
+    path: &Path,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+) -> Result<RecordBatch> {
+    let err =
+        |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
         .and_then(|b| b.with_batch_size(64 * 1024).build())
         .map_err(|e| err(&e))?;
-    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().map_err(|e| err(&e))?;
-    let batch = datafusion::arrow::compute::concat_batches(schema, &batches).map_err(|e| err(&e))?;
+    let batches: Vec<RecordBatch> = reader
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    let batch =
+        datafusion::arrow::compute::concat_batches(schema, &batches).map_err(|e| err(&e))?;
     Ok(batch)
+}
+
+/// The keys (row-encoded) of the given rows of a segment.
+pub fn keys_of(path: &Path, schema: &TabletSchema, rows: &RoaringBitmap) -> Result<Vec<Box<[u8]>>> {
+    let seg = read_keys(path, schema)?;
+    Ok(rows
+        .iter()
+        .filter(|r| (*r as usize) < seg.rows)
+        .map(|r| Box::from(seg.keys.row(r as usize).as_ref()))
+        .collect())
+}
+
+/// Where each key's row without the delete sign is in a segment.
+pub fn live_positions(path: &Path, schema: &TabletSchema) -> Result<HashMap<Box<[u8]>, u32>> {
+    let seg = read_keys(path, schema)?;
+    Ok((0..seg.rows)
+        .filter(|r| !seg.sign.as_ref().is_some_and(|s| s[*r]))
+        .map(|r| (Box::from(seg.keys.row(r).as_ref()), r as u32))
+        .collect())
 }
 
 /// The rows of a segment that carry the delete sign.

@@ -139,7 +139,11 @@ pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String>
 
 /// The columns a partial update gives (Doris's rules: merge-on-write UNIQUE
 /// tables, every key column given).
-fn partial_columns(sink: &TabletSink, sources: &[String], derived: &Derived) -> Result<Vec<usize>, String> {
+fn partial_columns(
+    sink: &TabletSink,
+    sources: &[String],
+    derived: &Derived,
+) -> Result<Vec<usize>, String> {
     let schema = &sink.schema;
     if !schema.merge_on_write {
         return Err("[ANALYSIS_ERROR]Partial update is only allowed on unique table with merge-on-write enabled.".into());

@@ -93,7 +93,62 @@ pub fn context(session: &Session) -> SessionContext {
         Arc::new(UserVars(session.user_vars.clone())),
     );
     functions::register(&ctx, session);
+    ctx.register_udtf(
+        crate::sql::parser::time_travel::VERSION_AS_OF,
+        Arc::new(VersionAsOf {
+            fe: Arc::clone(fe),
+            db: session.db.clone(),
+        }),
+    );
     ctx
+}
+
+/// `t FOR VERSION AS OF n` (see `sql::parser::time_travel`): the table `t`
+/// as it was at version `n`.
+#[derive(Debug)]
+struct VersionAsOf {
+    fe: Arc<Frontend>,
+    db: Option<String>,
+}
+
+impl datafusion::catalog::TableFunctionImpl for VersionAsOf {
+    fn call_with_args(
+        &self,
+        args: datafusion::catalog::TableFunctionArgs,
+    ) -> DfResult<Arc<dyn TableProvider>> {
+        use datafusion::common::{plan_err, ScalarValue};
+        use datafusion::logical_expr::Expr;
+        let (name, version) = match args.exprs() {
+            [Expr::Literal(ScalarValue::Utf8(Some(name)), _), Expr::Literal(v, _)] => (
+                name.clone(),
+                v.cast_to(&datafusion::arrow::datatypes::DataType::Int64)?,
+            ),
+            _ => return plan_err!("FOR VERSION AS OF takes a table and a version number"),
+        };
+        let ScalarValue::Int64(Some(version)) = version else {
+            return plan_err!("FOR VERSION AS OF takes a version number");
+        };
+        let (db, table) = match name.split_once('.') {
+            Some((db, t)) => (db.to_string(), t.to_string()),
+            None => match &self.db {
+                Some(db) => (db.clone(), name.clone()),
+                None => {
+                    return Err(basalt_common::Error::new(
+                        basalt_common::ErrorKind::NoDatabaseSelected,
+                        "No database selected",
+                    )
+                    .into())
+                }
+            },
+        };
+        let state = self.fe.catalog.read();
+        let db = resolve_db_name(&state, &db).unwrap_or(db);
+        let table = resolve_table_name(&state, &db, &table).unwrap_or(table);
+        let t = state.table(&db, &table)?.clone();
+        drop(state);
+        let provider = provider::OlapTableProvider::new(Arc::clone(&self.fe), db, t, false);
+        Ok(Arc::new(provider.at_version(version.max(0) as u64)?))
+    }
 }
 
 /// A query's execution error in Doris's terms: the memory limit names

@@ -6,6 +6,7 @@ use crate::Frontend;
 use async_trait::async_trait;
 use basalt_catalog::partition::{parse_value, KeyValue};
 use basalt_catalog::{DistributionInfo, OlapTable, Partition, PartitionInfo};
+use basalt_common::rpc::Version;
 use basalt_common::scan::{BucketDistribution, OlapScanExec, TabletScanRange};
 use basalt_common::types::DorisType;
 use basalt_common::Error;
@@ -29,6 +30,9 @@ pub struct OlapTableProvider {
     db: String,
     table: OlapTable,
     schema: SchemaRef,
+    /// `FOR VERSION AS OF`: read each partition at this version (or its
+    /// visible one, if older) instead of the visible one.
+    version: Option<Version>,
 }
 
 impl OlapTableProvider {
@@ -44,7 +48,28 @@ impl OlapTableProvider {
             db,
             table,
             schema,
+            version: None,
         }
+    }
+
+    /// The table as of `version`, which must be visible already.
+    pub fn at_version(mut self, version: Version) -> Result<Self> {
+        let newest = self
+            .table
+            .partitions
+            .iter()
+            .map(|p| p.visible_version)
+            .max()
+            .unwrap_or(1);
+        if version < 1 || version > newest {
+            return Err(Error::invalid(format!(
+                "Version {version} of table {} is not visible: its versions are 1 to {newest}",
+                self.table.name
+            ))
+            .into());
+        }
+        self.version = Some(version);
+        Ok(self)
     }
 }
 
@@ -102,8 +127,11 @@ impl TableProvider for OlapTableProvider {
             let catalog = self.fe.catalog.read();
             for p in partitions {
                 names.push(p.name.clone());
+                let version = self
+                    .version
+                    .map_or(p.visible_version, |v| v.min(p.visible_version));
                 // Version 1 is the empty partition: nothing to read.
-                if p.visible_version <= 1 {
+                if version <= 1 {
                     continue;
                 }
                 for (bucket, tablet) in p.index.tablets.iter().enumerate() {
@@ -118,7 +146,7 @@ impl TableProvider for OlapTableProvider {
                     let healthy: Vec<_> = tablet
                         .replicas
                         .iter()
-                        .filter(|r| r.is_complete(p.visible_version))
+                        .filter(|r| r.is_complete(version))
                         .filter(|r| catalog.backends.contains_key(&r.backend_id))
                         .map(|r| (r, self.fe.backends.status(r.backend_id)))
                         .filter(|(_, st)| st.alive)
@@ -147,7 +175,7 @@ impl TableProvider for OlapTableProvider {
                     let replica = choices.get(pick % choices.len().max(1)).ok_or_else(|| {
                         Error::backend(format!(
                             "no alive replica of tablet {} at version {}",
-                            tablet.id, p.visible_version
+                            tablet.id, version
                         ))
                     })?;
                     let backend = catalog.backends.get(&replica.backend_id).ok_or_else(|| {
@@ -163,7 +191,7 @@ impl TableProvider for OlapTableProvider {
                         .map_or(0, |r| r.num_rows);
                     ranges.push(TabletScanRange {
                         tablet_id: tablet.id,
-                        version: p.visible_version,
+                        version,
                         num_rows,
                         bucket: bucket as u32,
                         backend_id: backend.id,

@@ -497,6 +497,22 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
     }
     let (merge_on_write, sequence_col) =
         unique_key_columns(ct.keys_type, &mut columns, &mut properties)?;
+    // Basalt's own: versions kept readable by FOR VERSION AS OF.
+    let retained_versions = match properties.get("retained_versions") {
+        None => 0,
+        // Compaction bounds versions (max_tablet_version_num, 2000 by
+        // default); retained ones count against that bound.
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "retained_versions must be a whole number up to 1000, not {v}"
+                ))
+            })?,
+    };
     let (partition_info, descs) = match &ct.partition {
         None => (PartitionInfo::Unpartitioned, vec![]),
         Some(PartitionClause::Range {
@@ -526,6 +542,7 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             columns,
             merge_on_write,
             sequence_col,
+            retained_versions,
         },
         partition_info,
         distribution,

@@ -85,8 +85,15 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
 
 /// With `enable_unique_key_partial_update` and a column list, an INSERT into
 /// a UNIQUE table updates only the listed columns: which those are.
-fn partial_update(session: &Session, table: &OlapTable, names: &[String]) -> Result<Option<Vec<usize>>> {
-    if !session.var_flag("enable_unique_key_partial_update") || names.is_empty() || table.schema.keys_type != basalt_common::schema::KeysType::UniqueKeys {
+fn partial_update(
+    session: &Session,
+    table: &OlapTable,
+    names: &[String],
+) -> Result<Option<Vec<usize>>> {
+    if !session.var_flag("enable_unique_key_partial_update")
+        || names.is_empty()
+        || table.schema.keys_type != basalt_common::schema::KeysType::UniqueKeys
+    {
         return Ok(None);
     }
     if !table.schema.merge_on_write {
@@ -94,7 +101,10 @@ fn partial_update(session: &Session, table: &OlapTable, names: &[String]) -> Res
             "Partial update is only allowed on unique table with merge-on-write enabled.",
         ));
     }
-    let mut given: Vec<usize> = names.iter().filter_map(|n| table.schema.index_of(n)).collect();
+    let mut given: Vec<usize> = names
+        .iter()
+        .filter_map(|n| table.schema.index_of(n))
+        .collect();
     given.sort_unstable();
     if let Some(k) = (0..table.schema.num_key_columns()).find(|k| !given.contains(k)) {
         return Err(Error::invalid(format!(

@@ -9,11 +9,14 @@ use basalt_common::{Error, ErrorKind, Result};
 use datafusion::sql::sqlparser::ast::{self as sql, DataType as SqlType, ExactNumberInfo};
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion::sql::sqlparser::tokenizer::Token;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let dialect = MySqlDialect {};
-    let parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax(ParserError::TokenizerError(e.to_string())))?;
+    let parser = Parser::new(&dialect).with_tokens_with_locations(time_travel::rewrite(tokens));
     let mut p = DorisParser { p: parser, sql };
     let mut out = Vec::new();
     loop {
@@ -579,3 +582,4 @@ impl DorisParser<'_> {
 mod admin;
 mod create_table;
 mod dml;
+pub mod time_travel;

@@ -6,6 +6,7 @@ mod cluster;
 mod compaction;
 mod ddl;
 mod durability;
+mod key_model_property;
 mod local_cluster;
 mod query_control;
 mod robustness;

@@ -275,7 +275,7 @@ async fn csv_headers_shape_the_rows() {
         &s.fe_url("t"),
         "root:",
         &file,
-        &["column_separator: ,", "partial_columns: true"],
+        &["column_separator: ,", "format: orc"],
     );
     assert_eq!(r["Status"], "Fail", "{r}");
     assert!(

@@ -164,11 +164,15 @@ impl StorageEngine {
                         }
                     }
                 }
-                let committed =
-                    engine.commit_compaction(tablet_id, kind, &rowsets, batches, carried);
-                // Rows moved: the index is rebuilt from the new rowsets when next needed.
-                *index = None;
-                committed
+                let merged =
+                    engine.commit_compaction(tablet_id, kind, &rowsets, batches, carried)?;
+                // Rows moved: the index follows them (or is rebuilt when next needed).
+                if let (Some(idx), Some(m)) = (index.as_mut(), merged) {
+                    if !idx.remap(&m.inputs, m.rowset, m.segment.as_deref(), &schema)? {
+                        *index = None;
+                    }
+                }
+                Ok(())
             })
             .await
             .inspect(|_| {
@@ -224,9 +228,9 @@ impl StorageEngine {
         inputs: &[RowsetMeta],
         batches: Vec<RecordBatch>,
         carried: Vec<(Version, Box<[u8]>)>,
-    ) -> Result<()> {
+    ) -> Result<Option<Merged>> {
         let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
-            return Ok(());
+            return Ok(None);
         };
         let dir = self.tablet_dir(tablet_id);
         let id = self.new_rowset_id();
@@ -252,7 +256,7 @@ impl StorageEngine {
                 marks.insert(end, deletes);
             }
             if !carried.is_empty() {
-                let at = super::mow::live_positions(&out, &schema)?;
+                let (at, _) = super::mow::positions(&out, &schema)?;
                 for (version, key) in &carried {
                     let row = at.get(key).ok_or_else(|| {
                         Error::internal("a row deleted later is missing from the compaction")
@@ -292,7 +296,11 @@ impl StorageEngine {
         let bytes: u64 = inputs.iter().map(|r| r.data_size).sum();
         metrics::COMPACTION_DELTAS[kind.metric()].fetch_add(inputs.len() as u64, Ordering::Relaxed);
         metrics::COMPACTION_BYTES[kind.metric()].fetch_add(bytes, Ordering::Relaxed);
-        Ok(())
+        Ok(Some(Merged {
+            inputs: ids,
+            rowset: id,
+            segment: segment.map(|s| dir.join(s.file)),
+        }))
     }
 
     /// Removes stale rowsets past their sweep time; the files of one a read
@@ -361,6 +369,13 @@ impl StorageEngine {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A compaction's output: which rowsets it merged, into which, and its file.
+struct Merged {
+    inputs: Vec<u64>,
+    rowset: u64,
+    segment: Option<std::path::PathBuf>,
 }
 
 /// The rows of a segment file that `deleted` does not name, and those with

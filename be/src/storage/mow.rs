@@ -120,6 +120,46 @@ fn read_keys(path: &Path, schema: &TabletSchema) -> Result<SegmentKeys> {
 }
 
 impl KeyIndex {
+    /// Follows a compaction that merged `inputs` into segment 0 of rowset
+    /// `out` (`path`; none when nothing was left): entries of the inputs
+    /// point into it. A delete the merge dropped (a base compaction) leaves
+    /// the index, as a replay would leave it out. False when a live key is
+    /// not found there; the index must then be rebuilt.
+    pub fn remap(
+        &mut self,
+        inputs: &[u64],
+        out: u64,
+        path: Option<&Path>,
+        schema: &TabletSchema,
+    ) -> Result<bool> {
+        let (live, deletes) = match path {
+            Some(p) => positions(p, schema)?,
+            None => Default::default(),
+        };
+        let mut lost = false;
+        self.keys.retain(|key, e| {
+            if !inputs.contains(&e.rowset) {
+                return true;
+            }
+            let at = if e.deleted {
+                deletes.get(key)
+            } else {
+                live.get(key)
+            };
+            match at {
+                Some(row) => {
+                    (e.rowset, e.segment, e.row) = (out, 0, *row);
+                    true
+                }
+                None => {
+                    lost |= !e.deleted;
+                    false
+                }
+            }
+        });
+        Ok(!lost)
+    }
+
     /// Applies `rowset`'s rows (in load order) to the index; returns the rows
     /// they delete, by segment.
     fn apply(
@@ -369,14 +409,23 @@ pub fn keys_of(path: &Path, schema: &TabletSchema, rows: &RoaringBitmap) -> Resu
         .collect())
 }
 
-/// Where each key's row without the delete sign is in a segment.
-pub fn live_positions(path: &Path, schema: &TabletSchema) -> Result<HashMap<Box<[u8]>, u32>> {
+/// Where each key's row is in a segment: the rows without the delete sign,
+/// and those with it.
+pub fn positions(path: &Path, schema: &TabletSchema) -> Result<(Positions, Positions)> {
     let seg = read_keys(path, schema)?;
-    Ok((0..seg.rows)
-        .filter(|r| !seg.sign.as_ref().is_some_and(|s| s[*r]))
-        .map(|r| (Box::from(seg.keys.row(r).as_ref()), r as u32))
-        .collect())
+    let (mut live, mut deletes) = (HashMap::new(), HashMap::new());
+    for r in 0..seg.rows {
+        let key = Box::from(seg.keys.row(r).as_ref());
+        match seg.sign.as_ref().is_some_and(|s| s[r]) {
+            true => deletes.insert(key, r as u32),
+            false => live.insert(key, r as u32),
+        };
+    }
+    Ok((live, deletes))
 }
+
+/// Row positions by key (row-encoded).
+pub type Positions = HashMap<Box<[u8]>, u32>;
 
 /// The rows of a segment that carry the delete sign.
 pub fn deletes(path: &Path, schema: &TabletSchema) -> Result<RoaringBitmap> {

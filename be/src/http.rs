@@ -33,6 +33,10 @@ pub async fn serve(
     };
     // Stream Load records the client's address.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Small answers must not wait out delayed ACKs (~40 ms each).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await

@@ -143,7 +143,8 @@ async fn serve_grpc(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    // Without TCP_NODELAY small replies wait out delayed ACKs (~40 ms each).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let signal = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };

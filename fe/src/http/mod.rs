@@ -29,6 +29,10 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener, mut shutdown: watch
         let _ = shutdown.wait_for(|s| *s).await;
     };
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Small answers must not wait out delayed ACKs (~40 ms each).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await

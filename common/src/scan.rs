@@ -22,7 +22,9 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::filter_pushdown::{
     ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
 };
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricValue, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion_proto::physical_plan::from_proto::parse_physical_expr;
@@ -71,7 +73,52 @@ pub trait TabletReader: Send + Sync + fmt::Debug {
         projection: Option<&[usize]>,
         predicate: Option<Arc<dyn PhysicalExpr>>,
         ctx: Arc<TaskContext>,
+        metrics: &ReadMetrics,
     ) -> Result<SendableRecordBatchStream>;
+}
+
+/// What reading tablets skipped, by mechanism: the scan's profile, shown
+/// by EXPLAIN ANALYZE.
+#[derive(Debug, Clone)]
+pub struct ReadMetrics {
+    pub segments: Count,
+    /// Rows merge-on-write delete bitmaps removed before decoding.
+    pub rows_deleted: Count,
+    /// Row groups skipped by their zone maps (min/max statistics).
+    pub row_groups_zone_map: Count,
+    /// Row groups skipped by bloom filters (`bloom_filter_columns`).
+    pub row_groups_bloom_filter: Count,
+    /// Rows of pages skipped by page zone maps (the page index).
+    pub rows_page_zone_map: Count,
+}
+
+impl ReadMetrics {
+    pub fn new(set: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+        let count = |name: &'static str| MetricBuilder::new(set).counter(name, partition);
+        Self {
+            segments: count("segments_read"),
+            rows_deleted: count("rows_skipped_by_delete_bitmap"),
+            row_groups_zone_map: count("row_groups_skipped_by_zone_map"),
+            row_groups_bloom_filter: count("row_groups_skipped_by_bloom_filter"),
+            rows_page_zone_map: count("rows_skipped_by_page_zone_map"),
+        }
+    }
+
+    /// Adds what a Parquet scan's own metrics say it pruned.
+    pub fn add_parquet(&self, scan: &MetricsSet) {
+        let pruned = |name: &str| match scan.sum_by_name(name) {
+            Some(MetricValue::PruningMetrics {
+                pruning_metrics, ..
+            }) => pruning_metrics.pruned(),
+            _ => 0,
+        };
+        self.row_groups_zone_map
+            .add(pruned("row_groups_pruned_statistics"));
+        self.row_groups_bloom_filter
+            .add(pruned("row_groups_pruned_bloom_filter"));
+        self.rows_page_zone_map
+            .add(pruned("page_index_rows_pruned"));
+    }
 }
 
 /// Session-config extension carrying the BE's reader to `OlapScanExec::execute`.
@@ -380,6 +427,7 @@ impl ExecutionPlan for OlapScanExec {
             self.projection.clone(),
             self.predicate.clone(),
         );
+        let read_metrics = ReadMetrics::new(&self.metrics, partition);
         let streams = futures::stream::iter(mine).map(move |range| {
             reader.0.read(
                 &range,
@@ -387,6 +435,7 @@ impl ExecutionPlan for OlapScanExec {
                 projection.as_deref(),
                 predicate.clone(),
                 Arc::clone(&ctx),
+                &read_metrics,
             )
         });
         let filters = self.runtime_filters.clone();

@@ -153,6 +153,10 @@ pub struct TabletSchema {
     /// `FOR VERSION AS OF` can read them (the `retained_versions` property).
     #[serde(default)]
     pub retained_versions: u64,
+    /// Columns whose segments carry Parquet bloom filters (the
+    /// `bloom_filter_columns` property), for `=` and `IN` to skip row groups.
+    #[serde(default)]
+    pub bloom_filter_columns: Vec<String>,
 }
 
 impl TabletSchema {

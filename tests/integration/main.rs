@@ -9,6 +9,7 @@ mod durability;
 mod key_model_property;
 mod local_cluster;
 mod query_control;
+mod read_profile;
 mod robustness;
 mod slt_files;
 mod stream_load;

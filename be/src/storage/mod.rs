@@ -694,6 +694,7 @@ pub(crate) mod tests {
             merge_on_write: false,
             sequence_col: None,
             retained_versions: 0,
+            bloom_filter_columns: Vec::new(),
         }
     }
 

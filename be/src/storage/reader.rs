@@ -3,7 +3,7 @@
 //! pushed-down predicate rules out.
 
 use super::StorageEngine;
-use basalt_common::scan::{TabletReader, TabletScanRange};
+use basalt_common::scan::{ReadMetrics, TabletReader, TabletScanRange};
 use basalt_common::schema::TabletSchema;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::filter_record_batch;
@@ -35,6 +35,7 @@ impl TabletReader for EngineReader {
         projection: Option<&[usize]>,
         predicate: Option<Arc<dyn PhysicalExpr>>,
         ctx: Arc<TaskContext>,
+        metrics: &ReadMetrics,
     ) -> Result<SendableRecordBatchStream> {
         let view = self.0.read_view(range.tablet_id, range.version)?;
         let dir = self.0.tablet_dir(range.tablet_id);
@@ -55,10 +56,12 @@ impl TabletReader for EngineReader {
                         range.version,
                     );
                     if !deleted.is_empty() {
+                        metrics.rows_deleted.add(deleted.len() as usize);
                         file = file.with_extension(skip_rows(&path, &deleted)?);
                         selective = true;
                     }
                 }
+                metrics.segments.add(1);
                 match groups.last_mut() {
                     Some((files, d)) if *d == deletes => files.push(file),
                     _ => groups.push((vec![file], deletes.clone())),
@@ -92,7 +95,21 @@ impl TabletReader for EngineReader {
                     // A LIMIT may otherwise replace a row selection by whole row groups.
                     .with_preserve_order(selective)
                     .build();
-            let rows = DataSourceExec::from_data_source(config).execute(0, Arc::clone(&ctx))?;
+            let exec = DataSourceExec::from_data_source(config);
+            let rows = exec.execute(0, Arc::clone(&ctx))?;
+            // Once the scan ends, its pruning counts join the profile.
+            let m = metrics.clone();
+            let tail = futures::stream::once(async move {
+                if let Some(set) = exec.metrics() {
+                    m.add_parquet(&set);
+                }
+                None
+            })
+            .filter_map(futures::future::ready);
+            let rows: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(
+                rows.schema(),
+                rows.chain(tail),
+            ));
             let Some(keep) = keep else {
                 streams.push(rows);
                 continue;

@@ -13,6 +13,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::Path;
@@ -101,11 +102,18 @@ pub fn write_segment(
     let encode = std::time::Instant::now();
     let name = format!("{file_id}_0.parquet");
     let tmp = dir.join(format!("{name}.tmp"));
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    for c in &schema.bloom_filter_columns {
+        let path = ColumnPath::from(c.as_str());
+        // Doris's default false positive rate (bloom_filter_fpp).
+        props = props
+            .set_column_bloom_filter_enabled(path.clone(), true)
+            .set_column_bloom_filter_fpp(path, 0.05);
+    }
+    let props = props.build();
     let file = File::create(&tmp)?;
     let mut writer = ArrowWriter::try_new(file, arrow_schema, Some(props))
         .map_err(|e| Error::internal(format!("parquet writer: {e}")))?;

@@ -332,6 +332,54 @@ fn unique_key_columns(
     Ok((merge_on_write, sequence.and_then(|(name, _)| name)))
 }
 
+/// The `bloom_filter_columns` property, checked as Doris does.
+fn bloom_filter_columns(
+    keys_type: KeysType,
+    columns: &[Column],
+    properties: &BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let Some(list) = properties.get("bloom_filter_columns") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for name in list
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+    {
+        let c = columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            Error::invalid(format!(
+                "Bloom filter column does not exist in table. invalid column: {name}"
+            ))
+        })?;
+        if matches!(
+            c.data_type,
+            DorisType::TinyInt | DorisType::Float | DorisType::Double | DorisType::Boolean
+        ) {
+            return Err(Error::invalid(format!(
+                "{} is not supported in bloom filter index. invalid column: {name}",
+                c.data_type
+            )));
+        }
+        let replace = matches!(
+            c.agg_type,
+            Some(AggType::Replace | AggType::ReplaceIfNotNull)
+        );
+        if keys_type == KeysType::AggKeys && !c.is_key && !replace {
+            return Err(Error::invalid(format!(
+                "Bloom filter index should only be used in columns of UNIQUE_KEYS/DUP_KEYS table or key columns of AGG_KEYS table. invalid column: {name}"
+            )));
+        }
+        if out.contains(&name) {
+            return Err(Error::invalid(format!(
+                "Reduplicated bloom filter column: {name}"
+            )));
+        }
+        out.push(name);
+    }
+    Ok(out)
+}
+
 /// Validates a CREATE TABLE and builds its metadata, with Doris's defaults.
 fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
     let mut columns = ct.columns.clone();
@@ -513,6 +561,7 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
                 ))
             })?,
     };
+    let bloom_filter_columns = bloom_filter_columns(ct.keys_type, &columns, &properties)?;
     let (partition_info, descs) = match &ct.partition {
         None => (PartitionInfo::Unpartitioned, vec![]),
         Some(PartitionClause::Range {
@@ -543,6 +592,7 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             merge_on_write,
             sequence_col,
             retained_versions,
+            bloom_filter_columns,
         },
         partition_info,
         distribution,

@@ -1,0 +1,88 @@
+//! What each read mechanism skipped, in the scan's profile (EXPLAIN
+//! ANALYZE): zone maps of row groups and pages, bloom filters
+//! (`bloom_filter_columns`), and merge-on-write delete bitmaps.
+
+use crate::stream_load::{stream_load, write, Server};
+use basalt_tests::rows;
+use mysql_async::prelude::Queryable;
+
+/// The sum of a counter over the profile's scans.
+fn counter(profile: &str, name: &str) -> u64 {
+    let key = format!("{name}=");
+    profile
+        .match_indices(&key)
+        .filter_map(|(i, _)| {
+            let rest = &profile[i + key.len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse::<u64>().ok()
+        })
+        .sum()
+}
+
+async fn profile(conn: &mut mysql_async::Conn, sql: &str) -> String {
+    rows(conn, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_shows_rows_skipped_by_zone_maps_bloom_filters_and_delete_bitmaps() {
+    let s = Server::start("read-profile").await;
+    let mut conn = s.server.connect().await;
+    conn.query_drop(
+        "CREATE TABLE db.z (k INT NOT NULL, s VARCHAR(16)) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"bloom_filter_columns\" = \"s\")",
+    )
+    .await
+    .unwrap();
+    // 200,000 rows: four row groups of 64K rows, k in order, s scattered
+    // over even numbers only.
+    let body: String = (0..200_000u64)
+        .map(|i| format!("{i},s{:07}\n", 2 * ((i * 7919) % 500_000)))
+        .collect();
+    let file = write(&s.data, "z.csv", &body);
+    let (_, r) = stream_load(&s.fe_url("z"), "root:", &file, &["column_separator: ,"]);
+    assert_eq!(r["Status"], "Success", "{r}");
+
+    let p = profile(&mut conn, "SELECT * FROM db.z WHERE k = 150000").await;
+    assert_eq!(counter(&p, "segments_read"), 1, "{p}");
+    assert_eq!(counter(&p, "row_groups_skipped_by_zone_map"), 3, "{p}");
+    assert!(counter(&p, "rows_skipped_by_page_zone_map") > 0, "{p}");
+
+    // An odd s is in no row group, yet inside every row group's min and max.
+    let p = profile(&mut conn, "SELECT * FROM db.z WHERE s = 's0500001'").await;
+    assert_eq!(counter(&p, "row_groups_skipped_by_zone_map"), 0, "{p}");
+    assert_eq!(counter(&p, "row_groups_skipped_by_bloom_filter"), 4, "{p}");
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM db.z WHERE s = 's0500001'").await,
+        vec![vec!["0".to_string()]]
+    );
+
+    conn.query_drop(
+        "CREATE TABLE db.u (k INT NOT NULL, v INT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("INSERT INTO db.u VALUES (1, 1), (2, 2), (3, 3)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO db.u VALUES (1, 10), (2, 20)")
+        .await
+        .unwrap();
+    let p = profile(&mut conn, "SELECT * FROM db.u").await;
+    assert_eq!(counter(&p, "rows_skipped_by_delete_bitmap"), 2, "{p}");
+
+    // Bad property values are refused.
+    for bad in ["nope", "k,k"] {
+        let sql = format!(
+            "CREATE TABLE db.bad (k INT, f DOUBLE) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) \
+             BUCKETS 1 PROPERTIES (\"bloom_filter_columns\" = \"{bad}\")"
+        );
+        assert!(conn.query_drop(&sql).await.is_err(), "{bad}");
+    }
+}

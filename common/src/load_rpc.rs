@@ -41,7 +41,7 @@ pub enum BeginLoadReply {
     Begun {
         txn_id: TxnId,
         label: String,
-        sink: TabletSink,
+        sink: Box<TabletSink>,
     },
     /// Doris's `Label Already Exists`, with the existing job's status
     /// (`RUNNING` or `FINISHED`).
@@ -131,7 +131,7 @@ pub struct GetSink {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum GetSinkReply {
     Sink {
-        sink: TabletSink,
+        sink: Box<TabletSink>,
         /// The table's `group_commit_interval_ms`.
         group_commit_interval_ms: u64,
     },

@@ -200,7 +200,7 @@ impl StreamLoader {
             GetSinkReply::Sink {
                 sink,
                 group_commit_interval_ms,
-            } => Ok((sink, Duration::from_millis(group_commit_interval_ms))),
+            } => Ok((*sink, Duration::from_millis(group_commit_interval_ms))),
             GetSinkReply::Failed { message } => Err(message),
         }
     }

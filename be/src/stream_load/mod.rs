@@ -278,7 +278,7 @@ pub async fn handle(
             sink,
         } => {
             result.label = label;
-            (txn_id, Arc::new(sink))
+            (txn_id, Arc::new(*sink))
         }
         BeginLoadReply::LabelExists {
             message,

@@ -210,7 +210,7 @@ fn begin_load(fe: &Arc<Frontend>, req: &BeginLoad, caller: IpAddr) -> Result<Beg
     Ok(BeginLoadReply::Begun {
         txn_id,
         label,
-        sink: load::sink(fe, &table),
+        sink: Box::new(load::sink(fe, &table)),
     })
 }
 
@@ -231,7 +231,7 @@ pub async fn sink(
                 .get("group_commit_interval_ms")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(10_000),
-            sink: load::sink(&fe, &table),
+            sink: Box::new(load::sink(&fe, &table)),
         },
         Err(e) => GetSinkReply::Failed {
             message: status_text(&e),

@@ -9,7 +9,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// A tablet's meta without its rowsets, which are records of their own, so
+/// a change writes only the rowsets it changed (a tablet keeps many stale
+/// rowsets until they are swept).
 const TABLETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tablets");
+/// (tablet, rowset) -> the rowset's meta.
+const ROWSETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("rowsets");
 /// Merge-on-write delete bitmaps, written once each:
 /// (tablet, rowset, segment, version) -> a serialized roaring bitmap.
 const DELETE_BITMAPS: TableDefinition<(u64, u64, u32, u64), &[u8]> =
@@ -27,7 +32,8 @@ pub struct BitmapChange {
     /// Every bitmap of the tablet tagged with this version or a later one.
     pub drop_from: Option<(TabletId, Version)>,
 }
-const FORMAT_VERSION: u32 = 1;
+/// 2: rowsets in their own records (1 had them inside the tablet's).
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TabletMeta {
@@ -113,7 +119,7 @@ impl TabletMeta {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowsetMeta {
     pub rowset_id: u64,
     pub txn_id: TxnId,
@@ -191,6 +197,7 @@ impl MetaStore {
         let db = Database::create(path).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(TABLETS).map_err(db_err)?;
+        txn.open_table(ROWSETS).map_err(db_err)?;
         txn.open_table(DELETE_BITMAPS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
@@ -200,6 +207,7 @@ impl MetaStore {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = txn.open_table(TABLETS).map_err(db_err)?;
         let mut out = HashMap::new();
+        let mut old_format = Vec::new();
         for item in table.iter().map_err(db_err)? {
             let (_, bytes) = item.map_err(db_err)?;
             let rec: Record = serde_json::from_slice(bytes.value())?;
@@ -209,7 +217,29 @@ impl MetaStore {
                     rec.v
                 )));
             }
+            if rec.v < 2 {
+                old_format.push(rec.tablet.tablet_id);
+            }
             out.insert(rec.tablet.tablet_id, rec.tablet);
+        }
+        let rowsets = txn.open_table(ROWSETS).map_err(db_err)?;
+        for item in rowsets.iter().map_err(db_err)? {
+            let (key, bytes) = item.map_err(db_err)?;
+            let (tablet, _) = key.value();
+            let rowset: RowsetMeta = serde_json::from_slice(bytes.value())?;
+            if let Some(t) = out.get_mut(&tablet) {
+                t.rowsets.push(rowset);
+            }
+        }
+        drop((rowsets, table, txn));
+        // Records of the first format hold their rowsets inline: rewrite them.
+        let migrate: Vec<(Option<&TabletMeta>, &TabletMeta)> = old_format
+            .iter()
+            .filter_map(|id| out.get(id))
+            .map(|t| (None, t))
+            .collect();
+        if !migrate.is_empty() {
+            self.put(&migrate, &BitmapChange::default())?;
         }
         Ok(out)
     }
@@ -226,8 +256,14 @@ impl MetaStore {
         Ok(out)
     }
 
-    /// Writes the given tablets and the bitmap change in one durable transaction.
-    pub fn put(&self, tablets: &[TabletMeta], bitmaps: &BitmapChange) -> Result<()> {
+    /// Writes the given tablets (each with what the store held before, if
+    /// known: only rowsets that changed are written) and the bitmap change in
+    /// one durable transaction.
+    pub fn put(
+        &self,
+        tablets: &[(Option<&TabletMeta>, &TabletMeta)],
+        bitmaps: &BitmapChange,
+    ) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut table = txn.open_table(DELETE_BITMAPS).map_err(db_err)?;
@@ -247,14 +283,41 @@ impl MetaStore {
         }
         {
             let mut table = txn.open_table(TABLETS).map_err(db_err)?;
-            for t in tablets {
+            let mut rowsets = txn.open_table(ROWSETS).map_err(db_err)?;
+            for (old, t) in tablets {
+                let header = TabletMeta {
+                    rowsets: Vec::new(),
+                    ..(*t).clone()
+                };
                 let bytes = serde_json::to_vec(&Record {
                     v: FORMAT_VERSION,
-                    tablet: t.clone(),
+                    tablet: header,
                 })?;
                 table
                     .insert(t.tablet_id, bytes.as_slice())
                     .map_err(db_err)?;
+                let before: HashMap<u64, &RowsetMeta> = old
+                    .iter()
+                    .flat_map(|o| &o.rowsets)
+                    .map(|r| (r.rowset_id, r))
+                    .collect();
+                for r in &t.rowsets {
+                    if before.get(&r.rowset_id) != Some(&r) {
+                        let bytes = serde_json::to_vec(r)?;
+                        rowsets
+                            .insert((t.tablet_id, r.rowset_id), bytes.as_slice())
+                            .map_err(db_err)?;
+                    }
+                }
+                let now: std::collections::HashSet<u64> =
+                    t.rowsets.iter().map(|r| r.rowset_id).collect();
+                for gone in old.iter().flat_map(|o| &o.rowsets) {
+                    if !now.contains(&gone.rowset_id) {
+                        rowsets
+                            .remove((t.tablet_id, gone.rowset_id))
+                            .map_err(db_err)?;
+                    }
+                }
             }
         }
         txn.commit().map_err(db_err)
@@ -265,6 +328,10 @@ impl MetaStore {
         txn.open_table(TABLETS)
             .map_err(db_err)?
             .remove(tablet_id)
+            .map_err(db_err)?;
+        txn.open_table(ROWSETS)
+            .map_err(db_err)?
+            .retain_in((tablet_id, 0)..=(tablet_id, u64::MAX), |_, _| false)
             .map_err(db_err)?;
         let range = (tablet_id, 0, 0, 0)..=(tablet_id, u64::MAX, u32::MAX, u64::MAX);
         txn.open_table(DELETE_BITMAPS)

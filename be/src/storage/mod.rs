@@ -298,16 +298,20 @@ impl StorageEngine {
         mut change: impl FnMut(&mut TabletMeta) -> Result<()>,
     ) -> Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut olds = Vec::with_capacity(ids.len());
         let mut changed = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut t = self.tablet(*id)?;
+            let old = self.tablet(*id)?;
+            let mut t = old.clone();
             change(&mut t)?;
+            olds.push(old);
             changed.push(t);
         }
         if ids.is_empty() {
             return Ok(());
         }
-        self.meta.put(&changed, bitmaps)?;
+        let pairs: Vec<_> = olds.iter().map(Some).zip(&changed).collect();
+        self.meta.put(&pairs, bitmaps)?;
         {
             let mut memory = self.bitmaps.write().unwrap_or_else(|e| e.into_inner());
             for (tablet, rowset) in &bitmaps.drop_rowsets {
@@ -357,8 +361,7 @@ impl StorageEngine {
             visible_version: 1,
             mow_version: 1,
         };
-        self.meta
-            .put(std::slice::from_ref(&t), &BitmapChange::default())?;
+        self.meta.put(&[(None, &t)], &BitmapChange::default())?;
         self.tablets
             .write()
             .unwrap_or_else(|e| e.into_inner())

@@ -234,7 +234,7 @@ impl StorageEngine {
         };
         let dir = self.tablet_dir(tablet_id);
         let id = self.new_rowset_id();
-        let schema = self.tablet(tablet_id)?.schema;
+        let schema = self.tablet(tablet_id)?.schema.clone();
         let segment = writer::write_segment(&dir, id, &schema, &batches)?;
         let mut output = RowsetMeta::new(id, 0);
         output.start_version = first.versions().map_or(0, |(s, _)| s);
@@ -350,7 +350,7 @@ impl StorageEngine {
     /// Back-pressure: a load into a tablet at its version bound waits for
     /// compaction to merge rowsets instead of failing; only after
     /// `max_wait` does it fail, with Doris's message.
-    pub(super) fn wait_for_versions(&self, tablet_id: TabletId) -> Result<TabletMeta> {
+    pub(super) fn wait_for_versions(&self, tablet_id: TabletId) -> Result<Arc<TabletMeta>> {
         let deadline = Instant::now() + self.config.max_wait;
         loop {
             let t = self.tablet(tablet_id)?;

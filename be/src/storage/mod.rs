@@ -25,7 +25,9 @@ pub struct StorageEngine {
     root: PathBuf,
     meta: meta::MetaStore,
     /// In-memory copy of every tablet's meta; the store is the durable truth.
-    tablets: RwLock<HashMap<TabletId, TabletMeta>>,
+    /// Shared, so reading a tablet's meta copies nothing (a tablet may keep
+    /// thousands of stale rowsets until they are swept).
+    tablets: RwLock<HashMap<TabletId, Arc<TabletMeta>>>,
     /// Serialises meta changes so each is one read-modify-write of the store.
     write_lock: Mutex<()>,
     next_rowset_id: AtomicU64,
@@ -91,7 +93,7 @@ impl Drop for RowsetPins {
 
 /// What a read of a tablet at a version uses: its rowsets, pinned.
 pub struct ReadView {
-    pub tablet: TabletMeta,
+    pub tablet: Arc<TabletMeta>,
     pub rowsets: Vec<RowsetMeta>,
     pub pins: RowsetPins,
 }
@@ -133,7 +135,7 @@ impl StorageEngine {
         let engine = Self {
             root: root.to_path_buf(),
             meta,
-            tablets: RwLock::new(tablets),
+            tablets: RwLock::new(tablets.into_iter().map(|(k, t)| (k, Arc::new(t))).collect()),
             write_lock: Mutex::new(()),
             next_rowset_id: AtomicU64::new(max_rowset + 1),
             config,
@@ -259,7 +261,7 @@ impl StorageEngine {
         self.root.join("data").join(tablet_id.to_string())
     }
 
-    pub fn tablet(&self, tablet_id: TabletId) -> Result<TabletMeta> {
+    pub fn tablet(&self, tablet_id: TabletId) -> Result<Arc<TabletMeta>> {
         self.tablets
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -302,7 +304,7 @@ impl StorageEngine {
         let mut changed = Vec::with_capacity(ids.len());
         for id in ids {
             let old = self.tablet(*id)?;
-            let mut t = old.clone();
+            let mut t = TabletMeta::clone(&old);
             change(&mut t)?;
             olds.push(old);
             changed.push(t);
@@ -310,7 +312,11 @@ impl StorageEngine {
         if ids.is_empty() {
             return Ok(());
         }
-        let pairs: Vec<_> = olds.iter().map(Some).zip(&changed).collect();
+        let pairs: Vec<_> = olds
+            .iter()
+            .map(|o| Some(o.as_ref()))
+            .zip(&changed)
+            .collect();
         self.meta.put(&pairs, bitmaps)?;
         {
             let mut memory = self.bitmaps.write().unwrap_or_else(|e| e.into_inner());
@@ -331,7 +337,7 @@ impl StorageEngine {
         }
         let mut tablets = self.tablets.write().unwrap_or_else(|e| e.into_inner());
         for t in changed {
-            tablets.insert(t.tablet_id, t);
+            tablets.insert(t.tablet_id, Arc::new(t));
         }
         Ok(())
     }
@@ -365,7 +371,7 @@ impl StorageEngine {
         self.tablets
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(tablet_id, t);
+            .insert(tablet_id, Arc::new(t));
         Ok(())
     }
 

@@ -79,6 +79,9 @@ impl ControlService {
                     ControlRequest::PublishVersion { txn_id, tablets } => engine
                         .publish(txn_id, &tablets)
                         .map(|failed| ControlResponse::Published { failed }),
+                    ControlRequest::AlterIndexes { tablet_id, schema } => engine
+                        .alter_indexes(tablet_id, schema)
+                        .map(|_| ControlResponse::Ok),
                     ControlRequest::WriteDeletePredicate {
                         txn_id,
                         tablet_id,

@@ -34,6 +34,12 @@ pub enum EditLogEntry {
         table: String,
         partition: String,
     },
+    /// The table's bitmap indexes changed (CREATE / DROP INDEX).
+    SetIndexes {
+        db: String,
+        table: String,
+        indexes: Vec<basalt_common::schema::IndexDef>,
+    },
     /// TRUNCATE: the named partitions get fresh, empty tablets.
     ReplacePartitions {
         db: String,
@@ -272,6 +278,9 @@ impl CatalogState {
                 self.table_mut(db, table)?
                     .partitions
                     .extend(partitions.iter().cloned());
+            }
+            EditLogEntry::SetIndexes { db, table, indexes } => {
+                self.table_mut(db, table)?.schema.indexes = indexes.clone();
             }
             EditLogEntry::DropPartition {
                 db,

@@ -57,6 +57,12 @@ pub enum ControlRequest {
         src: String,
         version: Version,
     },
+    /// The tablet's schema with other bitmap indexes: the new ones are built
+    /// for the segments it has.
+    AlterIndexes {
+        tablet_id: TabletId,
+        schema: TabletSchema,
+    },
     /// `DELETE FROM` on a DUPLICATE or AGGREGATE table: a pending rowset of
     /// `txn_id` with no rows, whose predicate (SQL over the tablet's columns)
     /// deletes the matching rows of every older version once published.

@@ -90,6 +90,8 @@ pub struct ReadMetrics {
     pub row_groups_bloom_filter: Count,
     /// Rows of pages skipped by page zone maps (the page index).
     pub rows_page_zone_map: Count,
+    /// Rows bitmap indexes ruled out before decoding.
+    pub rows_bitmap_index: Count,
 }
 
 impl ReadMetrics {
@@ -101,6 +103,7 @@ impl ReadMetrics {
             row_groups_zone_map: count("row_groups_skipped_by_zone_map"),
             row_groups_bloom_filter: count("row_groups_skipped_by_bloom_filter"),
             rows_page_zone_map: count("rows_skipped_by_page_zone_map"),
+            rows_bitmap_index: count("rows_skipped_by_bitmap_index"),
         }
     }
 

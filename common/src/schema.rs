@@ -157,6 +157,18 @@ pub struct TabletSchema {
     /// `bloom_filter_columns` property), for `=` and `IN` to skip row groups.
     #[serde(default)]
     pub bloom_filter_columns: Vec<String>,
+    /// Bitmap indexes (`INDEX name (column) USING BITMAP`).
+    #[serde(default)]
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A bitmap index of one column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub column: String,
+    #[serde(default)]
+    pub comment: String,
 }
 
 impl TabletSchema {

@@ -1,22 +1,32 @@
 //! What each read mechanism skipped, in the scan's profile (EXPLAIN
 //! ANALYZE): zone maps of row groups and pages, bloom filters
-//! (`bloom_filter_columns`), and merge-on-write delete bitmaps.
+//! (`bloom_filter_columns`), bitmap indexes, and merge-on-write delete bitmaps.
 
 use crate::stream_load::{stream_load, write, Server};
 use basalt_tests::rows;
 use mysql_async::prelude::Queryable;
 
-/// The sum of a counter over the profile's scans.
+/// The sum of a counter over the profile's scans (DataFusion prints large
+/// counts as `99.00 K`).
 fn counter(profile: &str, name: &str) -> u64 {
     let key = format!("{name}=");
     profile
         .match_indices(&key)
         .filter_map(|(i, _)| {
             let rest = &profile[i + key.len()..];
-            let end = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            rest[..end].parse::<u64>().ok()
+            let end = rest.find([',', ']']).unwrap_or(rest.len());
+            let text = rest[..end].trim();
+            let (number, unit) = text.split_once(' ').unwrap_or((text, ""));
+            let scale = match unit {
+                "K" => 1e3,
+                "M" => 1e6,
+                "B" => 1e9,
+                _ => 1.0,
+            };
+            number
+                .parse::<f64>()
+                .ok()
+                .map(|n| (n * scale).round() as u64)
         })
         .sum()
 }
@@ -31,7 +41,7 @@ async fn profile(conn: &mut mysql_async::Conn, sql: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_profile_shows_rows_skipped_by_zone_maps_bloom_filters_and_delete_bitmaps() {
+async fn the_profile_shows_what_zone_maps_bloom_filters_bitmap_indexes_and_delete_bitmaps_skip() {
     let s = Server::start("read-profile").await;
     let mut conn = s.server.connect().await;
     conn.query_drop(
@@ -76,6 +86,29 @@ async fn the_profile_shows_rows_skipped_by_zone_maps_bloom_filters_and_delete_bi
         .unwrap();
     let p = profile(&mut conn, "SELECT * FROM db.u").await;
     assert_eq!(counter(&p, "rows_skipped_by_delete_bitmap"), 2, "{p}");
+
+    // A bitmap index on a column of 100 values: `c = 42` decodes 1% of the rows.
+    conn.query_drop(
+        "CREATE TABLE db.b (k INT NOT NULL, c INT, INDEX ic (c) USING BITMAP) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 1",
+    )
+    .await
+    .unwrap();
+    let body: String = (0..100_000u64)
+        .map(|i| format!("{i},{}\n", i % 100))
+        .collect();
+    let file = write(&s.data, "b.csv", &body);
+    let (_, r) = stream_load(&s.fe_url("b"), "root:", &file, &["column_separator: ,"]);
+    assert_eq!(r["Status"], "Success", "{r}");
+    let p = profile(&mut conn, "SELECT COUNT(*) FROM db.b WHERE c = 42").await;
+    assert_eq!(counter(&p, "rows_skipped_by_bitmap_index"), 99_000, "{p}");
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*), SUM(k) FROM db.b WHERE c = 42").await,
+        vec![vec![
+            "1000".to_string(),
+            (0..1000u64).map(|j| j * 100 + 42).sum::<u64>().to_string()
+        ]]
+    );
 
     // Bad property values are refused.
     for bad in ["nope", "k,k"] {

@@ -407,6 +407,27 @@ fn live_rows(
     Ok(out)
 }
 
+/// One column of a segment file, whole.
+pub(super) fn read_column(
+    file: &std::path::Path,
+    column: usize,
+) -> Result<datafusion::arrow::array::ArrayRef> {
+    let err =
+        |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", file.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file)?)
+        .map_err(|e| err(&e))?;
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [column]);
+    let reader = builder.with_projection(mask).build().map_err(|e| err(&e))?;
+    let batches: Vec<RecordBatch> = reader
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
+    match arrays.is_empty() {
+        true => Err(err(&"an empty segment")),
+        false => datafusion::arrow::compute::concat(&arrays).map_err(|e| err(&e)),
+    }
+}
+
 /// Every row of the given segment files, in file order.
 fn read_all(files: &[std::path::PathBuf]) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();

@@ -1,5 +1,6 @@
 //! The BE's storage engine: tablets made of versioned rowsets of Parquet segments.
 
+mod bitmap_index;
 mod compaction;
 mod delete;
 mod merge;
@@ -351,7 +352,10 @@ impl StorageEngine {
             .unwrap_or_else(|e| e.into_inner())
             .get(&tablet_id)
         {
-            return if t.schema == schema {
+            // A replica that missed an index change takes it now.
+            let mut same = schema.clone();
+            same.indexes = t.schema.indexes.clone();
+            return if t.schema == schema || same == t.schema {
                 Ok(())
             } else {
                 Err(Error::backend(format!(
@@ -428,6 +432,53 @@ impl StorageEngine {
             }
             Ok(())
         })
+    }
+
+    /// Takes the schema's bitmap indexes: builds the files of new ones for
+    /// every segment the tablet holds, and removes those of dropped ones.
+    pub fn alter_indexes(&self, tablet_id: TabletId, schema: TabletSchema) -> Result<()> {
+        let t = self.tablet(tablet_id)?;
+        let mut same = schema.clone();
+        same.indexes = t.schema.indexes.clone();
+        if same != t.schema {
+            return Err(Error::backend(format!(
+                "tablet {tablet_id}: only the indexes of its schema may change"
+            )));
+        }
+        let dir = self.tablet_dir(tablet_id);
+        let segments: Vec<std::path::PathBuf> = t
+            .rowsets
+            .iter()
+            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
+            .collect();
+        for index in schema
+            .indexes
+            .iter()
+            .filter(|i| !t.schema.indexes.contains(i))
+        {
+            let Some(col) = schema.index_of(&index.column) else {
+                continue;
+            };
+            for seg in &segments {
+                let column = compaction::read_column(seg, col)?;
+                bitmap_index::write(&bitmap_index::path(seg, &index.name), &column)?;
+            }
+        }
+        self.update(&[tablet_id], |t| {
+            t.schema.indexes = schema.indexes.clone();
+            Ok(())
+        })?;
+        for index in t
+            .schema
+            .indexes
+            .iter()
+            .filter(|i| !schema.indexes.contains(i))
+        {
+            for seg in &segments {
+                let _ = std::fs::remove_file(bitmap_index::path(seg, &index.name));
+            }
+        }
+        Ok(())
     }
 
     /// Records a `DELETE FROM`'s predicate as the pending rowset of `txn_id`.
@@ -704,6 +755,7 @@ pub(crate) mod tests {
             sequence_col: None,
             retained_versions: 0,
             bloom_filter_columns: Vec::new(),
+            indexes: Vec::new(),
         }
     }
 

@@ -40,6 +40,7 @@ impl TabletReader for EngineReader {
         let view = self.0.read_view(range.tablet_id, range.version)?;
         let dir = self.0.tablet_dir(range.tablet_id);
         let (rowsets, pins) = (view.rowsets, view.pins);
+        let merged = super::merge::needed(schema);
         // Files in version order, grouped by the delete predicates newer than them.
         let mut groups: Vec<(Vec<PartitionedFile>, Vec<&str>)> = Vec::new();
         let mut selective = false;
@@ -48,18 +49,35 @@ impl TabletReader for EngineReader {
                 let path = dir.join(seg);
                 let size = std::fs::metadata(&path)?.len();
                 let mut file = PartitionedFile::new(path.to_string_lossy().to_string(), size);
+                // Rows to skip before decoding: deleted ones, and those the
+                // bitmap indexes rule out.
+                let mut skip = RoaringBitmap::new();
                 if schema.merge_on_write {
-                    let deleted = self.0.deleted_rows(
+                    skip = self.0.deleted_rows(
                         range.tablet_id,
                         rowset.rowset_id,
                         i as u32,
                         range.version,
                     );
-                    if !deleted.is_empty() {
-                        metrics.rows_deleted.add(deleted.len() as usize);
-                        file = file.with_extension(skip_rows(&path, &deleted)?);
-                        selective = true;
+                    metrics.rows_deleted.add(skip.len() as usize);
+                }
+                let indexed = predicate
+                    .as_ref()
+                    .filter(|_| !merged && !schema.indexes.is_empty());
+                if let Some(p) = indexed {
+                    let total = rowset_rows(&path)?;
+                    if let Some(selected) = super::bitmap_index::select(&path, schema, p, total)? {
+                        let mut ruled_out = RoaringBitmap::new();
+                        ruled_out.insert_range(0..total);
+                        ruled_out -= selected;
+                        ruled_out -= &skip;
+                        metrics.rows_bitmap_index.add(ruled_out.len() as usize);
+                        skip |= ruled_out;
                     }
+                }
+                if !skip.is_empty() {
+                    file = file.with_extension(skip_rows(&path, &skip)?);
+                    selective = true;
                 }
                 metrics.segments.add(1);
                 match groups.last_mut() {
@@ -73,7 +91,6 @@ impl TabletReader for EngineReader {
             Some(p) => Arc::new(table_schema.project(p)?),
             None => Arc::clone(&table_schema),
         };
-        let merged = super::merge::needed(schema);
         let mut streams = Vec::with_capacity(groups.len());
         for (files, deletes) in groups {
             let keep = match deletes.is_empty() {
@@ -158,9 +175,16 @@ impl TabletReader for EngineReader {
     }
 }
 
-/// A Parquet access plan that reads every row of the file but `deleted`:
-/// the merge-on-write delete bitmap as a row selection, applied before
-/// any column is decoded.
+/// The rows of a segment file, from its footer.
+fn rowset_rows(path: &std::path::Path) -> Result<u32> {
+    let file = std::fs::File::open(path)?;
+    let meta = ParquetMetaDataReader::new().parse_and_finish(&file)?;
+    Ok(meta.file_metadata().num_rows() as u32)
+}
+
+/// A Parquet access plan that reads every row of the file but `deleted`
+/// (delete bitmaps, rows bitmap indexes ruled out) as a row selection,
+/// applied before any column is decoded.
 fn skip_rows(path: &std::path::Path, deleted: &RoaringBitmap) -> Result<ParquetAccessPlan> {
     let file = std::fs::File::open(path)?;
     let meta = ParquetMetaDataReader::new().parse_and_finish(&file)?;

@@ -131,6 +131,7 @@ pub fn write_segment(
     std::fs::rename(&tmp, dir.join(&name))?;
     File::open(dir)?.sync_all()?;
     metrics::add_elapsed(&metrics::SEGMENT_FSYNC_NS, fsync);
+    super::bitmap_index::write_all(&dir.join(&name), schema, &sorted)?;
     metrics::SEGMENT_ROWS.fetch_add(
         sorted.num_rows() as u64,
         std::sync::atomic::Ordering::Relaxed,
@@ -163,9 +164,16 @@ pub fn remove_orphans(data_dir: &Path, tablets: &HashMap<TabletId, TabletMeta>) 
             .iter()
             .flat_map(|r| r.segments.iter().map(String::as_str))
             .collect();
+        // A segment's bitmap indexes are `<segment>.<index>.bitmap`.
+        let kept = |n: &str| {
+            named.contains(n)
+                || n.strip_suffix(".bitmap")
+                    .and_then(|n| n.rsplit_once('.'))
+                    .is_some_and(|(segment, _)| named.contains(segment))
+        };
         for f in std::fs::read_dir(entry.path())? {
             let f = f?;
-            let keep = f.file_name().to_str().is_some_and(|n| named.contains(n));
+            let keep = f.file_name().to_str().is_some_and(kept);
             if !keep {
                 std::fs::remove_file(f.path())?;
             }

@@ -1,7 +1,7 @@
 //! Doris statements that sqlparser does not know, and the statement enum the
 //! session executes. Everything DataFusion can plan stays a sqlparser statement.
 
-use basalt_common::schema::{Column, KeysType};
+use basalt_common::schema::{Column, IndexDef, KeysType};
 use datafusion::sql::sqlparser::ast;
 
 #[derive(Debug, Clone)]
@@ -47,6 +47,18 @@ pub enum Statement {
     Insert(Box<Insert>),
     Delete(Box<Delete>),
     Update(Box<Update>),
+    /// `CREATE INDEX ... ON t` and `ALTER TABLE t ADD INDEX ...`.
+    CreateIndex {
+        table: ObjectName,
+        index: IndexDef,
+        if_not_exists: bool,
+    },
+    /// `DROP INDEX ... ON t` and `ALTER TABLE t DROP INDEX ...`.
+    DropIndex {
+        table: ObjectName,
+        name: String,
+        if_exists: bool,
+    },
     Show(Box<Show>),
     /// `SET [GLOBAL|SESSION] x = v, ...`; `SET NAMES` sets the character-set variables.
     Set {
@@ -75,6 +87,8 @@ pub struct CreateTable {
     pub partition: Option<PartitionClause>,
     pub distribution: Option<Distribution>,
     pub properties: Vec<(String, String)>,
+    /// `INDEX name (column) USING BITMAP` clauses.
+    pub indexes: Vec<IndexDef>,
 }
 
 #[derive(Debug, Clone)]

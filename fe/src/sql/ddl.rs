@@ -9,7 +9,9 @@ use crate::Frontend;
 use basalt_catalog::*;
 use basalt_common::now_ms;
 use basalt_common::rpc::ControlRequest;
-use basalt_common::schema::{AggType, Column, KeysType, TabletSchema, DELETE_SIGN, SEQUENCE_COL};
+use basalt_common::schema::{
+    AggType, Column, IndexDef, KeysType, TabletSchema, DELETE_SIGN, SEQUENCE_COL,
+};
 use basalt_common::types::DorisType;
 use basalt_common::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
@@ -562,6 +564,11 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             })?,
     };
     let bloom_filter_columns = bloom_filter_columns(ct.keys_type, &columns, &properties)?;
+    let mut indexes: Vec<IndexDef> = Vec::new();
+    for index in &ct.indexes {
+        super::index::check(ct.keys_type, merge_on_write, &columns, &indexes, index)?;
+        indexes.push(index.clone());
+    }
     let (partition_info, descs) = match &ct.partition {
         None => (PartitionInfo::Unpartitioned, vec![]),
         Some(PartitionClause::Range {
@@ -593,6 +600,7 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             sequence_col,
             retained_versions,
             bloom_filter_columns,
+            indexes,
         },
         partition_info,
         distribution,

@@ -3,6 +3,7 @@
 pub mod ast;
 pub mod ddl;
 pub mod dml;
+pub mod index;
 pub mod insert;
 pub mod parser;
 pub mod rewrite;
@@ -35,6 +36,9 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
         Statement::Insert(insert) => insert::execute(session, *insert).await,
         Statement::Delete(d) => dml::delete(session, *d).await,
         Statement::Update(u) => dml::update(session, *u).await,
+        stmt @ (Statement::CreateIndex { .. } | Statement::DropIndex { .. }) => {
+            index::execute(session, stmt).await
+        }
         other => ddl::execute(session, other).await,
     }
 }

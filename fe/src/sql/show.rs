@@ -288,7 +288,30 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             (cols, rows, filter)
         }
         Show::Index { table } => {
-            resolve(session, &table)?;
+            let (db, name) = resolve(session, &table)?;
+            let t = session.fe.catalog.read().table(&db, &name)?.clone();
+            let rows = t
+                .schema
+                .indexes
+                .iter()
+                .map(|i| {
+                    vec![
+                        s(name.clone()),
+                        s(""),
+                        s(i.name.clone()),
+                        s(""),
+                        s(i.column.clone()),
+                        s(""),
+                        s(""),
+                        s(""),
+                        s(""),
+                        s(""),
+                        s("BITMAP"),
+                        s(i.comment.clone()),
+                        s(""),
+                    ]
+                })
+                .collect();
             let cols = text_cols(&[
                 "Table",
                 "Non_unique",
@@ -302,8 +325,9 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
                 "Null",
                 "Index_type",
                 "Comment",
+                "Properties",
             ]);
-            (cols, vec![], Filter::None)
+            (cols, rows, Filter::None)
         }
         Show::ProcessList { full } => cluster::processlist(session, full),
         Show::Transaction { db, filter } => load::transaction(session, db, &filter)?,

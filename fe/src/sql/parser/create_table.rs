@@ -8,13 +8,13 @@ impl DorisParser<'_> {
         let name = self.object_name()?;
         self.expect(Token::LParen)?;
         let mut columns = Vec::new();
+        let mut indexes = Vec::new();
         loop {
-            if matches!(self.peek_word(0).as_deref(), Some("INDEX")) {
-                return Err(Error::not_supported(
-                    "inline INDEX definitions are not supported yet",
-                ));
+            if self.word("INDEX") {
+                indexes.push(self.index_def()?);
+            } else {
+                columns.push(self.column_def()?);
             }
-            columns.push(self.column_def()?);
             if !self.p.consume_token(&Token::Comma) {
                 break;
             }
@@ -39,6 +39,7 @@ impl DorisParser<'_> {
             partition: None,
             distribution: None,
             properties: Vec::new(),
+            indexes,
         };
         loop {
             if self.words(&["DUPLICATE", "KEY"]) {
@@ -121,6 +122,41 @@ impl DorisParser<'_> {
             _ => return Err(self.error("expected a default value")),
         };
         Ok(if neg { format!("-{value}") } else { value })
+    }
+
+    /// `name (column) [USING BITMAP] [COMMENT 'text']`, after `INDEX`.
+    pub(super) fn index_def(&mut self) -> Result<IndexDef> {
+        let name = self.ident()?;
+        self.index_def_named(name)
+    }
+
+    /// `(column) [USING BITMAP] [COMMENT 'text']`, after the index's name.
+    pub(super) fn index_def_named(&mut self, name: String) -> Result<IndexDef> {
+        let columns = self.ident_list()?;
+        let [column] = columns.as_slice() else {
+            return Err(Error::invalid("a BITMAP index has one column"));
+        };
+        if self.word("USING") {
+            let kind = self.ident()?.to_ascii_uppercase();
+            if kind != "BITMAP" {
+                return Err(Error::not_supported(format!(
+                    "{kind} indexes are not supported yet; BITMAP is"
+                )));
+            }
+        }
+        if self.word("PROPERTIES") {
+            self.properties()?;
+        }
+        let comment = if self.word("COMMENT") {
+            self.string()?
+        } else {
+            String::new()
+        };
+        Ok(IndexDef {
+            name,
+            column: column.to_ascii_lowercase(),
+            comment,
+        })
     }
 
     /// A column type, in Doris's spelling.

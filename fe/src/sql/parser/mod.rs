@@ -3,7 +3,7 @@
 //! to sqlparser's MySQL dialect and planned by DataFusion.
 
 use super::ast::*;
-use basalt_common::schema::{AggType, Column, KeysType};
+use basalt_common::schema::{AggType, Column, IndexDef, KeysType};
 use basalt_common::types::DorisType;
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::sql::sqlparser::ast::{self as sql, DataType as SqlType, ExactNumberInfo};
@@ -231,8 +231,20 @@ impl DorisParser<'_> {
                 if self.word("TABLE") {
                     return self.create_table();
                 }
+                if self.word("INDEX") {
+                    let if_not_exists = self.if_not_exists();
+                    let name = self.ident()?;
+                    self.expect_word("ON")?;
+                    let table = self.object_name()?;
+                    let index = self.index_def_named(name)?;
+                    return Ok(Statement::CreateIndex {
+                        table,
+                        index,
+                        if_not_exists,
+                    });
+                }
                 Err(Error::not_supported(
-                    "only CREATE DATABASE and CREATE TABLE are supported",
+                    "only CREATE DATABASE, CREATE TABLE and CREATE INDEX are supported",
                 ))
             }
             "DROP" => {
@@ -249,7 +261,18 @@ impl DorisParser<'_> {
                     self.word("FORCE");
                     return Ok(Statement::DropTable { name, if_exists });
                 }
-                Err(self.error("expected DATABASE or TABLE"))
+                if self.word("INDEX") {
+                    let if_exists = self.if_exists();
+                    let name = self.ident()?;
+                    self.expect_word("ON")?;
+                    let table = self.object_name()?;
+                    return Ok(Statement::DropIndex {
+                        table,
+                        name,
+                        if_exists,
+                    });
+                }
+                Err(self.error("expected DATABASE, TABLE or INDEX"))
             }
             "TRUNCATE" => {
                 self.p.next_token();
@@ -269,6 +292,24 @@ impl DorisParser<'_> {
                 }
                 self.expect_word("TABLE")?;
                 let table = self.object_name()?;
+                if self.words(&["ADD", "INDEX"]) {
+                    let if_not_exists = self.if_not_exists();
+                    let name = self.ident()?;
+                    let index = self.index_def_named(name)?;
+                    return Ok(Statement::CreateIndex {
+                        table,
+                        index,
+                        if_not_exists,
+                    });
+                }
+                if self.words(&["DROP", "INDEX"]) {
+                    let if_exists = self.if_exists();
+                    return Ok(Statement::DropIndex {
+                        table,
+                        name: self.ident()?,
+                        if_exists,
+                    });
+                }
                 if self.word("ADD") {
                     let mut partitions = Vec::new();
                     loop {

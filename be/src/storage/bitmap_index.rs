@@ -1,0 +1,256 @@
+//! Bitmap indexes (`INDEX i (c) USING BITMAP`): for each segment and indexed
+//! column, the rows of every distinct value as a roaring bitmap, kept in a
+//! file beside the segment (`<segment>.<index>.bitmap`, Arrow IPC: the value,
+//! the bitmap). A read turns `c = v`, `c IN (...)` and `c IS [NOT] NULL`
+//! conjuncts into the rows to decode, before any column is decoded. A
+//! segment without the file (written before the index, or cloned) is read
+//! without it.
+
+use basalt_common::schema::TabletSchema;
+use basalt_common::{Error, Result};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, UInt32Array};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal,
+};
+use datafusion::physical_expr::PhysicalExpr;
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("bitmap index: {e}"))
+}
+
+/// The index file of `index` for the segment at `segment`.
+pub fn path(segment: &Path, index: &str) -> PathBuf {
+    let mut name = segment.as_os_str().to_owned();
+    name.push(format!(".{index}.bitmap"));
+    PathBuf::from(name)
+}
+
+/// Writes the index files of every bitmap index of `schema` for a segment's
+/// rows (fsynced; the caller renames nothing, as a missing file only means
+/// the index is not used).
+pub fn write_all(segment: &Path, schema: &TabletSchema, rows: &RecordBatch) -> Result<()> {
+    for index in &schema.indexes {
+        let Some(col) = schema.index_of(&index.column) else {
+            continue;
+        };
+        write(&path(segment, &index.name), rows.column(col))?;
+    }
+    Ok(())
+}
+
+/// One index file: each distinct value of `column` and its rows.
+pub fn write(file: &Path, column: &ArrayRef) -> Result<()> {
+    let converter =
+        RowConverter::new(vec![SortField::new(column.data_type().clone())]).map_err(err)?;
+    let keys = converter
+        .convert_columns(&[Arc::clone(column)])
+        .map_err(err)?;
+    let mut groups: HashMap<&[u8], (u32, RoaringBitmap)> = HashMap::new();
+    for row in 0..column.len() {
+        let entry = groups
+            .entry(keys.row(row).data())
+            .or_insert_with(|| (row as u32, RoaringBitmap::new()));
+        entry.1.insert(row as u32);
+    }
+    let first: UInt32Array = groups.values().map(|(r, _)| Some(*r)).collect();
+    let values = take(column.as_ref(), &first, None).map_err(err)?;
+    let bitmaps: Vec<Vec<u8>> = groups
+        .values()
+        .map(|(_, b)| super::mow::encode(b))
+        .collect::<Result<_>>()?;
+    let bitmaps = BinaryArray::from_iter_values(bitmaps.iter());
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("value", column.data_type().clone(), true),
+        Field::new("rows", DataType::Binary, false),
+    ]));
+    let batch =
+        RecordBatch::try_new(Arc::clone(&schema), vec![values, Arc::new(bitmaps)]).map_err(err)?;
+    let tmp = file.with_extension("tmp");
+    let out = std::fs::File::create(&tmp)?;
+    let mut writer = FileWriter::try_new(out, &schema).map_err(err)?;
+    writer.write(&batch).map_err(err)?;
+    let out = writer.into_inner().map_err(err)?;
+    out.sync_all()?;
+    std::fs::rename(&tmp, file)?;
+    Ok(())
+}
+
+/// An index file read back: value -> rows.
+struct Index {
+    converter: RowConverter,
+    rows: HashMap<Box<[u8]>, RoaringBitmap>,
+    nulls: RoaringBitmap,
+    data_type: DataType,
+}
+
+fn read(file: &Path) -> Result<Option<Index>> {
+    let Ok(f) = std::fs::File::open(file) else {
+        return Ok(None);
+    };
+    let reader = FileReader::try_new(f, None).map_err(err)?;
+    let data_type = reader.schema().field(0).data_type().clone();
+    let converter = RowConverter::new(vec![SortField::new(data_type.clone())]).map_err(err)?;
+    let mut index = Index {
+        converter,
+        rows: HashMap::new(),
+        nulls: RoaringBitmap::new(),
+        data_type,
+    };
+    for batch in reader {
+        let batch = batch.map_err(err)?;
+        let values = batch.column(0);
+        let keys = index
+            .converter
+            .convert_columns(&[Arc::clone(values)])
+            .map_err(err)?;
+        let bitmaps = batch.column(1).as_binary::<i32>();
+        for i in 0..batch.num_rows() {
+            let rows = super::mow::decode(bitmaps.value(i))?;
+            if values.is_null(i) {
+                index.nulls = rows;
+            } else {
+                index.rows.insert(keys.row(i).data().into(), rows);
+            }
+        }
+    }
+    Ok(Some(index))
+}
+
+impl Index {
+    /// The rows holding any of `values` (literals, cast to the column's type).
+    fn matching(&self, values: &[&datafusion::common::ScalarValue]) -> Result<RoaringBitmap> {
+        let mut out = RoaringBitmap::new();
+        for v in values {
+            if v.is_null() {
+                continue;
+            }
+            let array = v.to_array().map_err(err)?;
+            let Ok(array) = cast(&array, &self.data_type) else {
+                continue;
+            };
+            if array.is_null(0) {
+                continue;
+            }
+            let key = self.converter.convert_columns(&[array]).map_err(err)?;
+            if let Some(rows) = self.rows.get(key.row(0).data()) {
+                out |= rows;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of a segment (of `total` rows) that the predicate's indexable
+/// conjuncts allow, or `None` when no conjunct can use an index.
+pub fn select(
+    segment: &Path,
+    schema: &TabletSchema,
+    predicate: &Arc<dyn PhysicalExpr>,
+    total: u32,
+) -> Result<Option<RoaringBitmap>> {
+    let mut conjuncts = Vec::new();
+    split_and(predicate, &mut conjuncts);
+    let mut selected: Option<RoaringBitmap> = None;
+    let mut loaded: HashMap<usize, Option<Index>> = HashMap::new();
+    for c in conjuncts {
+        let Some((column, test)) = indexable(c) else {
+            continue;
+        };
+        let Some(index) = schema
+            .indexes
+            .iter()
+            .find(|i| schema.index_of(&i.column) == Some(column))
+        else {
+            continue;
+        };
+        let idx = match loaded.entry(column) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(read(&path(segment, &index.name))?)
+            }
+        };
+        let Some(idx) = idx.as_ref() else {
+            continue;
+        };
+        let rows = match test {
+            Test::In(values) => idx.matching(&values)?,
+            Test::IsNull => idx.nulls.clone(),
+            Test::IsNotNull => {
+                let mut all = RoaringBitmap::new();
+                all.insert_range(0..total);
+                all - &idx.nulls
+            }
+        };
+        selected = Some(match selected {
+            Some(s) => s & rows,
+            None => rows,
+        });
+    }
+    Ok(selected)
+}
+
+enum Test<'a> {
+    In(Vec<&'a datafusion::common::ScalarValue>),
+    IsNull,
+    IsNotNull,
+}
+
+fn split_and<'a>(e: &'a Arc<dyn PhysicalExpr>, out: &mut Vec<&'a Arc<dyn PhysicalExpr>>) {
+    if let Some(b) = e.downcast_ref::<BinaryExpr>() {
+        if *b.op() == Operator::And {
+            split_and(b.left(), out);
+            split_and(b.right(), out);
+            return;
+        }
+    }
+    out.push(e);
+}
+
+fn column_of(e: &Arc<dyn PhysicalExpr>) -> Option<usize> {
+    e.downcast_ref::<Column>().map(Column::index)
+}
+
+fn literal_of(e: &Arc<dyn PhysicalExpr>) -> Option<&datafusion::common::ScalarValue> {
+    e.downcast_ref::<Literal>().map(Literal::value)
+}
+
+/// `column = literal`, `column IN (literals)`, `column IS [NOT] NULL`.
+fn indexable(e: &Arc<dyn PhysicalExpr>) -> Option<(usize, Test<'_>)> {
+    if let Some(b) = e.downcast_ref::<BinaryExpr>() {
+        if *b.op() != Operator::Eq {
+            return None;
+        }
+        return match (column_of(b.left()), literal_of(b.right())) {
+            (Some(c), Some(v)) => Some((c, Test::In(vec![v]))),
+            _ => match (literal_of(b.left()), column_of(b.right())) {
+                (Some(v), Some(c)) => Some((c, Test::In(vec![v]))),
+                _ => None,
+            },
+        };
+    }
+    if let Some(i) = e.downcast_ref::<InListExpr>() {
+        if i.negated() {
+            return None;
+        }
+        let values: Option<Vec<_>> = i.list().iter().map(literal_of).collect();
+        return Some((column_of(i.expr())?, Test::In(values?)));
+    }
+    if let Some(n) = e.downcast_ref::<IsNullExpr>() {
+        return Some((column_of(n.arg())?, Test::IsNull));
+    }
+    if let Some(n) = e.downcast_ref::<IsNotNullExpr>() {
+        return Some((column_of(n.arg())?, Test::IsNotNull));
+    }
+    None
+}

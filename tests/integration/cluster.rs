@@ -399,6 +399,10 @@ async fn a_replica_that_missed_loads_is_caught_up_by_cloning() {
         100,
     )
     .await;
+    // A bitmap index: the segments a clone copies get theirs built on arrival.
+    conn.query_drop("CREATE INDEX iq ON db.sales (qty) USING BITMAP")
+        .await
+        .unwrap();
     let victim = cluster.backend_id(2).await;
     cluster.bes[2].kill9();
     cluster.wait_alive(&victim, false, 15).await;
@@ -439,6 +443,11 @@ async fn a_replica_that_missed_loads_is_caught_up_by_cloning() {
     })
     .await;
     assert_eq!(summary(&mut conn).await, expected(300));
+    let sql = "SELECT COUNT(*) FROM db.sales WHERE qty = 3";
+    let p = crate::read_profile::profile(&mut conn, sql).await;
+    let skipped = crate::read_profile::counter(&p, "rows_skipped_by_bitmap_index");
+    assert_eq!(skipped, 300 - 43, "{p}");
+    assert_eq!(rows(&mut conn, sql).await, vec![vec!["43".to_string()]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

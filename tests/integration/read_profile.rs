@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 
 /// The sum of a counter over the profile's scans (DataFusion prints large
 /// counts as `99.00 K`).
-fn counter(profile: &str, name: &str) -> u64 {
+pub fn counter(profile: &str, name: &str) -> u64 {
     let key = format!("{name}=");
     profile
         .match_indices(&key)
@@ -31,7 +31,7 @@ fn counter(profile: &str, name: &str) -> u64 {
         .sum()
 }
 
-async fn profile(conn: &mut mysql_async::Conn, sql: &str) -> String {
+pub async fn profile(conn: &mut mysql_async::Conn, sql: &str) -> String {
     rows(conn, &format!("EXPLAIN ANALYZE {sql}"))
         .await
         .into_iter()

@@ -451,19 +451,7 @@ impl StorageEngine {
             .iter()
             .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
             .collect();
-        for index in schema
-            .indexes
-            .iter()
-            .filter(|i| !t.schema.indexes.contains(i))
-        {
-            let Some(col) = schema.index_of(&index.column) else {
-                continue;
-            };
-            for seg in &segments {
-                let column = compaction::read_column(seg, col)?;
-                bitmap_index::write(&bitmap_index::path(seg, &index.name), &column)?;
-            }
-        }
+        self.build_indexes(&t, &schema)?;
         self.update(&[tablet_id], |t| {
             t.schema.indexes = schema.indexes.clone();
             Ok(())
@@ -476,6 +464,26 @@ impl StorageEngine {
         {
             for seg in &segments {
                 let _ = std::fs::remove_file(bitmap_index::path(seg, &index.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the bitmap index files of `schema` that `t`'s segments lack
+    /// (after an index is added, or for segments a clone copied).
+    fn build_indexes(&self, t: &TabletMeta, schema: &TabletSchema) -> Result<()> {
+        let dir = self.tablet_dir(t.tablet_id);
+        for seg in t
+            .rowsets
+            .iter()
+            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
+        {
+            for index in &schema.indexes {
+                let file = bitmap_index::path(&seg, &index.name);
+                let Some(col) = schema.index_of(&index.column).filter(|_| !file.exists()) else {
+                    continue;
+                };
+                bitmap_index::write(&file, &compaction::read_column(&seg, col)?)?;
             }
         }
         Ok(())
@@ -663,7 +671,13 @@ impl StorageEngine {
         *index = None;
         drop(index);
         self.mow_catch_up(tablet_id)?;
-        Ok(self.tablet(tablet_id)?.visible_version)
+        // Clones copy segments only; their bitmap indexes are built here (a
+        // segment without one is still read, only without the index).
+        let t = self.tablet(tablet_id)?;
+        if let Err(e) = self.build_indexes(&t, &t.schema) {
+            tracing::warn!(tablet_id, "building bitmap indexes of cloned segments: {e}");
+        }
+        Ok(t.visible_version)
     }
 
     /// The path of a file a tablet's meta names, or an error for any other name.

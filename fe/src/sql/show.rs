@@ -69,11 +69,12 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
         } => {
             let (db, name) = resolve(session, &table)?;
             let t = session.fe.catalog.read().table(&db, &name)?.clone();
+            let hidden = session.var_flag("show_hidden_columns");
             let rows = t
                 .schema
                 .columns
                 .iter()
-                .filter(|c| !c.is_hidden())
+                .filter(|c| hidden || !c.is_hidden())
                 .map(|c| {
                     let ty = s(c.data_type.to_string().to_uppercase());
                     let null = s(if c.nullable { "YES" } else { "NO" });

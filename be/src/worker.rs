@@ -38,6 +38,12 @@ pub fn worker(engine: Arc<StorageEngine>) -> Worker {
             let mut state = builder.build();
             // Fragments call it by name to route a bucket-shuffle join's build side.
             state.register_udf(basalt_common::bucket_shuffle::udf())?;
+            for f in basalt_common::bitmap::udfs() {
+                state.register_udf(Arc::new(f))?;
+            }
+            for f in basalt_common::bitmap::udafs() {
+                state.register_udaf(Arc::new(f))?;
+            }
             Ok(state)
         }
     })

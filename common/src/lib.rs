@@ -2,6 +2,7 @@
 //! typed errors with stable codes, configuration loading, the tablet schema, bucket
 //! hashing, and the control-RPC messages the FE sends to BEs.
 
+pub mod bitmap;
 pub mod bucket_shuffle;
 pub mod config;
 pub mod control_client;

@@ -18,12 +18,23 @@ pub enum DorisType {
     LargeInt,
     Float,
     Double,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Date,
-    DateTime { scale: u8 },
-    Char { len: u32 },
-    Varchar { len: u32 },
+    DateTime {
+        scale: u8,
+    },
+    Char {
+        len: u32,
+    },
+    Varchar {
+        len: u32,
+    },
     String,
+    /// A set of unsigned 64-bit integers: a serialized roaring bitmap.
+    Bitmap,
 }
 
 impl DorisType {
@@ -45,6 +56,7 @@ impl DorisType {
             DorisType::Char { .. } | DorisType::Varchar { .. } | DorisType::String => {
                 DataType::Utf8
             }
+            DorisType::Bitmap => DataType::Binary,
         }
     }
 
@@ -75,6 +87,7 @@ impl DorisType {
                 },
             },
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DorisType::String,
+            DataType::Binary => DorisType::Bitmap,
             _ => return None,
         })
     }
@@ -114,7 +127,10 @@ impl DorisType {
 
     /// Whether values of this type may be key columns (Doris forbids FLOAT/DOUBLE keys).
     pub fn can_be_key(&self) -> bool {
-        !matches!(self, DorisType::Float | DorisType::Double)
+        !matches!(
+            self,
+            DorisType::Float | DorisType::Double | DorisType::Bitmap
+        )
     }
 
     /// Display length in characters, as MySQL column definitions report it.
@@ -133,6 +149,7 @@ impl DorisType {
             DorisType::DateTime { scale } => 19 + if scale > 0 { scale as u32 + 1 } else { 0 },
             DorisType::Char { len } | DorisType::Varchar { len } => len,
             DorisType::String => 2_147_483_643,
+            DorisType::Bitmap => 0,
         }
     }
 }
@@ -156,6 +173,7 @@ impl fmt::Display for DorisType {
             DorisType::Char { len } => write!(f, "char({len})"),
             DorisType::Varchar { len } => write!(f, "varchar({len})"),
             DorisType::String => f.write_str("text"),
+            DorisType::Bitmap => f.write_str("bitmap"),
         }
     }
 }

@@ -90,7 +90,10 @@ pub async fn merge(schema: &TabletSchema, batches: Vec<RecordBatch>) -> Result<R
             (KeysType::AggKeys, Some(AggType::Min)) => min(col(name)),
             (KeysType::AggKeys, Some(AggType::Max)) => max(col(name)),
             (KeysType::AggKeys, Some(AggType::ReplaceIfNotNull)) => newest(&c.name, true)?,
-            (KeysType::AggKeys, Some(AggType::HllUnion | AggType::BitmapUnion)) => {
+            (KeysType::AggKeys, Some(AggType::BitmapUnion)) => {
+                basalt_common::bitmap::bitmap_union().call(vec![col(name)])
+            }
+            (KeysType::AggKeys, Some(AggType::HllUnion)) => {
                 return Err(datafusion::error::DataFusionError::NotImplemented(format!(
                     "{} columns are not supported yet",
                     c.agg_type.map(|a| a.to_string()).unwrap_or_default()

@@ -31,6 +31,12 @@ pub fn register(ctx: &SessionContext, session: &Session) {
         ),
         ("last_insert_id", ScalarValue::Int64(Some(0))),
     ];
+    for f in basalt_common::bitmap::udfs() {
+        ctx.register_udf(f);
+    }
+    for f in basalt_common::bitmap::udafs() {
+        ctx.register_udaf(f);
+    }
     for (name, value) in constants {
         let ty: DataType = value.data_type();
         let udf = create_udf(

@@ -134,6 +134,7 @@ pub fn data_type_word(t: &DorisType) -> &'static str {
         DorisType::Char { .. } => "char",
         DorisType::Varchar { .. } => "varchar",
         DorisType::String => "text",
+        DorisType::Bitmap => "bitmap",
     }
 }
 

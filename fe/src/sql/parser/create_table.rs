@@ -168,6 +168,9 @@ impl DorisParser<'_> {
         if self.word("STRING") || self.word("TEXT") {
             return Ok(DorisType::String);
         }
+        if self.word("BITMAP") {
+            return Ok(DorisType::Bitmap);
+        }
         if self.word("DATEV2") {
             return Ok(DorisType::Date);
         }

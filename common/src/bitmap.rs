@@ -1,0 +1,256 @@
+//! Doris's BITMAP: a set of unsigned 64-bit integers, stored and passed as a
+//! serialized roaring treemap (Arrow Binary), and its functions as DataFusion
+//! UDFs and UDAFs. The FE and every BE worker register the same ones, so a
+//! plan fragment calls them by name wherever it runs.
+
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::{
+    create_udaf, create_udf, Accumulator, AggregateUDF, ColumnarValue, ScalarUDF, Volatility,
+};
+use roaring::RoaringTreemap;
+use std::sync::Arc;
+
+pub fn encode(set: &RoaringTreemap) -> Vec<u8> {
+    let mut out = Vec::with_capacity(set.serialized_size());
+    set.serialize_into(&mut out)
+        .expect("writing to a Vec cannot fail");
+    out
+}
+
+pub fn decode(bytes: &[u8]) -> Result<RoaringTreemap> {
+    RoaringTreemap::deserialize_from(bytes)
+        .map_err(|e| DataFusionError::Execution(format!("not a bitmap: {e}")))
+}
+
+fn bitmaps(a: &ArrayRef) -> Result<Vec<Option<RoaringTreemap>>> {
+    a.as_binary::<i32>()
+        .iter()
+        .map(|v| v.map(decode).transpose())
+        .collect()
+}
+
+fn binary(sets: impl Iterator<Item = Option<RoaringTreemap>>) -> ArrayRef {
+    Arc::new(sets.map(|s| s.map(|s| encode(&s))).collect::<BinaryArray>())
+}
+
+fn scalar(
+    name: &str,
+    inputs: Vec<DataType>,
+    output: DataType,
+    f: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
+) -> ScalarUDF {
+    create_udf(
+        name,
+        inputs,
+        output,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            f(&arrays).map(ColumnarValue::Array)
+        }),
+    )
+}
+
+/// Two bitmaps per row into one, by `op`.
+fn binary_op(name: &str, op: fn(RoaringTreemap, RoaringTreemap) -> RoaringTreemap) -> ScalarUDF {
+    scalar(
+        name,
+        vec![DataType::Binary, DataType::Binary],
+        DataType::Binary,
+        move |a| {
+            let (l, r) = (bitmaps(&a[0])?, bitmaps(&a[1])?);
+            Ok(binary(l.into_iter().zip(r).map(|(l, r)| Some(op(l?, r?)))))
+        },
+    )
+}
+
+/// Doris's scalar bitmap functions.
+pub fn udfs() -> Vec<ScalarUDF> {
+    vec![
+        scalar("to_bitmap", vec![DataType::Int64], DataType::Binary, |a| {
+            let v = a[0].as_primitive::<Int64Type>();
+            // A negative value is not an unsigned integer: NULL, as in Doris.
+            Ok(binary(v.iter().map(|v| {
+                v.filter(|v| *v >= 0)
+                    .map(|v| RoaringTreemap::from_iter([v as u64]))
+            })))
+        }),
+        scalar(
+            "bitmap_from_string",
+            vec![DataType::Utf8],
+            DataType::Binary,
+            |a| {
+                let v = a[0].as_string::<i32>();
+                Ok(binary(v.iter().map(|s| {
+                    let s = s?.trim();
+                    if s.is_empty() {
+                        return Some(RoaringTreemap::new());
+                    }
+                    s.split(',')
+                        .map(|x| x.trim().parse::<u64>().ok())
+                        .collect::<Option<RoaringTreemap>>()
+                })))
+            },
+        ),
+        scalar(
+            "bitmap_to_string",
+            vec![DataType::Binary],
+            DataType::Utf8,
+            |a| {
+                let out: StringArray = bitmaps(&a[0])?
+                    .into_iter()
+                    .map(|b| {
+                        b.map(|b| {
+                            b.iter()
+                                .map(|v| v.to_string())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                    })
+                    .collect();
+                Ok(Arc::new(out))
+            },
+        ),
+        scalar(
+            "bitmap_count",
+            vec![DataType::Binary],
+            DataType::Int64,
+            |a| {
+                let out: Int64Array = bitmaps(&a[0])?
+                    .into_iter()
+                    .map(|b| Some(b.map_or(0, |b| b.len() as i64)))
+                    .collect();
+                Ok(Arc::new(out))
+            },
+        ),
+        create_udf(
+            "bitmap_empty",
+            vec![],
+            DataType::Binary,
+            Volatility::Immutable,
+            Arc::new(|_: &[ColumnarValue]| {
+                Ok(ColumnarValue::Scalar(ScalarValue::Binary(Some(encode(
+                    &RoaringTreemap::new(),
+                )))))
+            }),
+        ),
+        scalar(
+            "bitmap_contains",
+            vec![DataType::Binary, DataType::Int64],
+            DataType::Boolean,
+            |a| {
+                let (b, v) = (bitmaps(&a[0])?, a[1].as_primitive::<Int64Type>());
+                let out: BooleanArray = b
+                    .into_iter()
+                    .zip(v.iter())
+                    .map(|(b, v)| Some(b?.contains(u64::try_from(v?).ok()?)))
+                    .collect();
+                Ok(Arc::new(out))
+            },
+        ),
+        scalar(
+            "bitmap_has_any",
+            vec![DataType::Binary, DataType::Binary],
+            DataType::Boolean,
+            |a| {
+                let (l, r) = (bitmaps(&a[0])?, bitmaps(&a[1])?);
+                let out: BooleanArray = l
+                    .into_iter()
+                    .zip(r)
+                    .map(|(l, r)| Some(!l?.is_disjoint(&r?)))
+                    .collect();
+                Ok(Arc::new(out))
+            },
+        ),
+        scalar("bitmap_min", vec![DataType::Binary], DataType::Int64, |a| {
+            let out: Int64Array = bitmaps(&a[0])?
+                .into_iter()
+                .map(|b| b?.min().map(|v| v as i64))
+                .collect();
+            Ok(Arc::new(out))
+        }),
+        scalar("bitmap_max", vec![DataType::Binary], DataType::Int64, |a| {
+            let out: Int64Array = bitmaps(&a[0])?
+                .into_iter()
+                .map(|b| b?.max().map(|v| v as i64))
+                .collect();
+            Ok(Arc::new(out))
+        }),
+        binary_op("bitmap_and", |l, r| l & r),
+        binary_op("bitmap_or", |l, r| l | r),
+        binary_op("bitmap_xor", |l, r| l ^ r),
+        // Doris's bitmap_not(a, b): the values of a that b lacks.
+        binary_op("bitmap_not", |l, r| l - r),
+    ]
+}
+
+/// The union of a group's bitmaps; `count` answers its size instead.
+#[derive(Debug, Default)]
+struct Union {
+    set: RoaringTreemap,
+    count: bool,
+}
+
+impl Accumulator for Union {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        for b in values[0].as_binary::<i32>().iter().flatten() {
+            self.set |= decode(b)?;
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.update_batch(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(encode(&self.set)))])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(match self.count {
+            true => ScalarValue::Int64(Some(self.set.len() as i64)),
+            false => ScalarValue::Binary(Some(encode(&self.set))),
+        })
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.set.serialized_size()
+    }
+}
+
+fn union(name: &str, count: bool) -> AggregateUDF {
+    let output = if count {
+        DataType::Int64
+    } else {
+        DataType::Binary
+    };
+    create_udaf(
+        name,
+        vec![DataType::Binary],
+        Arc::new(output),
+        Volatility::Immutable,
+        Arc::new(move |_| {
+            Ok(Box::new(Union {
+                set: RoaringTreemap::new(),
+                count,
+            }))
+        }),
+        Arc::new(vec![DataType::Binary]),
+    )
+}
+
+/// `bitmap_union`: the BITMAP_UNION aggregation, also used to merge
+/// AGGREGATE tables' BITMAP columns.
+pub fn bitmap_union() -> AggregateUDF {
+    union("bitmap_union", false)
+}
+
+/// Doris's bitmap aggregate functions.
+pub fn udafs() -> Vec<AggregateUDF> {
+    vec![bitmap_union(), union("bitmap_union_count", true)]
+}

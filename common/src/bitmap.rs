@@ -26,6 +26,35 @@ pub fn decode(bytes: &[u8]) -> Result<RoaringTreemap> {
         .map_err(|e| DataFusionError::Execution(format!("not a bitmap: {e}")))
 }
 
+/// Bitmaps from their text, Doris's comma-separated values (`1,2,3`); NULL
+/// for text that is not such a list. How Stream Load reads a BITMAP column.
+pub fn from_text(text: &StringArray) -> ArrayRef {
+    binary(text.iter().map(|s| {
+        let s = s?.trim();
+        if s.is_empty() {
+            return Some(RoaringTreemap::new());
+        }
+        s.split(',')
+            .map(|x| x.trim().parse::<u64>().ok())
+            .collect::<Option<RoaringTreemap>>()
+    }))
+}
+
+/// The text of bitmaps (`1,2,3`).
+pub fn to_text(a: &ArrayRef) -> Result<StringArray> {
+    Ok(bitmaps(a)?
+        .into_iter()
+        .map(|b| {
+            b.map(|b| {
+                b.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        })
+        .collect())
+}
+
 fn bitmaps(a: &ArrayRef) -> Result<Vec<Option<RoaringTreemap>>> {
     a.as_binary::<i32>()
         .iter()
@@ -83,37 +112,13 @@ pub fn udfs() -> Vec<ScalarUDF> {
             "bitmap_from_string",
             vec![DataType::Utf8],
             DataType::Binary,
-            |a| {
-                let v = a[0].as_string::<i32>();
-                Ok(binary(v.iter().map(|s| {
-                    let s = s?.trim();
-                    if s.is_empty() {
-                        return Some(RoaringTreemap::new());
-                    }
-                    s.split(',')
-                        .map(|x| x.trim().parse::<u64>().ok())
-                        .collect::<Option<RoaringTreemap>>()
-                })))
-            },
+            |a| Ok(from_text(a[0].as_string::<i32>())),
         ),
         scalar(
             "bitmap_to_string",
             vec![DataType::Binary],
             DataType::Utf8,
-            |a| {
-                let out: StringArray = bitmaps(&a[0])?
-                    .into_iter()
-                    .map(|b| {
-                        b.map(|b| {
-                            b.iter()
-                                .map(|v| v.to_string())
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                    })
-                    .collect();
-                Ok(Arc::new(out))
-            },
+            |a| Ok(Arc::new(to_text(&a[0])?)),
         ),
         scalar(
             "bitmap_count",

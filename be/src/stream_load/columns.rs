@@ -103,6 +103,9 @@ pub fn derive(
         config = config.set_str("datafusion.execution.time_zone", tz);
     }
     let ctx = SessionContext::new_with_config(config);
+    for f in basalt_common::bitmap::udfs() {
+        ctx.register_udf(f);
+    }
     let df_schema = DFSchema::try_from(schema).map_err(|e| e.to_string())?;
     derived
         .iter()
@@ -116,6 +119,11 @@ pub fn derive(
                 .evaluate(&batch)
                 .and_then(|v| v.into_array(rows))
                 .map_err(bad)?;
+            // A bitmap travels as its text (`1,2,3`), as a BITMAP column reads it.
+            if value.data_type() == &DataType::Binary {
+                let text = basalt_common::bitmap::to_text(&value).map_err(bad)?;
+                return Ok((name.clone(), text));
+            }
             let as_text = cast_with_options(&value, &DataType::Utf8, &CastOptions::default())
                 .map_err(|e| bad(e.into()))?;
             Ok((name.clone(), as_text.as_string::<i32>().clone()))

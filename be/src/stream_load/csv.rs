@@ -413,6 +413,7 @@ pub fn convert(
             (None, Some(d)) => StringArray::from(vec![d; rows]),
         };
         let out = match ty {
+            _ if col.data_type == DorisType::Bitmap => basalt_common::bitmap::from_text(&input),
             DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale, &safe)?,
             _ => cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?,
         };

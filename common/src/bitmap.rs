@@ -255,7 +255,12 @@ pub fn bitmap_union() -> AggregateUDF {
     union("bitmap_union", false)
 }
 
+/// `bitmap_union_count`: the size of a group's union.
+pub fn bitmap_union_count() -> AggregateUDF {
+    union("bitmap_union_count", true)
+}
+
 /// Doris's bitmap aggregate functions.
 pub fn udafs() -> Vec<AggregateUDF> {
-    vec![bitmap_union(), union("bitmap_union_count", true)]
+    vec![bitmap_union(), bitmap_union_count()]
 }

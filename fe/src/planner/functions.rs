@@ -2,8 +2,11 @@
 
 use crate::session::Session;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::logical_expr::{
+    create_udf, Aggregate, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Volatility,
+};
 use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
@@ -48,4 +51,46 @@ pub fn register(ctx: &SessionContext, session: &Session) {
         );
         ctx.register_udf(udf);
     }
+}
+
+/// `COUNT(DISTINCT c)` of a BITMAP column counts the distinct values in its
+/// bitmaps (`bitmap_union_count`), not distinct bitmaps, as Doris answers it.
+/// BITMAP is the only column type stored as Arrow Binary.
+pub fn bitmap_count_distinct(plan: LogicalPlan) -> DfResult<LogicalPlan> {
+    plan.transform_up(|node| {
+        let LogicalPlan::Aggregate(agg) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        let schema = agg.input.schema();
+        let mut changed = false;
+        let mut aggr_expr = Vec::with_capacity(agg.aggr_expr.len());
+        for e in &agg.aggr_expr {
+            let (inner, alias) = match e {
+                Expr::Alias(a) => (a.expr.as_ref(), Some(a.name.clone())),
+                other => (other, None),
+            };
+            let rewritten = match inner {
+                Expr::AggregateFunction(f)
+                    if f.func.name() == "count"
+                        && f.params.distinct
+                        && f.params.args.len() == 1
+                        && f.params.args[0].get_type(schema.as_ref())? == DataType::Binary =>
+                {
+                    let count = Arc::new(basalt_common::bitmap::bitmap_union_count());
+                    let call = count.call(f.params.args.clone());
+                    Some(call.alias(alias.unwrap_or_else(|| e.schema_name().to_string())))
+                }
+                _ => None,
+            };
+            changed |= rewritten.is_some();
+            aggr_expr.push(rewritten.unwrap_or_else(|| e.clone()));
+        }
+        if !changed {
+            return Ok(Transformed::no(node));
+        }
+        let rebuilt =
+            Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
+        Ok(Transformed::yes(LogicalPlan::Aggregate(rebuilt)))
+    })
+    .map(|t| t.data)
 }

@@ -5,14 +5,11 @@ checked equal."""
 import argparse
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BE_PORTS, FE_PORTS, Proc, connect, query  # noqa: E402
+from harness import BE_PORTS, FE_PORTS, Proc, connect, query, stream_load_csv, timed  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE = """CREATE TABLE bench.{name} (k BIGINT NOT NULL, c INT, v BIGINT, s VARCHAR(16){index})
@@ -35,23 +32,6 @@ def generate(path, rows):
     os.rename(path + ".tmp", path)
 
 
-def stream_load(port, table, path):
-    out = subprocess.check_output(
-        ["curl", "-sS", "--location-trusted", "-u", "root:", "-T", path, "-H", "column_separator: ,",
-         f"http://127.0.0.1:{port}/api/bench/{table}/_stream_load"])
-    assert b'"Success"' in out, out
-
-
-def timed(conn, sql, runs):
-    query(conn, sql)
-    times, answer = [], None
-    for _ in range(runs):
-        started = time.time()
-        answer = query(conn, sql)
-        times.append(time.time() - started)
-    return statistics.median(times), answer
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -71,7 +51,7 @@ def main():
         query(conn, TABLE.format(name="plain", index=""))
         query(conn, TABLE.format(name="indexed", index=", INDEX ic (c) USING BITMAP"))
         for name in ("plain", "indexed"):
-            stream_load(server.ports["http_port"], name, data)
+            stream_load_csv(server.ports["http_port"], "bench", name, data)
         results = {name: timed(conn, QUERY.format(select=args.select, name=name), args.runs)
                    for name in ("plain", "indexed")}
         assert results["plain"][1] == results["indexed"][1], results

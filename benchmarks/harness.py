@@ -4,6 +4,7 @@ MySQL to it, and read each process's CPU time and peak memory."""
 import json
 import os
 import signal
+import statistics
 import subprocess
 import time
 
@@ -66,6 +67,25 @@ def query(conn, sql):
     with conn.cursor() as c:
         c.execute(sql)
         return c.fetchall()
+
+
+def timed(conn, sql, runs):
+    """Median seconds of `runs` runs after a warm-up, and the answer."""
+    query(conn, sql)
+    times, answer = [], None
+    for _ in range(runs):
+        started = time.time()
+        answer = query(conn, sql)
+        times.append(time.time() - started)
+    return statistics.median(times), answer
+
+
+def stream_load_csv(http_port, db, table, path):
+    """A comma-separated file into `db.table` with curl, which must succeed."""
+    out = subprocess.check_output(
+        ["curl", "-sS", "--location-trusted", "-u", "root:", "-T", path, "-H", "column_separator: ,",
+         f"http://127.0.0.1:{http_port}/api/{db}/{table}/_stream_load"])
+    assert b'"Success"' in out, out
 
 
 FE_PORTS = ["--query-port", "0", "--http-port", "0", "--edit-log-port", "0"]

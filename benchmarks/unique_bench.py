@@ -6,14 +6,12 @@ replaced rows by their delete bitmaps."""
 import argparse
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BE_PORTS, FE_PORTS, Proc, connect, query  # noqa: E402
+from harness import BE_PORTS, FE_PORTS, Proc, connect, query, stream_load_csv, timed  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE = """CREATE TABLE bench.{name} (k BIGINT NOT NULL, v BIGINT, s VARCHAR(16))
@@ -25,25 +23,6 @@ QUERY = "SELECT COUNT(*), SUM(v), MAX(s) FROM bench.{name}"
 def write_load(path, keys, load):
     with open(path, "w") as f:
         f.write("".join(f"{k},{load * 1000 + k % 1000},s{k % 97}_{load}\n" for k in keys))
-
-
-def stream_load(http_port, table, path):
-    out = subprocess.check_output(
-        ["curl", "-sS", "--location-trusted", "-u", "root:", "-T", path,
-         "-H", "column_separator: ,",
-         f"http://127.0.0.1:{http_port}/api/bench/{table}/_stream_load"])
-    assert b'"Success"' in out, out
-
-
-def timed(conn, sql, runs):
-    query(conn, sql)  # warm-up
-    times = []
-    answer = None
-    for _ in range(runs):
-        started = time.time()
-        answer = query(conn, sql)
-        times.append(time.time() - started)
-    return statistics.median(times), answer
 
 
 def main():
@@ -75,7 +54,7 @@ def main():
             write_load(path, keys, load)
             for name in ("mow", "mor"):
                 started = time.time()
-                stream_load(server.ports["http_port"], name, path)
+                stream_load_csv(server.ports["http_port"], "bench", name, path)
                 load_s[name] += time.time() - started
         results = {}
         for name in ("mow", "mor"):

@@ -84,6 +84,14 @@ fn scalar(
     )
 }
 
+/// A bitmap per row into an integer, by `f`.
+fn to_int(name: &str, f: fn(Option<RoaringTreemap>) -> Option<i64>) -> ScalarUDF {
+    scalar(name, vec![DataType::Binary], DataType::Int64, move |a| {
+        let out: Int64Array = bitmaps(&a[0])?.into_iter().map(f).collect();
+        Ok(Arc::new(out))
+    })
+}
+
 /// Two bitmaps per row into one, by `op`.
 fn binary_op(name: &str, op: fn(RoaringTreemap, RoaringTreemap) -> RoaringTreemap) -> ScalarUDF {
     scalar(
@@ -120,18 +128,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
             DataType::Utf8,
             |a| Ok(Arc::new(to_text(&a[0])?)),
         ),
-        scalar(
-            "bitmap_count",
-            vec![DataType::Binary],
-            DataType::Int64,
-            |a| {
-                let out: Int64Array = bitmaps(&a[0])?
-                    .into_iter()
-                    .map(|b| Some(b.map_or(0, |b| b.len() as i64)))
-                    .collect();
-                Ok(Arc::new(out))
-            },
-        ),
+        to_int("bitmap_count", |b| Some(b.map_or(0, |b| b.len() as i64))),
         create_udf(
             "bitmap_empty",
             vec![],
@@ -171,20 +168,8 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 Ok(Arc::new(out))
             },
         ),
-        scalar("bitmap_min", vec![DataType::Binary], DataType::Int64, |a| {
-            let out: Int64Array = bitmaps(&a[0])?
-                .into_iter()
-                .map(|b| b?.min().map(|v| v as i64))
-                .collect();
-            Ok(Arc::new(out))
-        }),
-        scalar("bitmap_max", vec![DataType::Binary], DataType::Int64, |a| {
-            let out: Int64Array = bitmaps(&a[0])?
-                .into_iter()
-                .map(|b| b?.max().map(|v| v as i64))
-                .collect();
-            Ok(Arc::new(out))
-        }),
+        to_int("bitmap_min", |b| b?.min().map(|v| v as i64)),
+        to_int("bitmap_max", |b| b?.max().map(|v| v as i64)),
         binary_op("bitmap_and", |l, r| l & r),
         binary_op("bitmap_or", |l, r| l | r),
         binary_op("bitmap_xor", |l, r| l ^ r),

@@ -204,6 +204,13 @@ impl TabletSchema {
             .position(|c| c.name.eq_ignore_ascii_case(name))
     }
 
+    /// Equal but perhaps for the bitmap indexes.
+    pub fn eq_except_indexes(&self, other: &TabletSchema) -> bool {
+        let mut same = other.clone();
+        same.indexes = self.indexes.clone();
+        same == *self
+    }
+
     /// Where the delete sign is (UNIQUE tables).
     pub fn delete_sign(&self) -> Option<usize> {
         self.index_of(DELETE_SIGN)

@@ -29,14 +29,7 @@ pub async fn load(
     label: &str,
     batch: RecordBatch,
 ) -> Result<(TxnId, TxnStatus)> {
-    let source = LoadSource {
-        source_type: "INSERT_STREAMING",
-        coordinator: "FE: 127.0.0.1".into(),
-        coordinator_backend: None,
-        coordinator_start_time: 0,
-        timeout_ms: 0,
-    };
-    let txn_id = begin(fe, db, table, label, source)?;
+    let txn_id = begin(fe, db, table, label, LoadSource::statement())?;
     let written = async {
         let (sink, partition_of) = partitioned(fe, table, &batch)?;
         let client = fe.backends.rpc.clone();
@@ -105,7 +98,7 @@ pub async fn group_commit(
 
 /// The table's sink and each row's partition; an INSERT row no partition
 /// takes fails the statement (Doris's strict insert).
-fn partitioned(
+pub(crate) fn partitioned(
     fe: &Frontend,
     table: &OlapTable,
     batch: &RecordBatch,
@@ -131,6 +124,19 @@ pub struct LoadSource {
     pub coordinator_start_time: i64,
     /// 0: no timeout.
     pub timeout_ms: i64,
+}
+
+impl LoadSource {
+    /// A load the FE runs for a statement (INSERT, DELETE, UPDATE).
+    pub fn statement() -> Self {
+        LoadSource {
+            source_type: "INSERT_STREAMING",
+            coordinator: "FE: 127.0.0.1".into(),
+            coordinator_backend: None,
+            coordinator_start_time: 0,
+            timeout_ms: 0,
+        }
+    }
 }
 
 /// Begins a load transaction under `label` (unique in the database).

@@ -6,6 +6,8 @@
 //! segment without the file (written before the index, or cloned) is read
 //! without it.
 
+use super::TabletMeta;
+use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, UInt32Array};
@@ -253,4 +255,59 @@ fn indexable(e: &Arc<dyn PhysicalExpr>) -> Option<(usize, Test<'_>)> {
         return Some((column_of(n.arg())?, Test::IsNotNull));
     }
     None
+}
+
+impl super::StorageEngine {
+    /// Takes the schema's bitmap indexes: builds the files of new ones for
+    /// every segment the tablet holds, and removes those of dropped ones.
+    pub fn alter_indexes(&self, tablet_id: TabletId, schema: TabletSchema) -> Result<()> {
+        let t = self.tablet(tablet_id)?;
+        if !t.schema.eq_except_indexes(&schema) {
+            return Err(Error::backend(format!(
+                "tablet {tablet_id}: only the indexes of its schema may change"
+            )));
+        }
+        let dir = self.tablet_dir(tablet_id);
+        let segments: Vec<std::path::PathBuf> = t
+            .rowsets
+            .iter()
+            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
+            .collect();
+        self.build_indexes(&t, &schema)?;
+        self.update(&[tablet_id], |t| {
+            t.schema.indexes = schema.indexes.clone();
+            Ok(())
+        })?;
+        for index in t
+            .schema
+            .indexes
+            .iter()
+            .filter(|i| !schema.indexes.contains(i))
+        {
+            for seg in &segments {
+                let _ = std::fs::remove_file(path(seg, &index.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the bitmap index files of `schema` that `t`'s segments lack
+    /// (after an index is added, or for segments a clone copied).
+    pub(super) fn build_indexes(&self, t: &TabletMeta, schema: &TabletSchema) -> Result<()> {
+        let dir = self.tablet_dir(t.tablet_id);
+        for seg in t
+            .rowsets
+            .iter()
+            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
+        {
+            for index in &schema.indexes {
+                let file = path(&seg, &index.name);
+                let Some(col) = schema.index_of(&index.column).filter(|_| !file.exists()) else {
+                    continue;
+                };
+                write(&file, &super::compaction::read_column(&seg, col)?)?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -12,10 +12,9 @@ use crate::{blocking, metrics};
 use basalt_common::config::BeConfig;
 use basalt_common::rpc::{TabletId, Version};
 use basalt_common::{Error, Result};
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::Int8Type;
 use datafusion::arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -187,8 +186,10 @@ impl StorageEngine {
         let batches = blocking(move || {
             let mut out = Vec::new();
             for (r, deletes) in super::delete::applicable(&chain) {
-                let files: Vec<_> = r.segments.iter().map(|s| dir.join(s)).collect();
-                let rows = read_all(&files)?;
+                let mut rows = Vec::new();
+                for s in &r.segments {
+                    rows.extend(writer::read_segment(&dir.join(s), None)?);
+                }
                 if deletes.is_empty() {
                     out.extend(rows);
                     continue;
@@ -387,7 +388,7 @@ fn live_rows(
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     let mut offset = 0u32;
-    for batch in read_all(&[file.to_path_buf()])? {
+    for batch in writer::read_segment(file, None)? {
         let n = batch.num_rows() as u32;
         let signs = sign.map(|s| batch.column(s).as_primitive::<Int8Type>().clone());
         let keep: datafusion::arrow::array::BooleanArray = (0..n as usize)
@@ -408,38 +409,11 @@ fn live_rows(
 }
 
 /// One column of a segment file, whole.
-pub(super) fn read_column(
-    file: &std::path::Path,
-    column: usize,
-) -> Result<datafusion::arrow::array::ArrayRef> {
-    let err =
-        |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", file.display()));
-    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file)?)
-        .map_err(|e| err(&e))?;
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [column]);
-    let reader = builder.with_projection(mask).build().map_err(|e| err(&e))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| err(&e))?;
+pub(super) fn read_column(file: &std::path::Path, column: usize) -> Result<ArrayRef> {
+    let batches = writer::read_segment(file, Some(&[column]))?;
     let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
-    match arrays.is_empty() {
-        true => Err(err(&"an empty segment")),
-        false => datafusion::arrow::compute::concat(&arrays).map_err(|e| err(&e)),
-    }
-}
-
-/// Every row of the given segment files, in file order.
-fn read_all(files: &[std::path::PathBuf]) -> Result<Vec<RecordBatch>> {
-    let mut out = Vec::new();
-    for f in files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f)?)
-            .and_then(|b| b.with_batch_size(64 * 1024).build())
-            .map_err(|e| Error::internal(format!("reading {}: {e}", f.display())))?;
-        for batch in reader {
-            out.push(batch.map_err(|e| Error::internal(format!("reading {}: {e}", f.display())))?);
-        }
-    }
-    Ok(out)
+    datafusion::arrow::compute::concat(&arrays)
+        .map_err(|e| Error::internal(format!("reading {}: {e}", file.display())))
 }
 
 /// The background loop: every `generate_compaction_tasks_interval_ms`, the

@@ -62,43 +62,6 @@ impl Drop for CloneGuard {
     }
 }
 
-#[derive(Default)]
-struct Pins {
-    count: HashMap<u64, usize>,
-    /// Files of swept rowsets a read still used, deleted when it ends.
-    zombies: HashMap<u64, Vec<PathBuf>>,
-}
-
-/// Rowsets a read is using; dropping it releases them.
-pub struct RowsetPins {
-    engine: std::sync::Arc<StorageEngine>,
-    ids: Vec<u64>,
-}
-
-impl Drop for RowsetPins {
-    fn drop(&mut self) {
-        let mut pins = self.engine.pins.lock().unwrap_or_else(|e| e.into_inner());
-        for id in &self.ids {
-            if let Some(n) = pins.count.get_mut(id) {
-                *n -= 1;
-                if *n == 0 {
-                    pins.count.remove(id);
-                    for f in pins.zombies.remove(id).unwrap_or_default() {
-                        let _ = std::fs::remove_file(f);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// What a read of a tablet at a version uses: its rowsets, pinned.
-pub struct ReadView {
-    pub tablet: Arc<TabletMeta>,
-    pub rowsets: Vec<RowsetMeta>,
-    pub pins: RowsetPins,
-}
-
 impl std::fmt::Debug for StorageEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StorageEngine")
@@ -162,50 +125,6 @@ impl StorageEngine {
         Ok(engine)
     }
 
-    /// Marks `ids` as in use by a read until the returned guard drops.
-    pub fn pin(self: &std::sync::Arc<Self>, ids: Vec<u64>) -> RowsetPins {
-        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        for id in &ids {
-            *pins.count.entry(*id).or_default() += 1;
-        }
-        RowsetPins {
-            engine: std::sync::Arc::clone(self),
-            ids,
-        }
-    }
-
-    /// The rowsets that hold `version` of a tablet, pinned in the same step
-    /// as they are looked up, so a sweep either sees the pin or removed them first.
-    pub fn read_view(self: &Arc<Self>, tablet_id: TabletId, version: Version) -> Result<ReadView> {
-        let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
-        let tablet = tablets.get(&tablet_id).cloned().ok_or_else(|| {
-            Error::backend(format!("tablet {tablet_id} not found on this backend"))
-        })?;
-        if tablet.visible_version < version {
-            return Err(Error::backend(format!(
-                "tablet {tablet_id} on this backend has version {}, the query needs {version}",
-                tablet.visible_version
-            )));
-        }
-        let rowsets: Vec<RowsetMeta> = tablet
-            .path(version)
-            .ok_or_else(|| {
-                Error::backend(format!(
-                    "version {version} of tablet {tablet_id} is no longer held: compaction merged it"
-                ))
-            })?
-            .into_iter()
-            .cloned()
-            .collect();
-        let pins = self.pin(rowsets.iter().map(|r| r.rowset_id).collect());
-        drop(tablets);
-        Ok(ReadView {
-            tablet,
-            rowsets,
-            pins,
-        })
-    }
-
     /// The lock (and key index) of a merge-on-write tablet.
     fn mow_lock(&self, tablet_id: TabletId) -> Arc<Mutex<Option<mow::KeyIndex>>> {
         let mut locks = self.mow_locks.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,18 +158,6 @@ impl StorageEngine {
         match bitmaps.get(&tablet_id) {
             Some(b) => mow::deleted(b, rowset, segment, version),
             None => roaring::RoaringBitmap::new(),
-        }
-    }
-
-    /// Deletes a swept rowset's files now, or when the last read using it ends.
-    fn bury(&self, id: u64, files: Vec<PathBuf>) {
-        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        if pins.count.contains_key(&id) {
-            pins.zombies.insert(id, files);
-        } else {
-            for f in files {
-                let _ = std::fs::remove_file(f);
-            }
         }
     }
 
@@ -352,10 +259,9 @@ impl StorageEngine {
             .unwrap_or_else(|e| e.into_inner())
             .get(&tablet_id)
         {
-            // A replica that missed an index change takes it now.
-            let mut same = schema.clone();
-            same.indexes = t.schema.indexes.clone();
-            return if t.schema == schema || same == t.schema {
+            // A replica that missed an index change still matches (it reads
+            // without the indexes it lacks).
+            return if t.schema.eq_except_indexes(&schema) {
                 Ok(())
             } else {
                 Err(Error::backend(format!(
@@ -432,61 +338,6 @@ impl StorageEngine {
             }
             Ok(())
         })
-    }
-
-    /// Takes the schema's bitmap indexes: builds the files of new ones for
-    /// every segment the tablet holds, and removes those of dropped ones.
-    pub fn alter_indexes(&self, tablet_id: TabletId, schema: TabletSchema) -> Result<()> {
-        let t = self.tablet(tablet_id)?;
-        let mut same = schema.clone();
-        same.indexes = t.schema.indexes.clone();
-        if same != t.schema {
-            return Err(Error::backend(format!(
-                "tablet {tablet_id}: only the indexes of its schema may change"
-            )));
-        }
-        let dir = self.tablet_dir(tablet_id);
-        let segments: Vec<std::path::PathBuf> = t
-            .rowsets
-            .iter()
-            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
-            .collect();
-        self.build_indexes(&t, &schema)?;
-        self.update(&[tablet_id], |t| {
-            t.schema.indexes = schema.indexes.clone();
-            Ok(())
-        })?;
-        for index in t
-            .schema
-            .indexes
-            .iter()
-            .filter(|i| !schema.indexes.contains(i))
-        {
-            for seg in &segments {
-                let _ = std::fs::remove_file(bitmap_index::path(seg, &index.name));
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the bitmap index files of `schema` that `t`'s segments lack
-    /// (after an index is added, or for segments a clone copied).
-    fn build_indexes(&self, t: &TabletMeta, schema: &TabletSchema) -> Result<()> {
-        let dir = self.tablet_dir(t.tablet_id);
-        for seg in t
-            .rowsets
-            .iter()
-            .flat_map(|r| r.segments.iter().map(|s| dir.join(s)))
-        {
-            for index in &schema.indexes {
-                let file = bitmap_index::path(&seg, &index.name);
-                let Some(col) = schema.index_of(&index.column).filter(|_| !file.exists()) else {
-                    continue;
-                };
-                bitmap_index::write(&file, &compaction::read_column(&seg, col)?)?;
-            }
-        }
-        Ok(())
     }
 
     /// Records a `DELETE FROM`'s predicate as the pending rowset of `txn_id`.
@@ -727,7 +578,8 @@ impl StorageEngine {
     }
 }
 
-pub use reader::EngineReader;
+use reader::Pins;
+pub use reader::{EngineReader, ReadView, RowsetPins};
 
 impl basalt_common::tablet_writer::LocalRowsets for StorageEngine {
     fn write_rowset(

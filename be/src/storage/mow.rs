@@ -20,8 +20,6 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::interleave;
 use datafusion::arrow::datatypes::Int8Type;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::path::Path;
@@ -74,17 +72,7 @@ fn read_keys(path: &Path, schema: &TabletSchema) -> Result<SegmentKeys> {
     wanted.extend(schema.delete_sign());
     let err =
         |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
-    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
-        .map_err(|e| err(&e))?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| err(&e))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| err(&e))?;
+    let batches = super::writer::read_segment(path, Some(&wanted))?;
     let arrow = schema.arrow_schema();
     let field = |i: usize| SortField::new(arrow.field(i).data_type().clone());
     let keys = RowConverter::new((0..nkeys).map(field).collect()).map_err(|e| err(&e))?;
@@ -386,17 +374,9 @@ fn read_segment(
     path: &Path,
     schema: &datafusion::arrow::datatypes::SchemaRef,
 ) -> Result<RecordBatch> {
-    let err =
-        |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
-        .and_then(|b| b.with_batch_size(64 * 1024).build())
-        .map_err(|e| err(&e))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| err(&e))?;
-    let batch =
-        datafusion::arrow::compute::concat_batches(schema, &batches).map_err(|e| err(&e))?;
-    Ok(batch)
+    let batches = super::writer::read_segment(path, None)?;
+    datafusion::arrow::compute::concat_batches(schema, &batches)
+        .map_err(|e| Error::internal(format!("reading {}: {e}", path.display())))
 }
 
 /// The keys (row-encoded) of the given rows of a segment.

@@ -3,8 +3,11 @@
 //! pushed-down predicate rules out.
 
 use super::StorageEngine;
+use super::{RowsetMeta, TabletMeta};
+use basalt_common::rpc::{TabletId, Version};
 use basalt_common::scan::{ReadMetrics, TabletReader, TabletScanRange};
 use basalt_common::schema::TabletSchema;
+use basalt_common::Error;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -20,8 +23,10 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -64,8 +69,13 @@ impl TabletReader for EngineReader {
                 let indexed = predicate
                     .as_ref()
                     .filter(|_| !merged && !schema.indexes.is_empty());
-                if let Some(p) = indexed {
-                    let total = rowset_rows(&path)?;
+                // The footer (read once) sizes the row groups of a selection.
+                let footer = match indexed.is_some() || !skip.is_empty() {
+                    true => Some(read_footer(&path)?),
+                    false => None,
+                };
+                if let (Some(p), Some(footer)) = (indexed, &footer) {
+                    let total = footer.file_metadata().num_rows() as u32;
                     if let Some(selected) = super::bitmap_index::select(&path, schema, p, total)? {
                         let mut ruled_out = RoaringBitmap::new();
                         ruled_out.insert_range(0..total);
@@ -75,8 +85,8 @@ impl TabletReader for EngineReader {
                         skip |= ruled_out;
                     }
                 }
-                if !skip.is_empty() {
-                    file = file.with_extension(skip_rows(&path, &skip)?);
+                if let Some(footer) = footer.filter(|_| !skip.is_empty()) {
+                    file = file.with_extension(skip_rows(&footer, &skip));
                     selective = true;
                 }
                 metrics.segments.add(1);
@@ -175,19 +185,16 @@ impl TabletReader for EngineReader {
     }
 }
 
-/// The rows of a segment file, from its footer.
-fn rowset_rows(path: &std::path::Path) -> Result<u32> {
+/// A segment file's footer (its row groups and their sizes).
+fn read_footer(path: &std::path::Path) -> Result<ParquetMetaData> {
     let file = std::fs::File::open(path)?;
-    let meta = ParquetMetaDataReader::new().parse_and_finish(&file)?;
-    Ok(meta.file_metadata().num_rows() as u32)
+    Ok(ParquetMetaDataReader::new().parse_and_finish(&file)?)
 }
 
 /// A Parquet access plan that reads every row of the file but `deleted`
 /// (delete bitmaps, rows bitmap indexes ruled out) as a row selection,
 /// applied before any column is decoded.
-fn skip_rows(path: &std::path::Path, deleted: &RoaringBitmap) -> Result<ParquetAccessPlan> {
-    let file = std::fs::File::open(path)?;
-    let meta = ParquetMetaDataReader::new().parse_and_finish(&file)?;
+fn skip_rows(meta: &ParquetMetaData, deleted: &RoaringBitmap) -> ParquetAccessPlan {
     let mut groups = Vec::with_capacity(meta.num_row_groups());
     let mut start = 0u64;
     for rg in meta.row_groups() {
@@ -215,5 +222,104 @@ fn skip_rows(path: &std::path::Path, deleted: &RoaringBitmap) -> Result<ParquetA
         });
         start = end;
     }
-    Ok(ParquetAccessPlan::new(groups))
+    ParquetAccessPlan::new(groups)
+}
+
+#[derive(Default)]
+pub(super) struct Pins {
+    count: HashMap<u64, usize>,
+    /// Files of swept rowsets a read still used, deleted when it ends.
+    zombies: HashMap<u64, Vec<PathBuf>>,
+}
+
+/// Rowsets a read is using; dropping it releases them.
+pub struct RowsetPins {
+    engine: std::sync::Arc<StorageEngine>,
+    ids: Vec<u64>,
+}
+
+impl Drop for RowsetPins {
+    fn drop(&mut self) {
+        let mut pins = self.engine.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.ids {
+            if let Some(n) = pins.count.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.count.remove(id);
+                    for f in pins.zombies.remove(id).unwrap_or_default() {
+                        let _ = std::fs::remove_file(f);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a read of a tablet at a version uses: its rowsets, pinned.
+pub struct ReadView {
+    pub tablet: Arc<TabletMeta>,
+    pub rowsets: Vec<RowsetMeta>,
+    pub pins: RowsetPins,
+}
+
+impl StorageEngine {
+    /// Marks `ids` as in use by a read until the returned guard drops.
+    pub fn pin(self: &std::sync::Arc<Self>, ids: Vec<u64>) -> RowsetPins {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &ids {
+            *pins.count.entry(*id).or_default() += 1;
+        }
+        RowsetPins {
+            engine: std::sync::Arc::clone(self),
+            ids,
+        }
+    }
+
+    /// The rowsets that hold `version` of a tablet, pinned in the same step
+    /// as they are looked up, so a sweep either sees the pin or removed them first.
+    pub fn read_view(
+        self: &Arc<Self>,
+        tablet_id: TabletId,
+        version: Version,
+    ) -> basalt_common::Result<ReadView> {
+        let tablets = self.tablets.read().unwrap_or_else(|e| e.into_inner());
+        let tablet = tablets.get(&tablet_id).cloned().ok_or_else(|| {
+            Error::backend(format!("tablet {tablet_id} not found on this backend"))
+        })?;
+        if tablet.visible_version < version {
+            return Err(Error::backend(format!(
+                "tablet {tablet_id} on this backend has version {}, the query needs {version}",
+                tablet.visible_version
+            )));
+        }
+        let rowsets: Vec<RowsetMeta> = tablet
+            .path(version)
+            .ok_or_else(|| {
+                Error::backend(format!(
+                    "version {version} of tablet {tablet_id} is no longer held: compaction merged it"
+                ))
+            })?
+            .into_iter()
+            .cloned()
+            .collect();
+        let pins = self.pin(rowsets.iter().map(|r| r.rowset_id).collect());
+        drop(tablets);
+        Ok(ReadView {
+            tablet,
+            rowsets,
+            pins,
+        })
+    }
+
+    /// Deletes a swept rowset's files now, or when the last read using it ends.
+    pub(super) fn bury(&self, id: u64, files: Vec<PathBuf>) {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        if pins.count.contains_key(&id) {
+            pins.zombies.insert(id, files);
+        } else {
+            for f in files {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
 }

@@ -10,7 +10,8 @@ use datafusion::arrow::compute::{concat_batches, interleave_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -141,6 +142,25 @@ pub fn write_segment(
         rows: sorted.num_rows() as u64,
         bytes,
     }))
+}
+
+/// The rows of a segment file outside DataFusion (compaction, merge-on-write
+/// bookkeeping, index builds): every column, or only `columns` (which come
+/// back in schema order).
+pub fn read_segment(path: &Path, columns: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
+    let err =
+        |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
+        .map_err(|e| err(&e))?
+        .with_batch_size(ROW_GROUP_ROWS);
+    if let Some(columns) = columns {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build().map_err(|e| err(&e))?;
+    reader
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| err(&e))
 }
 
 /// Deletes files that no tablet meta names: leftovers of writes cut short by a crash,

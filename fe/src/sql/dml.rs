@@ -342,13 +342,7 @@ async fn write_delete_predicate(
     label: &str,
     predicate: String,
 ) -> Result<(u64, basalt_catalog::TxnStatus)> {
-    let source = crate::load::LoadSource {
-        source_type: "INSERT_STREAMING",
-        coordinator: "FE: 127.0.0.1".into(),
-        coordinator_backend: None,
-        coordinator_start_time: 0,
-        timeout_ms: 0,
-    };
+    let source = crate::load::LoadSource::statement();
     let txn_id = crate::load::begin(fe, db, table, label, source)?;
     let addrs = fe.backend_addrs();
     let mut written = Vec::new();
@@ -456,13 +450,7 @@ async fn write_and_publish(
     staged: &OlapTable,
     batch: RecordBatch,
 ) -> Result<()> {
-    let sink = crate::load::sink(fe, staged);
-    let partition_of = sink.partition_of_rows(&batch)?;
-    if let Some(row) = partition_of.iter().position(Option::is_none) {
-        return Err(Error::invalid(format!(
-            "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
-        )));
-    }
+    let (sink, partition_of) = crate::load::partitioned(fe, staged, &batch)?;
     // An id of its own marks the rows on the backends until they are published.
     let txn_id = fe.catalog.alloc_ids(1);
     let client = fe.backends.rpc.clone();

@@ -50,12 +50,7 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
                 insert.partitions, table.name
             )));
         }
-        let of = crate::load::sink(&fe, &only).partition_of_rows(&batch)?;
-        if let Some(row) = of.iter().position(Option::is_none) {
-            return Err(Error::invalid(format!(
-                "Insert has filtered data in strict mode: no partition for this tuple, row {row}"
-            )));
-        }
+        crate::load::partitioned(&fe, &only, &batch)?;
     }
     let label = insert
         .label

@@ -69,9 +69,7 @@ impl DorisParser<'_> {
             Vec::new()
         };
         let using = if self.word("USING") {
-            self.p
-                .parse_comma_separated(Parser::parse_table_and_joins)
-                .map_err(|e| self.syntax(e))?
+            self.table_list()?
         } else {
             Vec::new()
         };
@@ -107,9 +105,7 @@ impl DorisParser<'_> {
             }
         }
         let from = if self.word("FROM") {
-            self.p
-                .parse_comma_separated(Parser::parse_table_and_joins)
-                .map_err(|e| self.syntax(e))?
+            self.table_list()?
         } else {
             Vec::new()
         };
@@ -125,5 +121,12 @@ impl DorisParser<'_> {
             from,
             selection,
         })))
+    }
+
+    /// `t1 [JOIN ...], t2 ...`: the tables of USING and FROM.
+    fn table_list(&mut self) -> Result<Vec<sql::TableWithJoins>> {
+        self.p
+            .parse_comma_separated(Parser::parse_table_and_joins)
+            .map_err(|e| self.syntax(e))
     }
 }

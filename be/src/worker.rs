@@ -38,10 +38,10 @@ pub fn worker(engine: Arc<StorageEngine>) -> Worker {
             let mut state = builder.build();
             // Fragments call it by name to route a bucket-shuffle join's build side.
             state.register_udf(basalt_common::bucket_shuffle::udf())?;
-            for f in basalt_common::bitmap::udfs() {
+            for f in basalt_common::doris_udfs() {
                 state.register_udf(Arc::new(f))?;
             }
-            for f in basalt_common::bitmap::udafs() {
+            for f in basalt_common::doris_udafs() {
                 state.register_udaf(Arc::new(f))?;
             }
             Ok(state)

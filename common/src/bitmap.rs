@@ -3,14 +3,19 @@
 //! UDFs and UDAFs. The FE and every BE worker register the same ones, so a
 //! plan fragment calls them by name wherever it runs.
 
+use datafusion::arrow::array::Scalar;
 use datafusion::arrow::array::{
     ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, StringArray,
 };
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    create_udaf, create_udf, Accumulator, AggregateUDF, ColumnarValue, ScalarUDF, Volatility,
+    create_udaf, create_udf, Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarUDF,
+    Signature, Volatility,
 };
+use datafusion::physical_expr::expressions::Literal;
 use roaring::RoaringTreemap;
 use std::sync::Arc;
 
@@ -128,6 +133,20 @@ pub fn udfs() -> Vec<ScalarUDF> {
             DataType::Utf8,
             |a| Ok(Arc::new(to_text(&a[0])?)),
         ),
+        // Doris's murmur3 (x86, 32-bit) of the value's text, with its seed;
+        // NULL hashes to an empty bitmap.
+        scalar("bitmap_hash", vec![DataType::Utf8], DataType::Binary, |a| {
+            let text = a[0].as_string::<i32>();
+            Ok(binary(text.iter().map(|s| {
+                let mut set = RoaringTreemap::new();
+                if let Some(s) = s {
+                    let h = murmur3::murmur3_32(&mut std::io::Cursor::new(s.as_bytes()), 104_729)
+                        .expect("reading from memory cannot fail");
+                    set.insert(u64::from(h));
+                }
+                Some(set)
+            })))
+        }),
         to_int("bitmap_count", |b| Some(b.map_or(0, |b| b.len() as i64))),
         create_udf(
             "bitmap_empty",
@@ -245,7 +264,123 @@ pub fn bitmap_union_count() -> AggregateUDF {
     union("bitmap_union_count", true)
 }
 
+/// `intersect_count(bitmap, column, v1, v2, ...)`: the size of the
+/// intersection, over the filter values, of the union of the bitmaps of the
+/// rows whose `column` equals each value. The values are literals; the
+/// partial state is one union per value.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct IntersectCount {
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for IntersectCount {
+    fn name(&self) -> &str {
+        "intersect_count"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok((2..args.input_fields.len())
+            .map(|i| {
+                Arc::new(Field::new(
+                    format!("{}[{i}]", args.name),
+                    DataType::Binary,
+                    true,
+                ))
+            })
+            .collect())
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let values = args
+            .exprs
+            .get(2..)
+            .filter(|v| !v.is_empty() && args.exprs[0].data_type(args.schema).ok() == Some(DataType::Binary))
+            .ok_or_else(|| {
+                DataFusionError::Plan(
+                    "intersect_count(bitmap, column, value, ...) needs a bitmap and at least one value".into(),
+                )
+            })?
+            .iter()
+            .map(|e| {
+                e.downcast_ref::<Literal>()
+                    .map(|l| l.value().clone())
+                    .ok_or_else(|| {
+                        DataFusionError::Plan("intersect_count's filter values must be constants".into())
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sets = vec![RoaringTreemap::new(); values.len()];
+        Ok(Box::new(Intersect { values, sets }))
+    }
+}
+
+#[derive(Debug)]
+struct Intersect {
+    values: Vec<ScalarValue>,
+    sets: Vec<RoaringTreemap>,
+}
+
+impl Accumulator for Intersect {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (bitmaps, column) = (values[0].as_binary::<i32>(), &values[1]);
+        for (value, set) in self.values.iter().zip(&mut self.sets) {
+            let Ok(value) = value.cast_to(column.data_type()) else {
+                continue;
+            };
+            let equal = eq(column, &Scalar::new(value.to_array()?))?;
+            for (b, hit) in bitmaps.iter().zip(equal.iter()) {
+                if let (Some(b), Some(true)) = (b, hit) {
+                    *set |= decode(b)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for (state, set) in states.iter().zip(&mut self.sets) {
+            for b in state.as_binary::<i32>().iter().flatten() {
+                *set |= decode(b)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self
+            .sets
+            .iter()
+            .map(|s| ScalarValue::Binary(Some(encode(s))))
+            .collect())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mut sets = self.sets.iter();
+        let first = sets.next().cloned().unwrap_or_default();
+        let all = sets.fold(first, |acc, s| acc & s);
+        Ok(ScalarValue::Int64(Some(all.len() as i64)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.sets.iter().map(|s| s.serialized_size()).sum::<usize>()
+    }
+}
+
 /// Doris's bitmap aggregate functions.
 pub fn udafs() -> Vec<AggregateUDF> {
-    vec![bitmap_union(), bitmap_union_count()]
+    vec![
+        bitmap_union(),
+        bitmap_union_count(),
+        AggregateUDF::new_from_impl(IntersectCount {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }),
+    ]
 }

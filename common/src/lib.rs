@@ -8,6 +8,7 @@ pub mod config;
 pub mod control_client;
 pub mod error;
 pub mod hash;
+pub mod hll;
 pub mod load_rpc;
 pub mod net;
 pub mod partition;
@@ -19,6 +20,22 @@ pub mod tablet_writer;
 pub mod types;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// Doris's scalar functions that DataFusion lacks (BITMAP and HLL). The FE,
+/// every BE worker and Stream Load's `columns` mappings register the same
+/// ones, so a plan fragment calls them by name wherever it runs.
+pub fn doris_udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
+    let mut out = bitmap::udfs();
+    out.extend(hll::udfs());
+    out
+}
+
+/// Doris's aggregate functions that DataFusion lacks (BITMAP and HLL).
+pub fn doris_udafs() -> Vec<datafusion::logical_expr::AggregateUDF> {
+    let mut out = bitmap::udafs();
+    out.extend(hll::udafs());
+    out
+}
 
 /// Reported as `VERSION()` / `@@version`; MySQL clients gate features on it.
 pub const MYSQL_SERVER_VERSION: &str = "5.7.99";

@@ -35,6 +35,8 @@ pub enum DorisType {
     String,
     /// A set of unsigned 64-bit integers: a serialized roaring bitmap.
     Bitmap,
+    /// A HyperLogLog sketch of distinct values, in Doris's serialized form.
+    Hll,
 }
 
 impl DorisType {
@@ -57,6 +59,7 @@ impl DorisType {
                 DataType::Utf8
             }
             DorisType::Bitmap => DataType::Binary,
+            DorisType::Hll => crate::hll::ARROW_TYPE,
         }
     }
 
@@ -88,6 +91,7 @@ impl DorisType {
             },
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DorisType::String,
             DataType::Binary => DorisType::Bitmap,
+            DataType::LargeBinary => DorisType::Hll,
             _ => return None,
         })
     }
@@ -129,7 +133,7 @@ impl DorisType {
     pub fn can_be_key(&self) -> bool {
         !matches!(
             self,
-            DorisType::Float | DorisType::Double | DorisType::Bitmap
+            DorisType::Float | DorisType::Double | DorisType::Bitmap | DorisType::Hll
         )
     }
 
@@ -149,7 +153,7 @@ impl DorisType {
             DorisType::DateTime { scale } => 19 + if scale > 0 { scale as u32 + 1 } else { 0 },
             DorisType::Char { len } | DorisType::Varchar { len } => len,
             DorisType::String => 2_147_483_643,
-            DorisType::Bitmap => 0,
+            DorisType::Bitmap | DorisType::Hll => 0,
         }
     }
 }
@@ -174,6 +178,7 @@ impl fmt::Display for DorisType {
             DorisType::Varchar { len } => write!(f, "varchar({len})"),
             DorisType::String => f.write_str("text"),
             DorisType::Bitmap => f.write_str("bitmap"),
+            DorisType::Hll => f.write_str("hll"),
         }
     }
 }

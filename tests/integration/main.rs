@@ -1,7 +1,6 @@
 //! Integration tests: one binary (to save link time) that starts real Basalt
 //! processes and drives them with real clients.
 
-mod bitmap_load;
 mod clients;
 mod cluster;
 mod compaction;
@@ -12,6 +11,7 @@ mod local_cluster;
 mod query_control;
 mod read_profile;
 mod robustness;
+mod sketch_load;
 mod slt_files;
 mod stream_load;
 mod stream_load_faults;

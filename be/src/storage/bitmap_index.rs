@@ -12,7 +12,7 @@ use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, UInt32Array};
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -51,7 +51,18 @@ pub fn write_all(segment: &Path, schema: &TabletSchema, rows: &RecordBatch) -> R
     Ok(())
 }
 
-/// One index file: each distinct value of `column` and its rows.
+/// Bitmaps per batch of an index file, by size: a lookup decodes one batch,
+/// so a predicate on one value reads about this much, not the whole index.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// The format version, in the file's schema metadata. Version 1 (no
+/// metadata) was one batch of every value and its bitmap.
+const VERSION: &str = "2";
+
+/// One index file: each distinct value of `column` and its rows, in value
+/// order. Batch 0 is the directory (every value and the batch holding its
+/// bitmap, with empty bitmaps); the bitmaps follow in batches of about
+/// [`BATCH_BYTES`], so a read seeks to the batches of the values it needs.
 pub fn write(file: &Path, column: &ArrayRef) -> Result<()> {
     let converter =
         RowConverter::new(vec![SortField::new(column.data_type().clone())]).map_err(err)?;
@@ -65,89 +76,175 @@ pub fn write(file: &Path, column: &ArrayRef) -> Result<()> {
             .or_insert_with(|| (row as u32, RoaringBitmap::new()));
         entry.1.insert(row as u32);
     }
-    let first: UInt32Array = groups.values().map(|(r, _)| Some(*r)).collect();
+    let mut groups: Vec<(&[u8], (u32, RoaringBitmap))> = groups.into_iter().collect();
+    groups.sort_unstable_by_key(|(key, _)| *key);
+    let first: UInt32Array = groups.iter().map(|(_, (r, _))| Some(*r)).collect();
     let values = take(column.as_ref(), &first, None).map_err(err)?;
     let bitmaps: Vec<Vec<u8>> = groups
-        .values()
-        .map(|(_, b)| super::mow::encode(b))
+        .iter()
+        .map(|(_, (_, b))| super::mow::encode(b))
         .collect::<Result<_>>()?;
-    let bitmaps = BinaryArray::from_iter_values(bitmaps.iter());
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("value", column.data_type().clone(), true),
-        Field::new("rows", DataType::Binary, false),
-    ]));
-    let batch =
-        RecordBatch::try_new(Arc::clone(&schema), vec![values, Arc::new(bitmaps)]).map_err(err)?;
+    // Cut the values into batches of about BATCH_BYTES of bitmaps.
+    let mut cuts = vec![0];
+    let mut bytes = 0;
+    for (i, b) in bitmaps.iter().enumerate() {
+        if bytes > 0 && bytes + b.len() > BATCH_BYTES {
+            cuts.push(i);
+            bytes = 0;
+        }
+        bytes += b.len();
+    }
+    cuts.push(bitmaps.len());
+    let batch_of: UInt32Array = (0..bitmaps.len())
+        .map(|i| Some(cuts.partition_point(|&c| c <= i) as u32))
+        .collect();
+    let metadata = HashMap::from([("version".to_string(), VERSION.to_string())]);
+    let schema = Arc::new(Schema::new_with_metadata(
+        vec![
+            Field::new("value", column.data_type().clone(), true),
+            Field::new("batch", DataType::UInt32, false),
+            Field::new("rows", DataType::Binary, false),
+        ],
+        metadata,
+    ));
+    let empty = BinaryArray::from_iter_values(std::iter::repeat_n(b"", bitmaps.len()));
+    let directory = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![values.clone(), Arc::new(batch_of.clone()), Arc::new(empty)],
+    )
+    .map_err(err)?;
     let tmp = file.with_extension("tmp");
     let out = std::fs::File::create(&tmp)?;
     let mut writer = FileWriter::try_new(out, &schema).map_err(err)?;
-    writer.write(&batch).map_err(err)?;
+    writer.write(&directory).map_err(err)?;
+    for w in cuts.windows(2) {
+        let (from, len) = (w[0], w[1] - w[0]);
+        let rows = BinaryArray::from_iter_values(bitmaps[from..w[1]].iter());
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                values.slice(from, len),
+                Arc::new(batch_of.slice(from, len)),
+                Arc::new(rows),
+            ],
+        )
+        .map_err(err)?;
+        writer.write(&batch).map_err(err)?;
+    }
     let out = writer.into_inner().map_err(err)?;
     out.sync_all()?;
     std::fs::rename(&tmp, file)?;
     Ok(())
 }
 
-/// An index file read back: value -> rows.
+/// An open index file: its directory read, its bitmaps read on demand.
 struct Index {
+    reader: FileReader<std::fs::File>,
     converter: RowConverter,
-    rows: HashMap<Box<[u8]>, RoaringBitmap>,
-    nulls: RoaringBitmap,
     data_type: DataType,
+    /// Value (as row bytes) -> the batch holding its bitmap; `None` in a
+    /// version 1 file, whose single batch holds everything.
+    directory: Option<HashMap<Box<[u8]>, usize>>,
+    /// The batch holding the NULL value's rows, if any row is NULL.
+    null_batch: Option<usize>,
 }
 
-fn read(file: &Path) -> Result<Option<Index>> {
+fn open(file: &Path) -> Result<Option<Index>> {
     let Ok(f) = std::fs::File::open(file) else {
         return Ok(None);
     };
     let reader = FileReader::try_new(f, None).map_err(err)?;
-    let data_type = reader.schema().field(0).data_type().clone();
+    let schema = reader.schema();
+    let data_type = schema.field(0).data_type().clone();
     let converter = RowConverter::new(vec![SortField::new(data_type.clone())]).map_err(err)?;
     let mut index = Index {
+        reader,
         converter,
-        rows: HashMap::new(),
-        nulls: RoaringBitmap::new(),
         data_type,
+        directory: None,
+        null_batch: None,
     };
-    for batch in reader {
-        let batch = batch.map_err(err)?;
-        let values = batch.column(0);
+    if schema.metadata().get("version").map(String::as_str) == Some(VERSION) {
+        let batch = index.reader.next().transpose().map_err(err)?;
+        let batch = batch.ok_or_else(|| err("no directory"))?;
         let keys = index
             .converter
-            .convert_columns(&[Arc::clone(values)])
+            .convert_columns(&[Arc::clone(batch.column(0))])
             .map_err(err)?;
-        let bitmaps = batch.column(1).as_binary::<i32>();
+        let batches = batch.column(1).as_primitive::<UInt32Type>();
+        let mut directory = HashMap::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
-            let rows = super::mow::decode(bitmaps.value(i))?;
-            if values.is_null(i) {
-                index.nulls = rows;
-            } else {
-                index.rows.insert(keys.row(i).data().into(), rows);
+            let b = batches.value(i) as usize;
+            match batch.column(0).is_null(i) {
+                true => index.null_batch = Some(b),
+                false => _ = directory.insert(keys.row(i).data().into(), b),
             }
         }
+        index.directory = Some(directory);
     }
     Ok(Some(index))
 }
 
 impl Index {
-    /// The rows holding any of `values` (literals, cast to the column's type).
-    fn matching(&self, values: &[&datafusion::common::ScalarValue]) -> Result<RoaringBitmap> {
+    /// The rows of the values (row bytes; `None` for NULL) found in batch `b`.
+    fn rows_in(&mut self, b: usize, wanted: &[Option<&[u8]>]) -> Result<RoaringBitmap> {
+        self.reader.set_index(b).map_err(err)?;
+        let batch = self.reader.next().transpose().map_err(err)?;
+        let batch = batch.ok_or_else(|| err(format!("no batch {b}")))?;
+        let values = batch.column(0);
+        let keys = self
+            .converter
+            .convert_columns(&[Arc::clone(values)])
+            .map_err(err)?;
+        let bitmaps = batch.column(batch.num_columns() - 1).as_binary::<i32>();
         let mut out = RoaringBitmap::new();
-        for v in values {
-            if v.is_null() {
-                continue;
+        for i in 0..batch.num_rows() {
+            let key = (!values.is_null(i)).then(|| keys.row(i).data());
+            if wanted.contains(&key) {
+                out |= super::mow::decode(bitmaps.value(i))?;
             }
+        }
+        Ok(out)
+    }
+
+    /// The rows holding any of `values` (literals, cast to the column's
+    /// type), reading only the batches that hold them.
+    fn matching(&mut self, values: &[&datafusion::common::ScalarValue]) -> Result<RoaringBitmap> {
+        let mut keys = Vec::new();
+        for v in values {
             let array = v.to_array().map_err(err)?;
             let Ok(array) = cast(&array, &self.data_type) else {
                 continue;
             };
-            if array.is_null(0) {
-                continue;
+            if !array.is_null(0) {
+                keys.push(self.converter.convert_columns(&[array]).map_err(err)?);
             }
-            let key = self.converter.convert_columns(&[array]).map_err(err)?;
-            if let Some(rows) = self.rows.get(key.row(0).data()) {
-                out |= rows;
-            }
+        }
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.row(0).data()).collect();
+        self.rows_of(keys.into_iter().map(Some).collect())
+    }
+
+    /// The rows whose value is NULL.
+    fn nulls(&mut self) -> Result<RoaringBitmap> {
+        self.rows_of(vec![None])
+    }
+
+    fn rows_of(&mut self, wanted: Vec<Option<&[u8]>>) -> Result<RoaringBitmap> {
+        let Some(directory) = &self.directory else {
+            return self.rows_in(0, &wanted);
+        };
+        let mut batches: Vec<usize> = wanted
+            .iter()
+            .filter_map(|k| match k {
+                Some(k) => directory.get(*k).copied(),
+                None => self.null_batch,
+            })
+            .collect();
+        batches.sort_unstable();
+        batches.dedup();
+        let mut out = RoaringBitmap::new();
+        for b in batches {
+            out |= self.rows_in(b, &wanted)?;
         }
         Ok(out)
     }
@@ -164,7 +261,7 @@ pub fn select(
     let mut conjuncts = Vec::new();
     split_and(predicate, &mut conjuncts);
     let mut selected: Option<RoaringBitmap> = None;
-    let mut loaded: HashMap<usize, Option<Index>> = HashMap::new();
+    let mut opened: HashMap<usize, Option<Index>> = HashMap::new();
     for c in conjuncts {
         let Some((column, test)) = indexable(c) else {
             continue;
@@ -176,22 +273,22 @@ pub fn select(
         else {
             continue;
         };
-        let idx = match loaded.entry(column) {
+        let idx = match opened.entry(column) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(read(&path(segment, &index.name))?)
+                e.insert(open(&path(segment, &index.name))?)
             }
         };
-        let Some(idx) = idx.as_ref() else {
+        let Some(idx) = idx.as_mut() else {
             continue;
         };
         let rows = match test {
             Test::In(values) => idx.matching(&values)?,
-            Test::IsNull => idx.nulls.clone(),
+            Test::IsNull => idx.nulls()?,
             Test::IsNotNull => {
                 let mut all = RoaringBitmap::new();
                 all.insert_range(0..total);
-                all - &idx.nulls
+                all - idx.nulls()?
             }
         };
         selected = Some(match selected {

@@ -94,10 +94,7 @@ pub async fn merge(schema: &TabletSchema, batches: Vec<RecordBatch>) -> Result<R
                 basalt_common::bitmap::bitmap_union().call(vec![col(name)])
             }
             (KeysType::AggKeys, Some(AggType::HllUnion)) => {
-                return Err(datafusion::error::DataFusionError::NotImplemented(format!(
-                    "{} columns are not supported yet",
-                    c.agg_type.map(|a| a.to_string()).unwrap_or_default()
-                )))
+                basalt_common::hll::hll_union().call(vec![col(name)])
             }
             // REPLACE, and every value column of a UNIQUE table.
             _ => newest(&c.name, false)?,

@@ -103,7 +103,7 @@ pub fn derive(
         config = config.set_str("datafusion.execution.time_zone", tz);
     }
     let ctx = SessionContext::new_with_config(config);
-    for f in basalt_common::bitmap::udfs() {
+    for f in basalt_common::doris_udfs() {
         ctx.register_udf(f);
     }
     let df_schema = DFSchema::try_from(schema).map_err(|e| e.to_string())?;
@@ -119,9 +119,14 @@ pub fn derive(
                 .evaluate(&batch)
                 .and_then(|v| v.into_array(rows))
                 .map_err(bad)?;
-            // A bitmap travels as its text (`1,2,3`), as a BITMAP column reads it.
+            // A bitmap travels as its text (`1,2,3`) and an HLL as its
+            // base64, as BITMAP and HLL columns read them.
             if value.data_type() == &DataType::Binary {
                 let text = basalt_common::bitmap::to_text(&value).map_err(bad)?;
+                return Ok((name.clone(), text));
+            }
+            if value.data_type() == &basalt_common::hll::ARROW_TYPE {
+                let text = basalt_common::hll::to_base64(&value).map_err(bad)?;
                 return Ok((name.clone(), text));
             }
             let as_text = cast_with_options(&value, &DataType::Utf8, &CastOptions::default())

@@ -414,6 +414,7 @@ pub fn convert(
         };
         let out = match ty {
             _ if col.data_type == DorisType::Bitmap => basalt_common::bitmap::from_text(&input),
+            _ if col.data_type == DorisType::Hll => basalt_common::hll::from_base64(&input),
             DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale, &safe)?,
             _ => cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?,
         };

@@ -10,6 +10,7 @@ use super::json;
 use super::options::{LoadOptions, MergeType};
 use basalt_common::schema::{mark_partial, DELETE_SIGN, SEQUENCE_COL};
 use basalt_common::sink::TabletSink;
+use basalt_common::types::DorisType;
 use datafusion::arrow::array::{AsArray, BooleanArray, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -124,6 +125,17 @@ pub fn sources(sink: &TabletSink, opts: &LoadOptions) -> Result<Sources, String>
         return Err(format!(
             "[ANALYSIS_ERROR]Unknown column '{unknown}' in table '{}'",
             sink.table
+        ));
+    }
+    // An HLL column is made by a function (Doris's rule): its file text is no sketch.
+    let hll = |n: &String| {
+        sink.schema
+            .index_of(n)
+            .is_some_and(|i| sink.schema.columns[i].data_type == DorisType::Hll)
+    };
+    if let Some(name) = sources.iter().find(|n| hll(n)) {
+        return Err(format!(
+            "[ANALYSIS_ERROR]HLL column must use hll_hash function, like {name}=hll_hash(xxx) or {name}=hll_empty()"
         ));
     }
     let partial = match opts.partial_columns {

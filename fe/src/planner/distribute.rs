@@ -26,7 +26,9 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
+use datafusion::physical_plan::{
+    Distribution, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+};
 use datafusion_distributed::{
     BroadcastExec, DistributedExt, DistributedLeafExec, NetworkBroadcastExec, NetworkCoalesceExec,
     NetworkShuffleExec, RouteTasksEvent, RouteTasksEventResponse, ScaleUpLeafNodeEvent,
@@ -124,7 +126,7 @@ impl Placed {
 fn cut(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<Arc<dyn ExecutionPlan>> {
     let (plan, placed) = place(plan, workers)?;
     Ok(match placed.tasks() {
-        Some(tasks) => Arc::new(NetworkCoalesceExec::try_new(plan, tasks, 1)?),
+        Some(tasks) => coalesce(plan, tasks)?,
         None => plan,
     })
 }
@@ -179,16 +181,24 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
             return Ok(placed);
         }
     }
-    // Runs on the FE: every child that runs on backends comes back through an exchange.
+    // Runs on the FE: every child that runs on backends comes back through an
+    // exchange, which yields a partition per task; a parent that needs one
+    // partition (a cross join's left side) gets them merged.
     let shield = hides_fetch(&plan);
+    let single = plan.required_input_distribution();
     let children = children
         .into_iter()
-        .map(|(c, placed)| match placed.tasks() {
+        .enumerate()
+        .map(|(i, (c, placed))| match placed.tasks() {
             Some(tasks) => {
-                let mut exchange: Arc<dyn ExecutionPlan> =
-                    Arc::new(NetworkCoalesceExec::try_new(c, tasks, 1)?);
+                let mut exchange = coalesce(c, tasks)?;
                 if shield {
                     exchange = identity(exchange)?;
+                }
+                if matches!(single.get(i), Some(Distribution::SinglePartition))
+                    && exchange.output_partitioning().partition_count() > 1
+                {
+                    exchange = Arc::new(CoalescePartitionsExec::new(exchange));
                 }
                 Ok((exchange, Placed::Coordinator))
             }
@@ -196,6 +206,21 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((rebuild(&plan, &children)?, Placed::Coordinator))
+}
+
+/// The fragment `plan` of `tasks` tasks, read back through a coalescing
+/// exchange. datafusion-distributed 3.0 drops a `RepartitionExec` at the
+/// head of a coalesced fragment, so a round-robin one there (which only
+/// spreads batches, pointless before a network merge) is left out here,
+/// keeping the partition count the exchange reports true.
+fn coalesce(plan: Arc<dyn ExecutionPlan>, tasks: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let plan = match plan.downcast_ref::<RepartitionExec>() {
+        Some(r) if matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)) => {
+            Arc::clone(r.input())
+        }
+        _ => plan,
+    };
+    Ok(Arc::new(NetworkCoalesceExec::try_new(plan, tasks, 1)?))
 }
 
 /// datafusion-distributed 3.0 pushes any parent's `fetch` into the fragment

@@ -34,10 +34,10 @@ pub fn register(ctx: &SessionContext, session: &Session) {
         ),
         ("last_insert_id", ScalarValue::Int64(Some(0))),
     ];
-    for f in basalt_common::bitmap::udfs() {
+    for f in basalt_common::doris_udfs() {
         ctx.register_udf(f);
     }
-    for f in basalt_common::bitmap::udafs() {
+    for f in basalt_common::doris_udafs() {
         ctx.register_udaf(f);
     }
     for (name, value) in constants {
@@ -54,9 +54,10 @@ pub fn register(ctx: &SessionContext, session: &Session) {
 }
 
 /// `COUNT(DISTINCT c)` of a BITMAP column counts the distinct values in its
-/// bitmaps (`bitmap_union_count`), not distinct bitmaps, as Doris answers it.
-/// BITMAP is the only column type stored as Arrow Binary.
-pub fn bitmap_count_distinct(plan: LogicalPlan) -> DfResult<LogicalPlan> {
+/// bitmaps (`bitmap_union_count`), and of an HLL column estimates them
+/// (`hll_union_agg`), not distinct sketches, as Doris answers it. BITMAP is
+/// the only column type stored as Arrow Binary, HLL the only LargeBinary.
+pub fn sketch_count_distinct(plan: LogicalPlan) -> DfResult<LogicalPlan> {
     plan.transform_up(|node| {
         let LogicalPlan::Aggregate(agg) = &node else {
             return Ok(Transformed::no(node));
@@ -73,12 +74,17 @@ pub fn bitmap_count_distinct(plan: LogicalPlan) -> DfResult<LogicalPlan> {
                 Expr::AggregateFunction(f)
                     if f.func.name() == "count"
                         && f.params.distinct
-                        && f.params.args.len() == 1
-                        && f.params.args[0].get_type(schema.as_ref())? == DataType::Binary =>
+                        && f.params.args.len() == 1 =>
                 {
-                    let count = Arc::new(basalt_common::bitmap::bitmap_union_count());
-                    let call = count.call(f.params.args.clone());
-                    Some(call.alias(alias.unwrap_or_else(|| e.schema_name().to_string())))
+                    let count = match f.params.args[0].get_type(schema.as_ref())? {
+                        DataType::Binary => Some(basalt_common::bitmap::bitmap_union_count()),
+                        DataType::LargeBinary => Some(basalt_common::hll::hll_union_agg()),
+                        _ => None,
+                    };
+                    count.map(|count| {
+                        let call = Arc::new(count).call(f.params.args.clone());
+                        call.alias(alias.unwrap_or_else(|| e.schema_name().to_string()))
+                    })
                 }
                 _ => None,
             };

@@ -135,6 +135,7 @@ pub fn data_type_word(t: &DorisType) -> &'static str {
         DorisType::Varchar { .. } => "varchar",
         DorisType::String => "text",
         DorisType::Bitmap => "bitmap",
+        DorisType::Hll => "hll",
     }
 }
 

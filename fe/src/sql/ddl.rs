@@ -466,6 +466,20 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
             }
             _ => {}
         }
+        let fits = match (c.agg_type, c.data_type) {
+            (Some(AggType::BitmapUnion), t) => t == DorisType::Bitmap,
+            (Some(AggType::HllUnion), t) => t == DorisType::Hll,
+            (Some(AggType::Sum | AggType::Min | AggType::Max), t) => {
+                !matches!(t, DorisType::Bitmap | DorisType::Hll)
+            }
+            _ => true,
+        };
+        if let (false, Some(agg)) = (fits, c.agg_type) {
+            return Err(Error::invalid(format!(
+                "Aggregate type {agg} is not compatible with primitive type {}",
+                c.data_type
+            )));
+        }
         if let Some(d) = &c.default_value {
             check_default(c, d)?;
         }

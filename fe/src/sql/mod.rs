@@ -53,7 +53,7 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
         .await
         .map_err(|e| map_plan_error(session, e))?;
-    let plan = crate::planner::functions::bitmap_count_distinct(plan)
+    let plan = crate::planner::functions::sketch_count_distinct(plan)
         .map_err(|e| map_plan_error(session, e))?;
     let df = ctx
         .execute_logical_plan(plan)

@@ -171,6 +171,9 @@ impl DorisParser<'_> {
         if self.word("BITMAP") {
             return Ok(DorisType::Bitmap);
         }
+        if self.word("HLL") {
+            return Ok(DorisType::Hll);
+        }
         if self.word("DATEV2") {
             return Ok(DorisType::Date);
         }

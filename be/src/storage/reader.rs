@@ -223,9 +223,14 @@ fn selection(deleted: &RoaringBitmap, start: u32, end: u32, gone: u64) -> RowSel
         true => range - deleted,
         false => range & deleted,
     };
-    let (on, off): (fn(usize) -> RowSelector, fn(usize) -> RowSelector) = match walk_kept {
-        true => (RowSelector::select, RowSelector::skip),
-        false => (RowSelector::skip, RowSelector::select),
+    // A run of walked rows, or of the rows between them.
+    let on = |row_count| RowSelector {
+        row_count,
+        skip: !walk_kept,
+    };
+    let off = |row_count| RowSelector {
+        row_count,
+        skip: walk_kept,
     };
     let mut selectors = Vec::new();
     let mut at = start;

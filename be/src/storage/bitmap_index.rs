@@ -11,7 +11,7 @@ use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, UInt32Array};
-use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
@@ -207,21 +207,26 @@ impl Index {
         Ok(out)
     }
 
-    /// The rows holding any of `values` (literals, cast to the column's
-    /// type), reading only the batches that hold them.
-    fn matching(&mut self, values: &[&datafusion::common::ScalarValue]) -> Result<RoaringBitmap> {
+    /// The rows holding any of `values`, reading only the batches that hold
+    /// them; `None` when a value is not of the column's type (the planner
+    /// casts literals to it, so a comparison in another type is left to
+    /// evaluation rather than answered by a lossy cast).
+    fn matching(
+        &mut self,
+        values: &[&datafusion::common::ScalarValue],
+    ) -> Result<Option<RoaringBitmap>> {
         let mut keys = Vec::new();
         for v in values {
-            let array = v.to_array().map_err(err)?;
-            let Ok(array) = cast(&array, &self.data_type) else {
-                continue;
-            };
-            if !array.is_null(0) {
+            if v.data_type() != self.data_type {
+                return Ok(None);
+            }
+            if !v.is_null() {
+                let array = v.to_array().map_err(err)?;
                 keys.push(self.converter.convert_columns(&[array]).map_err(err)?);
             }
         }
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.row(0).data()).collect();
-        self.rows_of(keys.into_iter().map(Some).collect())
+        self.rows_of(keys.into_iter().map(Some).collect()).map(Some)
     }
 
     /// The rows whose value is NULL.
@@ -250,6 +255,14 @@ impl Index {
     }
 }
 
+/// The rows of a segment that the bitmap indexes select for a predicate.
+pub struct Selected {
+    pub rows: RoaringBitmap,
+    /// Every conjunct was answered by an index: the rows are exactly those
+    /// the predicate holds for, and it need not be evaluated on them.
+    pub exact: bool,
+}
+
 /// The rows of a segment (of `total` rows) that the predicate's indexable
 /// conjuncts allow, or `None` when no conjunct can use an index.
 pub fn select(
@@ -257,13 +270,15 @@ pub fn select(
     schema: &TabletSchema,
     predicate: &Arc<dyn PhysicalExpr>,
     total: u32,
-) -> Result<Option<RoaringBitmap>> {
+) -> Result<Option<Selected>> {
     let mut conjuncts = Vec::new();
     split_and(predicate, &mut conjuncts);
     let mut selected: Option<RoaringBitmap> = None;
+    let mut exact = true;
     let mut opened: HashMap<usize, Option<Index>> = HashMap::new();
     for c in conjuncts {
         let Some((column, test)) = indexable(c) else {
+            exact = false;
             continue;
         };
         let Some(index) = schema
@@ -271,6 +286,7 @@ pub fn select(
             .iter()
             .find(|i| schema.index_of(&i.column) == Some(column))
         else {
+            exact = false;
             continue;
         };
         let idx = match opened.entry(column) {
@@ -280,10 +296,17 @@ pub fn select(
             }
         };
         let Some(idx) = idx.as_mut() else {
+            exact = false;
             continue;
         };
         let rows = match test {
-            Test::In(values) => idx.matching(&values)?,
+            Test::In(values) => match idx.matching(&values)? {
+                Some(rows) => rows,
+                None => {
+                    exact = false;
+                    continue;
+                }
+            },
             Test::IsNull => idx.nulls()?,
             Test::IsNotNull => {
                 let mut all = RoaringBitmap::new();
@@ -296,7 +319,7 @@ pub fn select(
             None => rows,
         });
     }
-    Ok(selected)
+    Ok(selected.map(|rows| Selected { rows, exact }))
 }
 
 enum Test<'a> {
@@ -305,7 +328,10 @@ enum Test<'a> {
     IsNotNull,
 }
 
-fn split_and<'a>(e: &'a Arc<dyn PhysicalExpr>, out: &mut Vec<&'a Arc<dyn PhysicalExpr>>) {
+pub(super) fn split_and<'a>(
+    e: &'a Arc<dyn PhysicalExpr>,
+    out: &mut Vec<&'a Arc<dyn PhysicalExpr>>,
+) {
     if let Some(b) = e.downcast_ref::<BinaryExpr>() {
         if *b.op() == Operator::And {
             split_and(b.left(), out);

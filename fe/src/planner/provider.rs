@@ -84,11 +84,20 @@ impl TableProvider for OlapTableProvider {
     }
 
     /// Filters are used for pruning and zone maps; DataFusion still applies them.
+    /// The scan applies simple filters itself (the BE evaluates them, or its
+    /// bitmap indexes answer them), so no filter above re-reads their
+    /// columns: a `COUNT(*)` an index answers decodes nothing.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        Ok(filters
+            .iter()
+            .map(|f| match applied_by_scan(f) {
+                true => TableProviderFilterPushDown::Exact,
+                false => TableProviderFilterPushDown::Inexact,
+            })
+            .collect())
     }
 
     async fn scan(
@@ -227,6 +236,38 @@ impl TableProvider for OlapTableProvider {
         scan.partition_names = names;
         scan.distribution = distribution;
         Ok(Arc::new(scan))
+    }
+}
+
+/// A filter of the shapes the BE's scan applies exactly (`exact_part` in
+/// `be/src/storage/reader.rs` picks the same ones from the physical
+/// predicate): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL, BETWEEN
+/// and casts over columns and literals.
+fn applied_by_scan(e: &Expr) -> bool {
+    match e {
+        Expr::Column(_) | Expr::Literal(..) => true,
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            matches!(
+                op,
+                Operator::Eq
+                    | Operator::NotEq
+                    | Operator::Lt
+                    | Operator::LtEq
+                    | Operator::Gt
+                    | Operator::GtEq
+                    | Operator::And
+                    | Operator::Or
+            ) && applied_by_scan(left)
+                && applied_by_scan(right)
+        }
+        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => applied_by_scan(e),
+        Expr::InList(i) => applied_by_scan(&i.expr) && i.list.iter().all(applied_by_scan),
+        Expr::Between(b) => {
+            applied_by_scan(&b.expr) && applied_by_scan(&b.low) && applied_by_scan(&b.high)
+        }
+        Expr::Cast(c) => applied_by_scan(&c.expr),
+        Expr::TryCast(c) => applied_by_scan(&c.expr),
+        _ => false,
     }
 }
 

@@ -32,7 +32,8 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
         "CREATE DATABASE c",
         "CREATE TABLE c.dup (k INT, v BIGINT) DUPLICATE KEY(k) \
          DISTRIBUTED BY HASH(k) BUCKETS 1",
-        "CREATE TABLE c.agg (k INT, s BIGINT SUM, m BIGINT MAX, r BIGINT REPLACE) \
+        "CREATE TABLE c.agg (k INT, s BIGINT SUM, m BIGINT MAX, r BIGINT REPLACE, \
+         b BITMAP BITMAP_UNION, h HLL HLL_UNION) \
          AGGREGATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1",
         "CREATE TABLE c.uniq (k INT, v BIGINT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 \
          PROPERTIES (\"enable_unique_key_merge_on_write\" = \"false\")",
@@ -66,7 +67,7 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
         let k = i % 4;
         conn.query_drop(format!(
             "INSERT INTO c.dup VALUES ({k}, {i}); \
-             INSERT INTO c.agg VALUES ({k}, {i}, {i}, {i}); \
+             INSERT INTO c.agg VALUES ({k}, {i}, {i}, {i}, to_bitmap({i}), hll_hash({i})); \
              INSERT INTO c.uniq VALUES ({k}, {i}); \
              INSERT INTO c.mow VALUES ({k}, {i})"
         ))
@@ -86,7 +87,8 @@ async fn small_loads_are_compacted_and_reads_stay_consistent() {
     }
     for _ in 0..12 {
         conn.query_drop(
-            "INSERT INTO c.dup VALUES (5, 1); INSERT INTO c.agg VALUES (5, 1, 1, 1); \
+            "INSERT INTO c.dup VALUES (5, 1); \
+             INSERT INTO c.agg VALUES (5, 1, 1, 1, to_bitmap(1), hll_hash(1)); \
              INSERT INTO c.uniq VALUES (5, 1); INSERT INTO c.mow VALUES (5, 1)",
         )
         .await
@@ -139,19 +141,26 @@ async fn check(conn: &mut mysql_async::Conn, deleted: bool) {
             continue;
         };
         let s: i64 = is.iter().sum();
+        // The bitmap and the sketch (exact below 160 values) hold every load's i.
+        let mut sorted = is.clone();
+        sorted.sort_unstable();
+        let text: Vec<String> = sorted.iter().map(i64::to_string).collect();
         agg.push(vec![
             k.to_string(),
             s.to_string(),
             last.clone(),
             last.clone(),
+            text.join(","),
+            is.len().to_string(),
         ]);
         uniq.push(vec![k.to_string(), last]);
     }
     if deleted {
-        agg.push(vec!["5".into(), "12".into(), "1".into(), "1".into()]);
+        agg.push(["5", "12", "1", "1", "1", "1"].map(String::from).to_vec());
         uniq.push(vec!["5".into(), "1".into()]);
     }
-    assert_eq!(rows(conn, "SELECT * FROM c.agg ORDER BY k").await, agg);
+    let sql = "SELECT k, s, m, r, bitmap_to_string(b), hll_cardinality(h) FROM c.agg ORDER BY k";
+    assert_eq!(rows(conn, sql).await, agg);
     assert_eq!(rows(conn, "SELECT * FROM c.uniq ORDER BY k").await, uniq);
     assert_eq!(rows(conn, "SELECT * FROM c.mow ORDER BY k").await, uniq);
 }

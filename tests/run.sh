@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Basalt's whole test suite on a fresh machine: installs what the tests
-# need (the mysql CLI, a JRE with MariaDB Connector/J, curl and compressors, pymysql in a local
-# virtualenv), checks formatting and lints, builds, and runs every test.
+# need (the mysql CLI, a JRE with MariaDB Connector/J, curl and compressors;
+# pymysql, DuckDB and tpchgen-cli in a local virtualenv), checks formatting
+# and lints, builds, and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -c "import pymysql, requests" 2>/dev/null || .venv/bin/pip install -q pymysql requests
+# DuckDB answers the benchmark queries the suite checks Basalt's against;
+# tpchgen-cli generates their data.
+.venv/bin/python -c "import pymysql, requests, duckdb" 2>/dev/null \
+    || .venv/bin/pip install -q pymysql requests duckdb
+[ -x .venv/bin/tpchgen-cli ] || .venv/bin/pip install -q tpchgen-cli
 export BASALT_PYTHON="$PWD/.venv/bin/python"
 
 # A target directory outside the clone survives between CI runs on the same

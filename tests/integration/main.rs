@@ -1,6 +1,7 @@
 //! Integration tests: one binary (to save link time) that starts real Basalt
 //! processes and drives them with real clients.
 
+mod benchmark_queries;
 mod clients;
 mod cluster;
 mod compaction;

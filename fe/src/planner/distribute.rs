@@ -182,27 +182,45 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         }
     }
     // Runs on the FE: every child that runs on backends comes back through an
-    // exchange, which yields a partition per task; a parent that needs one
-    // partition (a cross join's left side) gets them merged.
+    // exchange, which yields a partition per task. A parent that needs one
+    // partition (a cross join's left side) gets them merged. A partitioned
+    // hash join whose sides were placed differently would see their
+    // partitions misaligned (each exchange yields tasks x partitions), so its
+    // inputs are hashed again on the FE, alike. (Other hash-partitioned
+    // consumers, such as a final aggregation, read disjoint keys per exchange
+    // partition and need nothing.)
     let shield = hides_fetch(&plan);
-    let single = plan.required_input_distribution();
+    let required = plan.required_input_distribution();
+    let partitions = plan.output_partitioning().partition_count().max(1);
+    let exchanged =
+        plan.is::<HashJoinExec>() && children.iter().any(|(_, placed)| placed.tasks().is_some());
     let children = children
         .into_iter()
         .enumerate()
-        .map(|(i, (c, placed))| match placed.tasks() {
-            Some(tasks) => {
-                let mut exchange = coalesce(c, tasks)?;
-                if shield {
-                    exchange = identity(exchange)?;
+        .map(|(i, (c, placed))| {
+            let mut child = match placed.tasks() {
+                Some(tasks) => {
+                    let mut exchange = coalesce(c, tasks)?;
+                    if shield {
+                        exchange = identity(exchange)?;
+                    }
+                    exchange
                 }
-                if matches!(single.get(i), Some(Distribution::SinglePartition))
-                    && exchange.output_partitioning().partition_count() > 1
+                None => c,
+            };
+            match required.get(i) {
+                Some(Distribution::SinglePartition)
+                    if child.output_partitioning().partition_count() > 1 =>
                 {
-                    exchange = Arc::new(CoalescePartitionsExec::new(exchange));
+                    child = Arc::new(CoalescePartitionsExec::new(child));
                 }
-                Ok((exchange, Placed::Coordinator))
+                Some(Distribution::HashPartitioned(keys)) if exchanged => {
+                    let hash = Partitioning::Hash(keys.clone(), partitions);
+                    child = Arc::new(RepartitionExec::try_new(child, hash)?);
+                }
+                _ => {}
             }
-            None => Ok((c, placed)),
+            Ok((child, Placed::Coordinator))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((rebuild(&plan, &children)?, Placed::Coordinator))

@@ -17,6 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import ssb_gen  # noqa: E402
 from harness import BE_PORTS, FE_PORTS, Cluster, Proc, connect, query  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,20 +25,48 @@ ROOT = os.path.dirname(HERE)
 QUERIES = os.path.join(HERE, "queries")
 
 
-class Suite:
-    """A benchmark: its tables (name -> file columns in file order), the DDL
-    file, the query directory, and how to make its data."""
+def statements(path, **params):
+    """The `;`-separated statements of a SQL file, with `{name}` filled in."""
+    text = open(os.path.join(HERE, path)).read()
+    text = re.sub(r"--[^\n]*", "", text)
+    for k, v in params.items():
+        text = text.replace("{" + k + "}", str(v))
+    return [s.strip() for s in text.split(";") if s.strip()]
 
-    def __init__(self, name, schema, queries, tables):
-        self.name, self.schema, self.queries, self.tables = name, schema, queries, tables
+
+class Suite:
+    """A benchmark: its DDL file, its tables (name -> the data file's columns
+    in file order), how to make the data, the statements that run after the
+    load, and its query directories."""
+
+    def __init__(self, name, schema, tables, generate, queries, after=()):
+        self.name, self.schema, self.tables = name, schema, tables
+        self.generate, self.queries, self.after = generate, queries, after
 
     def query_files(self):
-        d = os.path.join(QUERIES, self.queries)
-        return [(f.rsplit(".", 1)[0], open(os.path.join(d, f)).read())
-                for f in sorted(os.listdir(d)) if f.endswith(".sql")]
+        out = []
+        for i, q in enumerate(self.queries):
+            d = os.path.join(QUERIES, q)
+            prefix = "" if i == 0 else f"{q}/"
+            out += [(prefix + f.rsplit(".", 1)[0], open(os.path.join(d, f)).read())
+                    for f in sorted(os.listdir(d)) if f.endswith(".sql")]
+        return out
+
+    def after_load(self):
+        return [s for f in self.after for s in statements(f)]
 
 
-TPCH = Suite("tpch", "tpch/schema.sql", "tpch", {
+def generate_tpch(sf, out):
+    """TPC-H at `sf` as TBL files (`|` after every field) by tpchgen-cli."""
+    if os.path.exists(os.path.join(out, "done")):
+        return
+    os.makedirs(out, exist_ok=True)
+    cli = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
+    subprocess.check_call([cli, "tbl", "-s", str(sf), f"--output-dir={out}"])
+    open(os.path.join(out, "done"), "w").close()
+
+
+TPCH = Suite("tpch", "tpch/schema.sql", {
     "nation": ["n_nationkey", "n_name", "n_regionkey", "n_comment"],
     "region": ["r_regionkey", "r_name", "r_comment"],
     "part": ["p_partkey", "p_name", "p_mfgr", "p_brand", "p_type", "p_size", "p_container",
@@ -53,25 +82,22 @@ TPCH = Suite("tpch", "tpch/schema.sql", "tpch", {
                  "l_extendedprice", "l_discount", "l_tax", "l_returnflag", "l_linestatus",
                  "l_shipdate", "l_commitdate", "l_receiptdate", "l_shipinstruct", "l_shipmode",
                  "l_comment"],
-})
+}, generate_tpch, ["tpch"])
 
 
-def generate_tpch(sf, out):
-    """TPC-H at `sf` as TBL files (`|` after every field) by tpchgen-cli."""
-    if os.path.exists(os.path.join(out, "done")):
-        return
-    os.makedirs(out, exist_ok=True)
-    cli = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
-    subprocess.check_call([cli, "tbl", "-s", str(sf), f"--output-dir={out}"])
-    open(os.path.join(out, "done"), "w").close()
+def ssb_columns(table):
+    """A table's columns in the order of its DDL (the dimension files follow it)."""
+    for stmt in statements("ssb/schema.sql"):
+        if re.match(rf"CREATE TABLE {table} ", stmt):
+            return re.findall(r"^\s+(\w+) [A-Z]", stmt, re.M)
+    raise KeyError(table)
 
 
-def statements(path, **params):
-    text = open(os.path.join(HERE, path)).read()
-    text = re.sub(r"--[^\n]*", "", text)
-    for k, v in params.items():
-        text = text.replace("{" + k + "}", str(v))
-    return [s.strip() for s in text.split(";") if s.strip()]
+SSB = Suite("ssb", "ssb/schema.sql",
+            {**{t: ssb_columns(t) for t in ["customer", "supplier", "part", "dates"]},
+             "lineorder": ssb_gen.LINEORDER_COLUMNS},
+            ssb_gen.generate, ["ssb", "ssb-flat"], after=["ssb/flatten.sql"])
+SUITES = {"tpch": TPCH, "ssb": SSB}
 
 
 def stream_load(http_port, db, table, path, columns):
@@ -141,18 +167,24 @@ def duckdb_answers(suite, data, sql_by_query):
         name = re.match(r"CREATE TABLE (\w+)", stmt).group(1)
         cols = re.findall(r"^\s+(\w+) ([A-Z]+(?:\([\d, ]+\))?)", stmt, re.M)
         types = {c: t for c, t in cols}
+        if name not in suite.tables:
+            con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols)})")
+            continue
         file_cols = suite.tables[name]
         spec = ", ".join(f"'{c}': '{types[c]}'" for c in file_cols) + ", 'trailing': 'VARCHAR'"
         con.execute(
             f"CREATE TABLE {name} AS SELECT {', '.join(file_cols)} FROM read_csv("
             f"'{data}/{name}.tbl', delim='|', header=false, quote='', escape='', "
             f"columns={{{spec}}})")
+    for stmt in suite.after_load():
+        con.execute(stmt)
     return {q: con.execute(sql).fetchall() for q, sql in sql_by_query.items()}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", choices=["tpch"], default="tpch")
+    ap.add_argument("--suite", choices=sorted(SUITES), default="tpch",
+                    help="tpch (22 queries) or ssb (13 queries, and the 13 over lineorder_flat)")
     ap.add_argument("--sf", type=float, default=0.01, help="scale factor")
     ap.add_argument("--backends", type=int, default=0,
                     help="start 1 FE + this many BEs (0: the standalone server)")
@@ -169,9 +201,9 @@ def main():
     ap.add_argument("--bin-dir", default=os.path.join(target, "release"))
     args = ap.parse_args()
 
-    suite = TPCH
+    suite = SUITES[args.suite]
     data = os.path.join(args.data_dir, f"{suite.name}-sf{args.sf:g}")
-    generate_tpch(args.sf, data)
+    suite.generate(args.sf, data)
     queries = suite.query_files()
     if args.queries:
         wanted = args.queries.split(",")
@@ -202,6 +234,8 @@ def main():
         started = time.time()
         rows = sum(stream_load(http_port, db, t, os.path.join(data, f"{t}.tbl"), cols)
                    for t, cols in suite.tables.items())
+        for stmt in suite.after_load():
+            query(conn, stmt)
         load_s = time.time() - started
         print(f"loaded {rows:,} rows in {load_s:.1f} s")
 
@@ -235,7 +269,7 @@ def main():
                     failed.append(name)
                     print(f"{name}: DIFFERS from DuckDB: {diff}")
             print(f"DuckDB check: {sum(1 for r in results.values() if r.get('matches_duckdb'))}"
-                  f" of {len(queries)} queries match")
+                  f" of {len(queries)} {suite.name} queries match")
         timed = [r["median_s"] for r in results.values() if "median_s" in r]
         geomean = math.exp(sum(math.log(max(t, 1e-4)) for t in timed) / len(timed)) if timed else 0
         print(f"geometric mean: {geomean:.3f} s over {len(timed)} queries")

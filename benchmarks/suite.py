@@ -160,9 +160,9 @@ def differences(ours, theirs):
     return None
 
 
-def duckdb_answers(suite, data, sql_by_query):
-    import duckdb
-    con = duckdb.connect()
+def duckdb_load(con, suite, data):
+    """The suite's tables in a DuckDB connection, from the same data files
+    (types from the suite's DDL), and what runs after the load."""
     for stmt in statements(suite.schema, buckets=1, small_buckets=1):
         name = re.match(r"CREATE TABLE (\w+)", stmt).group(1)
         cols = re.findall(r"^\s+(\w+) ([A-Z]+(?:\([\d, ]+\))?)", stmt, re.M)
@@ -178,7 +178,17 @@ def duckdb_answers(suite, data, sql_by_query):
             f"columns={{{spec}}})")
     for stmt in suite.after_load():
         con.execute(stmt)
+
+
+def duckdb_answers(suite, data, sql_by_query):
+    import duckdb
+    con = duckdb.connect()
+    duckdb_load(con, suite, data)
     return {q: con.execute(sql).fetchall() for q, sql in sql_by_query.items()}
+
+
+def default_data_dir():
+    return os.path.join(tempfile.gettempdir(), "basalt-bench-data")
 
 
 def main():
@@ -196,7 +206,7 @@ def main():
     ap.add_argument("--queries", help="comma-separated query names (default: all)")
     ap.add_argument("--check", action="store_true", help="compare every answer with DuckDB's")
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "basalt-bench-data"))
+    ap.add_argument("--data-dir", default=default_data_dir())
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--bin-dir", default=os.path.join(target, "release"))
     args = ap.parse_args()

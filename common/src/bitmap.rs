@@ -3,6 +3,7 @@
 //! UDFs and UDAFs. The FE and every BE worker register the same ones, so a
 //! plan fragment calls them by name wherever it runs.
 
+use crate::scalar;
 use datafusion::arrow::array::Scalar;
 use datafusion::arrow::array::{
     ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, StringArray,
@@ -69,24 +70,6 @@ fn bitmaps(a: &ArrayRef) -> Result<Vec<Option<RoaringTreemap>>> {
 
 fn binary(sets: impl Iterator<Item = Option<RoaringTreemap>>) -> ArrayRef {
     Arc::new(sets.map(|s| s.map(|s| encode(&s))).collect::<BinaryArray>())
-}
-
-fn scalar(
-    name: &str,
-    inputs: Vec<DataType>,
-    output: DataType,
-    f: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
-) -> ScalarUDF {
-    create_udf(
-        name,
-        inputs,
-        output,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            f(&arrays).map(ColumnarValue::Array)
-        }),
-    )
 }
 
 /// A bitmap per row into an integer, by `f`.

@@ -7,6 +7,7 @@
 //! Written by hand: the HyperLogLog crates have neither Doris's exact phase
 //! for small sets nor its byte layout, which `hll_to_base64` exposes.
 
+use crate::scalar;
 use base64::Engine;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, LargeBinaryArray};
 use datafusion::arrow::datatypes::DataType;
@@ -232,24 +233,6 @@ pub fn to_base64(a: &ArrayRef) -> Result<datafusion::arrow::array::StringArray> 
         .into_iter()
         .map(|h| h.map(|h| engine.encode(h.encode())))
         .collect())
-}
-
-fn scalar(
-    name: &str,
-    inputs: Vec<DataType>,
-    output: DataType,
-    f: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
-) -> ScalarUDF {
-    create_udf(
-        name,
-        inputs,
-        output,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            f(&arrays).map(ColumnarValue::Array)
-        }),
-    )
 }
 
 /// Doris's scalar HLL functions.

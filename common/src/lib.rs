@@ -21,13 +21,37 @@ pub mod types;
 
 pub use error::{Error, ErrorKind, Result};
 
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result as DfResult;
+use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+
 /// Doris's scalar functions that DataFusion lacks (BITMAP and HLL). The FE,
 /// every BE worker and Stream Load's `columns` mappings register the same
 /// ones, so a plan fragment calls them by name wherever it runs.
-pub fn doris_udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
+pub fn doris_udfs() -> Vec<ScalarUDF> {
     let mut out = bitmap::udfs();
     out.extend(hll::udfs());
     out
+}
+
+/// A scalar UDF over whole arrays (its scalar arguments expanded).
+pub(crate) fn scalar(
+    name: &str,
+    inputs: Vec<DataType>,
+    output: DataType,
+    f: impl Fn(&[ArrayRef]) -> DfResult<ArrayRef> + Send + Sync + 'static,
+) -> ScalarUDF {
+    create_udf(
+        name,
+        inputs,
+        output,
+        Volatility::Immutable,
+        std::sync::Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            f(&arrays).map(ColumnarValue::Array)
+        }),
+    )
 }
 
 /// Doris's aggregate functions that DataFusion lacks (BITMAP and HLL).

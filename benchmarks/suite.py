@@ -187,6 +187,21 @@ def duckdb_answers(suite, data, sql_by_query):
     return {q: con.execute(sql).fetchall() for q, sql in sql_by_query.items()}
 
 
+def create_and_load(conn, http_port, suite, data, db, buckets):
+    """The suite's database afresh, loaded: (rows loaded, seconds)."""
+    query(conn, f"DROP DATABASE IF EXISTS {db}")
+    query(conn, f"CREATE DATABASE {db}")
+    query(conn, f"USE {db}")
+    for stmt in statements(suite.schema, buckets=buckets, small_buckets=max(1, buckets // 2)):
+        query(conn, stmt)
+    started = time.time()
+    rows = sum(stream_load(http_port, db, t, os.path.join(data, f"{t}.tbl"), cols)
+               for t, cols in suite.tables.items())
+    for stmt in suite.after_load():
+        query(conn, stmt)
+    return rows, time.time() - started
+
+
 def default_data_dir():
     return os.path.join(tempfile.gettempdir(), "basalt-bench-data")
 
@@ -235,18 +250,7 @@ def main():
     try:
         conn = connect(port)
         db = f"{suite.name}_sf{str(args.sf).replace('.', '_')}"
-        query(conn, f"DROP DATABASE IF EXISTS {db}")
-        query(conn, f"CREATE DATABASE {db}")
-        query(conn, f"USE {db}")
-        for stmt in statements(suite.schema, buckets=args.buckets,
-                               small_buckets=max(1, args.buckets // 2)):
-            query(conn, stmt)
-        started = time.time()
-        rows = sum(stream_load(http_port, db, t, os.path.join(data, f"{t}.tbl"), cols)
-                   for t, cols in suite.tables.items())
-        for stmt in suite.after_load():
-            query(conn, stmt)
-        load_s = time.time() - started
+        rows, load_s = create_and_load(conn, http_port, suite, data, db, args.buckets)
         print(f"loaded {rows:,} rows in {load_s:.1f} s")
 
         results = {}

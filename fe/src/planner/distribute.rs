@@ -180,6 +180,9 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         if let Some(placed) = join_on_backends(&plan, join, &children, workers)? {
             return Ok(placed);
         }
+        if let Some(placed) = shuffle_both_sides(&plan, join, &children, workers)? {
+            return Ok(placed);
+        }
     }
     // Runs on the FE: every child that runs on backends comes back through an
     // exchange, which yields a partition per task. A parent that needs one
@@ -224,6 +227,35 @@ fn place(plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<(Arc<dyn Execut
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((rebuild(&plan, &children)?, Placed::Coordinator))
+}
+
+/// A partitioned join whose sides both run on backends but were placed
+/// differently (one next to its tablets, one on workers after a shuffle):
+/// both sides are shuffled again on the join keys, so the join runs on the
+/// workers rather than pulling both sides to the FE.
+fn shuffle_both_sides(
+    plan: &Arc<dyn ExecutionPlan>,
+    join: &HashJoinExec,
+    children: &[(Arc<dyn ExecutionPlan>, Placed)],
+    workers: usize,
+) -> Result<Option<(Arc<dyn ExecutionPlan>, Placed)>> {
+    if *join.partition_mode() != PartitionMode::Partitioned {
+        return Ok(None);
+    }
+    let partitions = plan.output_partitioning().partition_count().max(1);
+    let mut sides = Vec::with_capacity(2);
+    for ((child, placed), required) in children.iter().zip(plan.required_input_distribution()) {
+        let (Some(tasks), Distribution::HashPartitioned(keys)) = (placed.tasks(), required) else {
+            return Ok(None);
+        };
+        let hash =
+            RepartitionExec::try_new(Arc::clone(child), Partitioning::Hash(keys, partitions))?;
+        sides.push(Arc::new(NetworkShuffleExec::try_new(Arc::new(hash), tasks)?) as _);
+    }
+    Ok(Some((
+        Arc::clone(plan).with_new_children(sides)?,
+        Placed::Worker(workers),
+    )))
 }
 
 /// The fragment `plan` of `tasks` tasks, read back through a coalescing

@@ -29,8 +29,7 @@ def main():
     args = ap.parse_args()
 
     suite = suites.TPCH
-    data = os.path.join(args.data_dir, f"tpch-sf{args.sf:g}")
-    suite.generate(args.sf, data)
+    data = suite.data(args.data_dir, args.sf)
     kv = os.path.join(args.data_dir, f"kv-{args.keys}.csv")
     if not os.path.exists(kv):
         with open(kv + ".tmp", "w") as f:

@@ -25,7 +25,7 @@ def ensure(module, package):
         subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", package])
 
 
-def parquet_files(suite, sf, data):
+def parquet_files(suite, data):
     """One Parquet file per table, converted by DuckDB from the same data
     files Basalt loads (and `lineorder_flat` from the same join)."""
     out = os.path.join(data, "parquet")
@@ -108,9 +108,8 @@ def main():
     ap.add_argument("--json", help="write every engine's medians here")
     args = ap.parse_args()
     suite = suites.SUITES[args.suite]
-    data = os.path.join(args.data_dir, f"{suite.name}-sf{args.sf:g}")
-    suite.generate(args.sf, data)
-    parquet = parquet_files(suite, args.sf, data)
+    data = suite.data(args.data_dir, args.sf)
+    parquet = parquet_files(suite, data)
     queries = suite.query_files()
 
     for backends in filter(None, args.run_basalt.split(",")):

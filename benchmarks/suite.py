@@ -52,6 +52,12 @@ class Suite:
                     for f in sorted(os.listdir(d)) if f.endswith(".sql")]
         return out
 
+    def data(self, data_dir, sf):
+        """The directory of the suite's data files at `sf`, generated once."""
+        path = os.path.join(data_dir, f"{self.name}-sf{sf:g}")
+        self.generate(sf, path)
+        return path
+
     def after_load(self):
         return [s for f in self.after for s in statements(f)]
 
@@ -227,8 +233,7 @@ def main():
     args = ap.parse_args()
 
     suite = SUITES[args.suite]
-    data = os.path.join(args.data_dir, f"{suite.name}-sf{args.sf:g}")
-    suite.generate(args.sf, data)
+    data = suite.data(args.data_dir, args.sf)
     queries = suite.query_files()
     if args.queries:
         wanted = args.queries.split(",")

@@ -124,6 +124,15 @@ impl ReadMetrics {
     }
 }
 
+/// The operators of the predicates the BE's scan applies exactly, which the
+/// FE therefore reports to DataFusion as exact (`provider::applied_by_scan`
+/// over logical filters, `reader::exact_part` over the physical predicate):
+/// comparisons and AND / OR.
+pub fn applies_operator(op: &datafusion::logical_expr::Operator) -> bool {
+    use datafusion::logical_expr::Operator::*;
+    matches!(op, Eq | NotEq | Lt | LtEq | Gt | GtEq | And | Or)
+}
+
 /// Session-config extension carrying the BE's reader to `OlapScanExec::execute`.
 #[derive(Debug)]
 pub struct TabletReaderExt(pub Arc<dyn TabletReader>);

@@ -146,9 +146,6 @@ impl TabletReader for EngineReader {
                 )) as SendableRecordBatchStream);
                 continue;
             }
-            // Selected rows are read by skipping the others: Parquet's default
-            // policy decodes and masks short runs, which costs a bitmap
-            // index's scattered 1% as much as a full decode.
             let mut source =
                 ParquetSource::new(Arc::clone(&table_schema)).with_enable_page_index(true);
             // A predicate on a value column must see merged rows, not the raw ones.
@@ -302,19 +299,8 @@ fn simple(e: &Arc<dyn PhysicalExpr>) -> bool {
         || e.is::<InListExpr>()
         || e.is::<CastExpr>()
         || e.is::<TryCastExpr>()
-        || e.downcast_ref::<BinaryExpr>().is_some_and(|b| {
-            matches!(
-                b.op(),
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::Lt
-                    | Operator::LtEq
-                    | Operator::Gt
-                    | Operator::GtEq
-                    | Operator::And
-                    | Operator::Or
-            )
-        });
+        || e.downcast_ref::<BinaryExpr>()
+            .is_some_and(|b| basalt_common::scan::applies_operator(b.op()));
     shape && e.children().into_iter().all(simple)
 }
 

@@ -83,8 +83,7 @@ impl TableProvider for OlapTableProvider {
         TableType::Base
     }
 
-    /// Filters are used for pruning and zone maps; DataFusion still applies them.
-    /// The scan applies simple filters itself (the BE evaluates them, or its
+    /// Filters are used for pruning and zone maps. The scan applies simple filters itself (the BE evaluates them, or its
     /// bitmap indexes answer them), so no filter above re-reads their
     /// columns: a `COUNT(*)` an index answers decodes nothing.
     fn supports_filters_pushdown(
@@ -247,17 +246,8 @@ fn applied_by_scan(e: &Expr) -> bool {
     match e {
         Expr::Column(_) | Expr::Literal(..) => true,
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            matches!(
-                op,
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::Lt
-                    | Operator::LtEq
-                    | Operator::Gt
-                    | Operator::GtEq
-                    | Operator::And
-                    | Operator::Or
-            ) && applied_by_scan(left)
+            basalt_common::scan::applies_operator(op)
+                && applied_by_scan(left)
                 && applied_by_scan(right)
         }
         Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => applied_by_scan(e),

@@ -5,6 +5,7 @@ use crate::{unknown_db, unknown_table};
 use basalt_common::rpc::{TabletId, TxnId, Version};
 use basalt_common::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -39,6 +40,12 @@ pub enum EditLogEntry {
         db: String,
         table: String,
         indexes: Vec<basalt_common::schema::IndexDef>,
+    },
+    /// ANALYZE or DROP STATS: the table's column statistics, whole.
+    SetColumnStats {
+        db: String,
+        table: String,
+        stats: BTreeMap<String, ColumnStats>,
     },
     /// TRUNCATE: the named partitions get fresh, empty tablets.
     ReplacePartitions {
@@ -281,6 +288,9 @@ impl CatalogState {
             }
             EditLogEntry::SetIndexes { db, table, indexes } => {
                 self.table_mut(db, table)?.schema.indexes = indexes.clone();
+            }
+            EditLogEntry::SetColumnStats { db, table, stats } => {
+                self.table_mut(db, table)?.column_stats = stats.clone();
             }
             EditLogEntry::DropPartition {
                 db,

@@ -50,6 +50,28 @@ pub struct OlapTable {
     pub partitions: Vec<Partition>,
     /// Milliseconds since the epoch.
     pub create_time: i64,
+    /// What the last `ANALYZE` found, by column name: the planner's
+    /// distinct counts, ranges and null counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub column_stats: BTreeMap<String, ColumnStats>,
+}
+
+/// One column's statistics, as `ANALYZE` collects them and `SHOW COLUMN
+/// STATS` shows them (Doris's names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    /// The table's row count when collected.
+    pub count: u64,
+    /// Distinct non-null values (a HyperLogLog estimate).
+    pub ndv: u64,
+    pub num_null: u64,
+    /// Bytes of the values (strings' lengths, fixed-width types' widths).
+    pub data_size: u64,
+    /// The smallest and largest value as text; none for types without an order.
+    pub min: Option<String>,
+    pub max: Option<String>,
+    /// Milliseconds since the epoch.
+    pub updated_time: i64,
 }
 
 impl OlapTable {

@@ -16,6 +16,7 @@ pub mod rpc;
 pub mod scan;
 pub mod schema;
 pub mod sink;
+pub mod statistics;
 pub mod tablet_writer;
 pub mod types;
 

@@ -160,6 +160,9 @@ pub struct OlapScanExec {
     /// Runtime filters from hash joins above (dynamic filters over this scan's
     /// output): rows they reject are dropped here, before the join sees them.
     pub runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// The columns' `ANALYZE` statistics over the full table schema, for the
+    /// FE's planning only (not sent to the BEs).
+    pub column_stats: Option<Arc<[datafusion::common::ColumnStatistics]>>,
     metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
@@ -195,6 +198,7 @@ impl OlapScanExec {
             runtime_filters: Vec::new(),
             distribution: None,
             bucket_layout: None,
+            column_stats: None,
             metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
@@ -229,6 +233,7 @@ impl OlapScanExec {
         scan.runtime_filters = self.runtime_filters.clone();
         scan.distribution = self.distribution.clone();
         scan.bucket_layout = self.bucket_layout.clone();
+        scan.column_stats = self.column_stats.clone();
         Ok(scan)
     }
 
@@ -378,13 +383,13 @@ impl ExecutionPlan for OlapScanExec {
             .with_updated_node(Arc::new(scan)))
     }
 
-    /// Row counts from the tablet reports let the planner pick broadcast joins.
+    /// Row counts from the tablet reports, the columns' `ANALYZE` statistics
+    /// and the scan's own filters let the planner pick build sides and
+    /// broadcast joins.
     fn partition_statistics(
         &self,
         partition: Option<usize>,
     ) -> Result<Arc<datafusion::common::Statistics>> {
-        use datafusion::common::stats::Precision;
-        let mut stats = datafusion::common::Statistics::new_unknown(&self.schema());
         let rows: u64 = self
             .ranges
             .iter()
@@ -393,10 +398,14 @@ impl ExecutionPlan for OlapScanExec {
             .map(|(_, r)| r.num_rows)
             .sum();
         // No report yet: unknown, not "empty" (which would broadcast anything).
-        if self.ranges.iter().any(|r| r.num_rows > 0) {
-            stats.num_rows = Precision::Inexact(rows as usize);
-        }
-        Ok(Arc::new(stats))
+        let reported = self.ranges.iter().any(|r| r.num_rows > 0);
+        let stats = crate::statistics::scan_statistics(
+            &self.schema.arrow_schema(),
+            reported.then_some(rows as usize),
+            self.column_stats.as_deref(),
+            self.predicate.as_ref(),
+        )?;
+        Ok(Arc::new(stats.project(self.projection.as_ref())))
     }
 
     fn with_new_children(

@@ -137,6 +137,31 @@ impl DorisType {
         )
     }
 
+    /// Whether values compare and hash as values (not BITMAP and HLL
+    /// sketches), so a column has a range and a distinct count.
+    pub fn has_order(&self) -> bool {
+        !matches!(self, DorisType::Bitmap | DorisType::Hll)
+    }
+
+    /// Bytes per value of a fixed-width type (Doris's sizes); `None` for
+    /// strings and sketches.
+    pub fn fixed_width(&self) -> Option<usize> {
+        match *self {
+            DorisType::Boolean | DorisType::TinyInt => Some(1),
+            DorisType::SmallInt => Some(2),
+            DorisType::Int | DorisType::Float | DorisType::Date => Some(4),
+            DorisType::BigInt | DorisType::Double | DorisType::DateTime { .. } => Some(8),
+            DorisType::Decimal { precision, .. } => Some(match precision {
+                0..=9 => 4,
+                10..=18 => 8,
+                _ => 16,
+            }),
+            DorisType::LargeInt => Some(16),
+            DorisType::Char { .. } | DorisType::Varchar { .. } | DorisType::String => None,
+            DorisType::Bitmap | DorisType::Hll => None,
+        }
+    }
+
     /// Display length in characters, as MySQL column definitions report it.
     pub fn display_len(&self) -> u32 {
         match *self {

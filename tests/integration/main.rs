@@ -4,6 +4,7 @@
 mod benchmark_queries;
 mod clients;
 mod cluster;
+mod column_stats;
 mod compaction;
 mod ddl;
 mod durability;

@@ -14,8 +14,9 @@ use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session as DfSession;
 use datafusion::catalog::TableProvider;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column as DfColumn, DFSchema, Result, ScalarValue};
+use datafusion::common::{Column as DfColumn, ColumnStatistics, DFSchema, Result, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{
     utils::conjunction, Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown,
@@ -234,8 +235,37 @@ impl TableProvider for OlapTableProvider {
         )?;
         scan.partition_names = names;
         scan.distribution = distribution;
+        scan.column_stats = column_statistics(&self.table);
         Ok(Arc::new(scan))
     }
+}
+
+/// The table's `ANALYZE` statistics as DataFusion's, over its full schema;
+/// `None` before the first `ANALYZE`.
+fn column_statistics(table: &OlapTable) -> Option<Arc<[ColumnStatistics]>> {
+    if table.column_stats.is_empty() {
+        return None;
+    }
+    let stats = table.schema.columns.iter().map(|c| {
+        let Some(st) = table.column_stats.get(&c.name) else {
+            return ColumnStatistics::new_unknown();
+        };
+        let ty = c.data_type.to_arrow();
+        let bound = |v: &Option<String>| {
+            v.as_ref()
+                .and_then(|v| ScalarValue::try_from_string(v.clone(), &ty).ok())
+                .map_or(Precision::Absent, Precision::Inexact)
+        };
+        ColumnStatistics {
+            null_count: Precision::Inexact(st.num_null as usize),
+            distinct_count: Precision::Inexact(st.ndv as usize),
+            min_value: bound(&st.min),
+            max_value: bound(&st.max),
+            byte_size: Precision::Inexact(st.data_size as usize),
+            ..ColumnStatistics::new_unknown()
+        }
+    });
+    Some(stats.collect())
 }
 
 /// A filter of the shapes the BE's scan applies exactly (`exact_part` in

@@ -60,12 +60,30 @@ pub enum Statement {
         if_exists: bool,
     },
     Show(Box<Show>),
+    /// `ANALYZE TABLE t [(c, ...)] [WITH SYNC]` or `ANALYZE DATABASE db [WITH SYNC]`.
+    Analyze {
+        target: AnalyzeTarget,
+        sync: bool,
+    },
+    /// `DROP STATS t [(c, ...)]`
+    DropStats {
+        table: ObjectName,
+        columns: Vec<String>,
+    },
     /// `SET [GLOBAL|SESSION] x = v, ...`; `SET NAMES` sets the character-set variables.
     Set {
         assignments: Vec<(String, ast::Expr)>,
     },
     /// COMMIT / ROLLBACK / BEGIN outside an explicit transaction: nothing to do.
     TransactionNoop,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalyzeTarget {
+    /// A table and the columns to collect (empty: all of them).
+    Table(ObjectName, Vec<String>),
+    /// Every table of a database.
+    Database(String),
 }
 
 /// `[db.]name`
@@ -247,6 +265,11 @@ pub enum Show {
     },
     ProcessList {
         full: bool,
+    },
+    /// `SHOW COLUMN [CACHED] STATS t [(c, ...)]`
+    ColumnStats {
+        table: ObjectName,
+        columns: Vec<String>,
     },
     /// `SHOW PROC '/path'`
     Proc {

@@ -622,6 +622,7 @@ fn build_table(fe: &Arc<Frontend>, ct: &CreateTable) -> Result<OlapTable> {
         comment: ct.comment.clone(),
         partitions: Vec::new(),
         create_time: now_ms(),
+        column_stats: Default::default(),
     };
     table.partitions = if matches!(table.partition_info, PartitionInfo::Unpartitioned) {
         vec![crate::cluster::placement::new_partition(

@@ -8,6 +8,7 @@ pub mod insert;
 pub mod parser;
 pub mod rewrite;
 pub mod show;
+pub mod stats;
 
 use crate::session::{QueryResult, Session};
 use crate::variables::VarValue;
@@ -38,6 +39,9 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
         Statement::Update(u) => dml::update(session, *u).await,
         stmt @ (Statement::CreateIndex { .. } | Statement::DropIndex { .. }) => {
             index::execute(session, stmt).await
+        }
+        stmt @ (Statement::Analyze { .. } | Statement::DropStats { .. }) => {
+            stats::execute(session, stmt).await
         }
         other => ddl::execute(session, other).await,
     }

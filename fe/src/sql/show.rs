@@ -288,6 +288,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             let cols = typed_cols(&names, &[2, 4, 5, 6, 8]);
             (cols, rows, filter)
         }
+        Show::ColumnStats { table, columns } => super::stats::show(session, &table, &columns)?,
         Show::Index { table } => {
             let (db, name) = resolve(session, &table)?;
             let t = session.fe.catalog.read().table(&db, &name)?.clone();

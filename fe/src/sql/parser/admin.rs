@@ -1,9 +1,9 @@
 //! Cluster administration statements: ALTER SYSTEM, SHOW PROC, ADMIN SHOW
-//! REPLICA, KILL.
+//! REPLICA, KILL, ANALYZE.
 
 use super::DorisParser;
 use crate::sql::ast::*;
-use basalt_common::Result;
+use basalt_common::{Error, Result};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 impl DorisParser<'_> {
@@ -69,6 +69,32 @@ impl DorisParser<'_> {
             return Err(self.error("expected STATUS or DISTRIBUTION"));
         };
         Ok(Statement::Show(Box::new(show)))
+    }
+
+    /// After `ANALYZE`: `TABLE t [(c, ...)]` or `DATABASE db`, then `[WITH SYNC]`.
+    pub(super) fn analyze(&mut self) -> Result<Statement> {
+        let target = if self.word("TABLE") {
+            let table = self.object_name()?;
+            AnalyzeTarget::Table(table, self.optional_ident_list()?)
+        } else if self.word("DATABASE") {
+            AnalyzeTarget::Database(self.ident()?)
+        } else {
+            return Err(self.error("expected TABLE or DATABASE"));
+        };
+        let mut sync = false;
+        while self.word("WITH") {
+            if self.word("SYNC") {
+                sync = true;
+            } else if self.word("SAMPLE") {
+                // Collection reads every row; sampling is not built.
+                return Err(Error::not_supported(
+                    "ANALYZE WITH SAMPLE is not supported: statistics are collected in full",
+                ));
+            } else {
+                return Err(self.error("expected SYNC"));
+            }
+        }
+        Ok(Statement::Analyze { target, sync })
     }
 
     /// After `KILL`: `[CONNECTION | QUERY] id`.

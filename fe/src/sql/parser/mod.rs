@@ -206,6 +206,14 @@ impl DorisParser<'_> {
         Ok(out)
     }
 
+    /// `(a, b, ...)` if the next token opens one, else nothing.
+    fn optional_ident_list(&mut self) -> Result<Vec<String>> {
+        match self.p.peek_token().token {
+            Token::LParen => self.ident_list(),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     fn if_exists(&mut self) -> bool {
         self.words(&["IF", "EXISTS"])
     }
@@ -272,7 +280,14 @@ impl DorisParser<'_> {
                         if_exists,
                     });
                 }
-                Err(self.error("expected DATABASE, TABLE or INDEX"))
+                if self.word("STATS") {
+                    let table = self.object_name()?;
+                    return Ok(Statement::DropStats {
+                        table,
+                        columns: self.optional_ident_list()?,
+                    });
+                }
+                Err(self.error("expected DATABASE, TABLE, INDEX or STATS"))
             }
             "TRUNCATE" => {
                 self.p.next_token();
@@ -373,6 +388,10 @@ impl DorisParser<'_> {
             "ADMIN" => {
                 self.p.next_token();
                 self.admin()
+            }
+            "ANALYZE" => {
+                self.p.next_token();
+                self.analyze()
             }
             // Doris also accepts CANCEL DECOMMISSION without ALTER SYSTEM.
             "CANCEL" if self.peek_word(1).as_deref() == Some("DECOMMISSION") => self.alter_system(),
@@ -599,6 +618,15 @@ impl DorisParser<'_> {
                 Show::TableStatus {
                     db: self.in_db()?,
                     filter: self.filter()?,
+                }
+            }
+            "COLUMN" => {
+                self.word("CACHED");
+                self.expect_word("STATS")?;
+                let table = self.object_name()?;
+                Show::ColumnStats {
+                    table,
+                    columns: self.optional_ident_list()?,
                 }
             }
             "INDEX" | "INDEXES" | "KEYS" => {

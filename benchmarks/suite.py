@@ -132,6 +132,24 @@ def wait_for_backends(conn, n, timeout=60):
     raise RuntimeError(f"fewer than {n} backends alive")
 
 
+def wait_for_reports(conn, timeout=60):
+    """Waits until the backends' tablet reports count every row of every
+    table: the planner's row counts come from them, and they arrive every
+    tablet_report_interval_second (Doris's own row counts lag loads too)."""
+    deadline = time.time() + timeout
+    for (table,) in query(conn, "SHOW TABLES"):
+        (count,), = query(conn, f"SELECT COUNT(*) FROM {table}")
+        while True:
+            per_tablet = {}
+            for r in query(conn, f"SHOW TABLETS FROM {table}"):
+                per_tablet[r[0]] = max(per_tablet.get(r[0], 0), int(r[10]))
+            if sum(per_tablet.values()) == count:
+                break
+            if time.time() > deadline:
+                raise RuntimeError(f"the tablet reports of {table} never counted its {count} rows")
+            time.sleep(0.2)
+
+
 # Comparing answers: numbers within a tolerance, everything else exactly,
 # rows as a multiset (ties in ORDER BY may come in either order).
 
@@ -259,6 +277,7 @@ def main():
         db = f"{suite.name}_sf{str(args.sf).replace('.', '_')}"
         rows, load_s = create_and_load(conn, http_port, suite, data, db, args.buckets)
         print(f"loaded {rows:,} rows in {load_s:.1f} s")
+        wait_for_reports(conn)
         analyze_s = None
         if not args.no_analyze:
             # Doris collects column statistics after loads by itself; here

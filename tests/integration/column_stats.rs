@@ -139,12 +139,22 @@ async fn analyze_collects_statistics_that_survive_kill9_and_choose_the_build_sid
     assert_eq!(stats["fa"]["method"], "FULL");
     assert_eq!(stats["fa"]["index_name"], "f");
 
+    // Without WITH SYNC, Doris answers with the job (here already done).
+    let job = rows(&mut conn, "ANALYZE TABLE db.a").await;
+    assert_eq!(job.len(), 1, "{job:?}");
+    assert_eq!(job[0][1..], ["internal", "db", "[ak,an]"]);
+    assert_eq!(column_stats(&mut conn, "db.a").await["an"]["max"], "a99");
+
     // With them, the 10 rows of b build the second join's table.
     conn.query_drop("ANALYZE DATABASE db WITH SYNC")
         .await
         .unwrap();
-    let after = join_keys(&plan(&mut conn, star).await);
-    assert!(after.contains(&("bk".into(), "fb".into())), "{after:?}");
+    let after = plan(&mut conn, star).await;
+    let keys = join_keys(&after);
+    assert!(keys.contains(&("bk".into(), "fb".into())), "{keys:?}");
+    // Both dimensions (one tablet each) are broadcast to the fragments that
+    // scan f, so the joins run next to f's tablets, not on the FE.
+    assert_eq!(after.matches("NetworkBroadcastExec").count(), 2, "{after}");
     assert_eq!(rows(&mut conn, star).await, answer);
 
     // Only the columns named are dropped, and SHOW can name columns.

@@ -510,7 +510,7 @@ fn join_on_backends(
             Placed::Worker(*a),
         ))),
         // Only joins that never emit unmatched build rows may see a copy of the build side per task.
-        (PartitionMode::CollectLeft, Placed::Coordinator, Placed::Local(tasks))
+        (PartitionMode::CollectLeft, _, Placed::Local(tasks))
             if !join.null_aware
                 && matches!(
                     join.join_type(),
@@ -521,13 +521,18 @@ fn join_on_backends(
                         | JoinType::RightMark
                 ) =>
         {
-            // The build side arrives as one partition: broadcast what is under that
-            // coalesce, placed afresh (the FE-side placement wrapped it in an exchange).
-            let input = match join.left().downcast_ref::<CoalescePartitionsExec>() {
-                Some(c) => Arc::clone(c.input()),
-                None => Arc::clone(join.left()),
+            // The build side is broadcast from where it runs. One that arrives
+            // through a coalesce was placed on the FE (behind an exchange):
+            // what is under the coalesce is placed afresh. One already of a
+            // single partition (a one-tablet table) runs on the backends as it is.
+            let (input, input_at) = match (
+                build_at.tasks(),
+                join.left().downcast_ref::<CoalescePartitionsExec>(),
+            ) {
+                (Some(_), _) => (Arc::clone(build), *build_at),
+                (None, Some(c)) => place(Arc::clone(c.input()), workers)?,
+                (None, None) => return Ok(None),
             };
-            let (input, input_at) = place(input, workers)?;
             let Some(build_tasks) = input_at.tasks() else {
                 return Ok(None);
             };

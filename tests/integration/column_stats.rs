@@ -1,6 +1,6 @@
 //! Column statistics: what `ANALYZE TABLE` collects and `SHOW COLUMN STATS`
 //! shows, their survival of `kill -9`, and the planner using them to build a
-//! join's hash table on its small side.
+//! join's hash table on its small side, broadcast next to the big side's tablets.
 
 use basalt_tests::{error_code, rows, Process, TempDir};
 use mysql_async::prelude::Queryable;

@@ -13,7 +13,10 @@ use datafusion::common::cast::as_boolean_array;
 use datafusion::common::ScalarValue;
 use datafusion::common::{internal_err, DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal, NotExpr,
+    TryCastExpr,
+};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_expr_common::physical_expr::{
     is_dynamic_physical_expr, snapshot_physical_expr,
@@ -126,11 +129,46 @@ impl ReadMetrics {
 
 /// The operators of the predicates the BE's scan applies exactly, which the
 /// FE therefore reports to DataFusion as exact (`provider::applied_by_scan`
-/// over logical filters, `reader::exact_part` over the physical predicate):
+/// over logical filters, `exact_part` over the physical predicate):
 /// comparisons and AND / OR.
 pub fn applies_operator(op: &datafusion::logical_expr::Operator) -> bool {
     use datafusion::logical_expr::Operator::*;
     matches!(op, Eq | NotEq | Lt | LtEq | Gt | GtEq | And | Or)
+}
+
+/// The conjuncts of a predicate the scan applies exactly, and the FE reports
+/// to DataFusion as exact (`provider::applied_by_scan` picks the same
+/// shapes): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL and casts
+/// over columns and literals. Anything else (a volatile function, say) is
+/// left to the filter above the scan. The BE evaluates this part itself; the
+/// FE narrows the scan's statistics by it alone, since the filter above
+/// narrows them by the rest.
+pub fn exact_part(predicate: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
+    datafusion::physical_expr::split_conjunction(predicate)
+        .into_iter()
+        .filter(|c| simple(c))
+        .cloned()
+        .reduce(|a, b| {
+            Arc::new(BinaryExpr::new(
+                a,
+                datafusion::logical_expr::Operator::And,
+                b,
+            ))
+        })
+}
+
+fn simple(e: &Arc<dyn PhysicalExpr>) -> bool {
+    let shape = e.is::<Column>()
+        || e.is::<Literal>()
+        || e.is::<NotExpr>()
+        || e.is::<IsNullExpr>()
+        || e.is::<IsNotNullExpr>()
+        || e.is::<InListExpr>()
+        || e.is::<CastExpr>()
+        || e.is::<TryCastExpr>()
+        || e.downcast_ref::<BinaryExpr>()
+            .is_some_and(|b| applies_operator(b.op()));
+    shape && e.children().into_iter().all(simple)
 }
 
 /// Session-config extension carrying the BE's reader to `OlapScanExec::execute`.

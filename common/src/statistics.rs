@@ -1,9 +1,9 @@
 //! What the planner is told of a scan's output: the tablets' reported row
 //! counts, the columns' `ANALYZE` statistics, and the scan's own filters.
 //!
-//! The scan applies its filters itself (they are reported exact, so no
-//! `FilterExec` stands above it), so its statistics must include their
-//! selectivity. DataFusion's estimate of a filter is `FilterExec`'s
+//! The scan applies the filters it reports exact itself (no `FilterExec`
+//! stands above them), so its statistics must include their selectivity;
+//! the others are left to the filter above, which estimates them. DataFusion's estimate of a filter is `FilterExec`'s
 //! (interval analysis over min/max, a default selectivity otherwise, one
 //! distinct value for `col = literal`); it is reached here by asking a
 //! `FilterExec` over a leaf that only knows the input's statistics, rather
@@ -50,11 +50,13 @@ pub fn scan_statistics(
             })
             .collect();
     }
-    let Some(predicate) = predicate else {
+    // Only what the scan applies itself: the filter above it narrows the
+    // statistics by the rest.
+    let Some(predicate) = predicate.and_then(crate::scan::exact_part) else {
         return Ok(stats);
     };
     let leaf = Arc::new(Known::new(Arc::clone(schema), stats));
-    let filter = FilterExec::try_new(Arc::clone(predicate), leaf)?;
+    let filter = FilterExec::try_new(predicate, leaf)?;
     Ok(filter.partition_statistics(None)?.as_ref().clone())
 }
 
@@ -121,7 +123,7 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::common::ScalarValue;
     use datafusion::logical_expr::Operator;
-    use datafusion::physical_expr::expressions::{col, lit, BinaryExpr};
+    use datafusion::physical_expr::expressions::{col, lit, BinaryExpr, LikeExpr};
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("k", DataType::Int32, false)]))
@@ -156,6 +158,21 @@ mod tests {
             out.column_statistics[0].distinct_count,
             Precision::Inexact(500)
         );
+    }
+
+    #[test]
+    fn only_the_filters_the_scan_applies_narrow_it() {
+        // A LIKE stays in a FilterExec above the scan, which estimates it:
+        // narrowing here too would count it twice.
+        let s = Arc::new(Schema::new(vec![Field::new("c", DataType::Utf8, false)]));
+        let like: Arc<dyn PhysicalExpr> = Arc::new(LikeExpr::new(
+            true,
+            false,
+            col("c", &s).unwrap(),
+            lit(ScalarValue::Utf8(Some("%x%".into()))),
+        ));
+        let out = scan_statistics(&s, Some(1000), None, Some(&like)).unwrap();
+        assert_eq!(out.num_rows, Precision::Inexact(1000));
     }
 
     #[test]

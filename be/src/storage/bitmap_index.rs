@@ -271,8 +271,7 @@ pub fn select(
     predicate: &Arc<dyn PhysicalExpr>,
     total: u32,
 ) -> Result<Option<Selected>> {
-    let mut conjuncts = Vec::new();
-    split_and(predicate, &mut conjuncts);
+    let conjuncts = datafusion::physical_expr::split_conjunction(predicate);
     let mut selected: Option<RoaringBitmap> = None;
     let mut exact = true;
     let mut opened: HashMap<usize, Option<Index>> = HashMap::new();
@@ -326,20 +325,6 @@ enum Test<'a> {
     In(Vec<&'a datafusion::common::ScalarValue>),
     IsNull,
     IsNotNull,
-}
-
-pub(super) fn split_and<'a>(
-    e: &'a Arc<dyn PhysicalExpr>,
-    out: &mut Vec<&'a Arc<dyn PhysicalExpr>>,
-) {
-    if let Some(b) = e.downcast_ref::<BinaryExpr>() {
-        if *b.op() == Operator::And {
-            split_and(b.left(), out);
-            split_and(b.right(), out);
-            return;
-        }
-    }
-    out.push(e);
 }
 
 fn column_of(e: &Arc<dyn PhysicalExpr>) -> Option<usize> {

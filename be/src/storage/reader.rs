@@ -20,11 +20,7 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::Operator;
-use datafusion::physical_expr::expressions::{
-    BinaryExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, Literal, NotExpr,
-    TryCastExpr,
-};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -130,7 +126,7 @@ impl TabletReader for EngineReader {
             // predicate (it reports them as exact, so nothing filters above);
             // where the indexes answered them all, no row needs a look.
             let evaluate = match (merged, group.answered) {
-                (false, false) => predicate.as_ref().and_then(|p| exact_part(p)),
+                (false, false) => predicate.as_ref().and_then(basalt_common::scan::exact_part),
                 _ => None,
             };
             if group.answered && keep.is_none() && projection.is_some_and(<[usize]>::is_empty) {
@@ -273,35 +269,6 @@ struct Group<'a> {
     answered: bool,
     /// Their rows the indexes selected, when answered.
     rows: u64,
-}
-
-/// The conjuncts of a predicate the scan applies exactly, and the FE reports
-/// to DataFusion as exact (`provider::applied_by_scan` picks the same
-/// shapes): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL and casts
-/// over columns and literals. Anything else (a volatile function, say) is
-/// left to the filter above the scan.
-fn exact_part(predicate: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
-    let mut conjuncts = Vec::new();
-    super::bitmap_index::split_and(predicate, &mut conjuncts);
-    conjuncts
-        .into_iter()
-        .filter(|c| simple(c))
-        .cloned()
-        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)))
-}
-
-fn simple(e: &Arc<dyn PhysicalExpr>) -> bool {
-    let shape = e.is::<Column>()
-        || e.is::<Literal>()
-        || e.is::<NotExpr>()
-        || e.is::<IsNullExpr>()
-        || e.is::<IsNotNullExpr>()
-        || e.is::<InListExpr>()
-        || e.is::<CastExpr>()
-        || e.is::<TryCastExpr>()
-        || e.downcast_ref::<BinaryExpr>()
-            .is_some_and(|b| basalt_common::scan::applies_operator(b.op()));
-    shape && e.children().into_iter().all(simple)
 }
 
 /// `e` with each column renumbered by `position` (table index -> batch index).

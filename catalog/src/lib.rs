@@ -79,6 +79,13 @@ pub fn unknown_db(name: &str) -> Error {
     )
 }
 
+pub fn unknown_column(table: &str, column: &str) -> Error {
+    Error::new(
+        basalt_common::ErrorKind::UnknownColumn,
+        format!("Unknown column '{column}' in '{table}'"),
+    )
+}
+
 pub fn unknown_table(db: &str, table: &str) -> Error {
     Error::new(
         basalt_common::ErrorKind::UnknownTable,

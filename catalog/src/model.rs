@@ -82,6 +82,13 @@ impl OlapTable {
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
+    /// A column users may name (not a hidden one), or the unknown-column error.
+    pub fn visible_column(&self, name: &str) -> basalt_common::Result<&Column> {
+        self.column(name)
+            .filter(|c| !c.is_hidden())
+            .ok_or_else(|| crate::unknown_column(&self.name, name))
+    }
+
     pub fn partition(&self, name: &str) -> Option<&Partition> {
         self.partitions.iter().find(|p| p.name == name)
     }

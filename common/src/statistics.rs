@@ -3,11 +3,12 @@
 //!
 //! The scan applies the filters it reports exact itself (no `FilterExec`
 //! stands above them), so its statistics must include their selectivity;
-//! the others are left to the filter above, which estimates them. DataFusion's estimate of a filter is `FilterExec`'s
-//! (interval analysis over min/max, a default selectivity otherwise, one
-//! distinct value for `col = literal`); it is reached here by asking a
-//! `FilterExec` over a leaf that only knows the input's statistics, rather
-//! than writing a second estimator.
+//! the others are left to the filter above, which estimates them.
+//! DataFusion's estimate of a filter is `FilterExec`'s (interval analysis
+//! over min/max, a default selectivity otherwise, one distinct value for
+//! `col = literal`); it is reached here by asking a `FilterExec` over a leaf
+//! that only knows the input's statistics, rather than writing a second
+//! estimator.
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;

@@ -268,9 +268,8 @@ fn column_statistics(table: &OlapTable) -> Option<Arc<[ColumnStatistics]>> {
     Some(stats.collect())
 }
 
-/// A filter of the shapes the BE's scan applies exactly (`exact_part` in
-/// `be/src/storage/reader.rs` picks the same ones from the physical
-/// predicate): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL, BETWEEN
+/// A filter of the shapes the BE's scan applies exactly (`scan::exact_part`
+/// picks the same ones from the physical predicate): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL, BETWEEN
 /// and casts over columns and literals.
 fn applied_by_scan(e: &Expr) -> bool {
     match e {

@@ -17,7 +17,7 @@ use basalt_common::schema::{KeysType, DELETE_SIGN, SEQUENCE_COL};
 use basalt_common::sink::ReplicaResults;
 use basalt_common::tablet_writer::{TabletWriter, DEFAULT_WRITE_BUFFER_SIZE};
 use basalt_common::types::DorisType;
-use basalt_common::{Error, ErrorKind, Result};
+use basalt_common::{Error, Result};
 use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -68,12 +68,7 @@ pub async fn update(session: &mut Session, u: Update) -> Result<QueryResult> {
     }
     let mut assigned: BTreeMap<String, &Expr> = BTreeMap::new();
     for (column, value) in &u.assignments {
-        let Some(c) = table.column(column).filter(|c| !c.is_hidden()) else {
-            return Err(Error::new(
-                ErrorKind::UnknownColumn,
-                format!("Unknown column '{column}' in '{name}'"),
-            ));
-        };
+        let c = table.visible_column(column)?;
         if c.is_key {
             return Err(Error::invalid(
                 "Only value columns of unique table could be updated",
@@ -286,15 +281,7 @@ fn column(table: &OlapTable, e: &Expr, predicate: &Expr) -> Result<String> {
             )))
         }
     };
-    let c = table
-        .column(&name)
-        .filter(|c| !c.is_hidden())
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::UnknownColumn,
-                format!("Unknown column '{name}' in '{}'", table.name),
-            )
-        })?;
+    let c = table.visible_column(&name)?;
     if matches!(c.data_type, DorisType::Float | DorisType::Double) {
         return Err(Error::invalid(format!(
             "Column[{}] type is float or double.",

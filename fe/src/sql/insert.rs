@@ -127,12 +127,7 @@ pub(crate) fn shape_rows(
                 columns
                     .iter()
                     .position(|c| c.name.eq_ignore_ascii_case(n))
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::UnknownColumn,
-                            format!("Unknown column '{n}' in '{}'", table.name),
-                        )
-                    })
+                    .ok_or_else(|| basalt_catalog::unknown_column(&table.name, n))
             })
             .collect::<Result<_>>()?
     };

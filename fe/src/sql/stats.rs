@@ -11,10 +11,10 @@ use super::ddl::resolve;
 use super::show::Out;
 use crate::rows::{i, opt, s, text_cols, typed_cols};
 use crate::session::{QueryResult, Session};
-use basalt_catalog::{ColumnStats, EditLogEntry, OlapTable};
+use basalt_catalog::{ColumnStats, EditLogEntry};
 use basalt_common::schema::Column;
 use basalt_common::types::DorisType;
-use basalt_common::{now_ms, Error, ErrorKind, Result};
+use basalt_common::{now_ms, Error, Result};
 use datafusion::common::ScalarValue;
 
 pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResult> {
@@ -63,7 +63,7 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
                 true => stats.clear(),
                 false => {
                     for c in &columns {
-                        stats.remove(&column(&t, c)?.name);
+                        stats.remove(&t.visible_column(c)?.name);
                     }
                 }
             }
@@ -76,15 +76,6 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
         }
         _ => Err(Error::internal("not a statistics statement")),
     }
-}
-
-fn column<'t>(t: &'t OlapTable, name: &str) -> Result<&'t Column> {
-    t.column(name).filter(|c| !c.is_hidden()).ok_or_else(|| {
-        Error::new(
-            ErrorKind::UnknownColumn,
-            format!("Unknown column '{name}' in '{}'", t.name),
-        )
-    })
 }
 
 /// Collects the statistics of `columns` (all visible ones if empty) of
@@ -106,19 +97,13 @@ async fn analyze(
             .collect(),
         false => columns
             .iter()
-            .map(|c| column(&t, c).cloned())
+            .map(|c| t.visible_column(c).cloned())
             .collect::<Result<_>>()?,
     };
     let mut select = vec!["COUNT(*)".to_string()];
     for c in &cols {
         select.extend(stat_exprs(c));
     }
-    // Aliased: two columns' aggregates may print alike.
-    let select: Vec<String> = select
-        .iter()
-        .enumerate()
-        .map(|(n, e)| format!("{e} AS s{n}"))
-        .collect();
     let sql = format!("SELECT {} FROM `{db}`.`{table}`", select.join(", "));
     let row = single_row(session, &sql).await?;
     let mut values = row.into_iter();
@@ -127,18 +112,18 @@ async fn analyze(
     let now = now_ms();
     for c in &cols {
         let non_null = as_u64(values.next());
-        let (ndv, min, max, size) = match c.data_type.has_order() {
+        let (ndv, min, max) = match c.data_type.has_order() {
             true => {
                 let ndv = as_u64(values.next());
-                let min = as_text(values.next());
-                let max = as_text(values.next());
-                (ndv, min, max, values.next())
+                (ndv, as_text(values.next()), as_text(values.next()))
             }
-            false => (0, None, None, None),
+            false => (0, None, None),
         };
-        let data_size = match c.data_type.fixed_width() {
-            Some(w) => non_null * w as u64,
-            None => as_u64(size),
+        let data_size = match (c.data_type.fixed_width(), c.data_type.has_order()) {
+            (Some(w), _) => non_null * w as u64,
+            (None, true) => as_u64(values.next()),
+            // Sketches: no size is collected.
+            (None, false) => 0,
         };
         stats.insert(
             c.name.clone(),
@@ -162,8 +147,9 @@ async fn analyze(
 }
 
 /// The aggregates that collect one column's statistics, in the order
-/// `analyze` reads them: the non-null count, and for a type with an order
-/// the distinct count, minimum, maximum and (variable width) total length.
+/// `analyze` reads them: the non-null count; for a type with an order the
+/// distinct count, minimum and maximum; for a variable-width type the total
+/// length (a fixed width's is its count times the width).
 fn stat_exprs(c: &Column) -> Vec<String> {
     let col = format!("`{}`", c.name.replace('`', "``"));
     let mut out = vec![format!("COUNT({col})")];
@@ -182,10 +168,9 @@ fn stat_exprs(c: &Column) -> Vec<String> {
     out.push(format!("approx_distinct({hashed})"));
     out.push(format!("CAST(MIN({col}) AS VARCHAR)"));
     out.push(format!("CAST(MAX({col}) AS VARCHAR)"));
-    out.push(match c.data_type.fixed_width() {
-        Some(_) => "0".into(),
-        None => format!("SUM(octet_length({col}))"),
-    });
+    if c.data_type.fixed_width().is_none() {
+        out.push(format!("SUM(octet_length({col}))"));
+    }
     out
 }
 
@@ -227,7 +212,7 @@ pub fn show(session: &Session, table: &ObjectName, columns: &[String]) -> Result
     let (db, name) = resolve(session, table)?;
     let t = session.fe.catalog.read().table(&db, &name)?.clone();
     for c in columns {
-        column(&t, c)?;
+        t.visible_column(c)?;
     }
     let cols = text_cols(&[
         "column_name",

@@ -19,8 +19,15 @@ fn slt_files() -> Vec<PathBuf> {
     files
 }
 
+/// Runs every file (or those whose name contains `SLT_ONLY`) and reports every
+/// failing file, not only the first.
 async fn run_all(url: String) {
+    let only = std::env::var("SLT_ONLY").unwrap_or_default();
+    let mut failures = Vec::new();
     for file in slt_files() {
+        if !file.to_string_lossy().contains(&only) {
+            continue;
+        }
         let url = url.clone();
         let mut runner = sqllogictest::Runner::new(move || {
             let url = url.clone();
@@ -31,9 +38,10 @@ async fn run_all(url: String) {
             }
         });
         if let Err(e) = runner.run_file_async(&file).await {
-            panic!("{}: {e}", file.display());
+            failures.push(format!("{}: {e}", file.display()));
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -215,7 +215,9 @@ impl Connection {
         p.put_lenenc_int(affected);
         p.put_lenenc_int(0);
         p.extend(self.status(more).to_le_bytes());
-        p.extend(0u16.to_le_bytes());
+        // The statement's warnings (rows INSERT changed to fit, outside strict mode).
+        let warnings = u16::try_from(self.session.warnings.len()).unwrap_or(u16::MAX);
+        p.extend(warnings.to_le_bytes());
         // MySQL servers write the info length-prefixed, and libmariadb reads it so.
         if !info.is_empty() {
             p.put_lenenc_str(info.as_bytes());

@@ -63,6 +63,9 @@ pub fn context(session: &Session) -> SessionContext {
         .with_information_schema(false)
         .with_target_partitions(target_partitions)
         .set_str("datafusion.sql_parser.dialect", "MySQL")
+        // A decimal literal is a DECIMAL of its own precision and scale, as
+        // Doris types it (`0.1 + 0.2` is exactly 0.3), never a DOUBLE.
+        .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
         // MySQL and Doris sort NULL first in ascending order.
         .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
     // exec_mem_limit bounds the query on the FE and each of its fragments on the BEs.

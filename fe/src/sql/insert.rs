@@ -7,9 +7,12 @@ use crate::session::{QueryResult, Session};
 use basalt_catalog::OlapTable;
 use basalt_common::schema::{mark_partial, SEQUENCE_COL};
 use basalt_common::{Error, ErrorKind, Result};
-use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringArray};
-use datafusion::arrow::compute::{cast_with_options, concat_batches, CastOptions};
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, StringArray,
+};
+use datafusion::arrow::compute::{cast_with_options, concat_batches, filter, CastOptions};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::sql::sqlparser::ast as sql;
 use std::sync::Arc;
 
@@ -26,12 +29,22 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
     }
     .filter(|_| insert.label.is_none() && matches!(*insert.source.body, sql::SetExpr::Values(_)))
     .filter(|_| !session.var_flag("enable_unique_key_partial_update"));
-    let source = super::query(session, sql::Statement::Query(insert.source)).await?;
+    let mut source = insert.source;
+    if let sql::SetExpr::Values(values) = source.body.as_mut() {
+        numbers_as_text(&table, &target_columns(&table, &insert.columns)?, values);
+    }
+    let source = super::query(session, sql::Statement::Query(source)).await?;
     let QueryResult::Rows { schema, batches } = source else {
         return Err(Error::internal("INSERT source returned no rows"));
     };
     let rows = concat_batches(&schema, &batches).map_err(|e| Error::internal(e.to_string()))?;
-    let batch = shape_rows(&table, &insert.columns, rows)?;
+    let strict = session.var_flag("enable_insert_strict");
+    let (batch, warnings) = shape_rows(&table, &insert.columns, rows, strict)?;
+    session.warnings.extend(
+        warnings
+            .into_iter()
+            .map(|w| ("Warning".into(), DATA_TRUNCATED, w)),
+    );
     let batch = match partial_update(session, &table, &insert.columns)? {
         Some(given) => mark_partial(&batch, &given),
         None => batch,
@@ -110,27 +123,96 @@ fn partial_update(
     Ok(Some(given))
 }
 
+/// MySQL's code for a value changed to fit its column (`Data truncated`).
+pub(crate) const DATA_TRUNCATED: u16 = 1265;
+
+/// The table columns an INSERT's values go to, in order.
+fn target_columns(table: &OlapTable, names: &[String]) -> Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..table.schema.num_visible_columns()).collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            table
+                .schema
+                .index_of(n)
+                .ok_or_else(|| basalt_catalog::unknown_column(&table.name, n))
+        })
+        .collect()
+}
+
+/// A number written in VALUES for a DECIMAL, LARGEINT, FLOAT or DOUBLE column,
+/// or beside a quoted value in its column, arrives as the text the user
+/// typed, and [`shape_rows`] converts that text to the column's type as Stream
+/// Load converts a CSV field: exactly, rounded half up to the column's scale.
+/// Planned as a literal, the number would be unified with the other rows'
+/// values first (a DOUBLE, for `1.5` beside a quoted decimal) and lose digits.
+fn numbers_as_text(table: &OlapTable, targets: &[usize], values: &mut sql::Values) {
+    use basalt_common::types::DorisType as T;
+    let quoted = |j: usize| {
+        values.rows.iter().any(|row| {
+            matches!(row.get(j), Some(sql::Expr::Value(v))
+                if matches!(v.value, sql::Value::SingleQuotedString(_) | sql::Value::DoubleQuotedString(_)))
+        })
+    };
+    let as_text: Vec<bool> = targets
+        .iter()
+        .enumerate()
+        .map(|(j, t)| {
+            matches!(
+                table.schema.columns[*t].data_type,
+                T::Decimal { .. } | T::LargeInt | T::Float | T::Double
+            ) || quoted(j)
+        })
+        .collect();
+    for row in &mut values.rows {
+        for (value, _) in row.iter_mut().zip(&as_text).filter(|(_, t)| **t) {
+            if let Some(text) = number_text(value) {
+                *value = sql::Expr::value(sql::Value::SingleQuotedString(text));
+            }
+        }
+    }
+}
+
+/// The text of a numeric literal, signed or not.
+fn number_text(e: &sql::Expr) -> Option<String> {
+    match e {
+        sql::Expr::Value(v) => match &v.value {
+            sql::Value::Number(n, _) => Some(n.clone()),
+            _ => None,
+        },
+        sql::Expr::UnaryOp { op, expr } => {
+            let sign = match op {
+                sql::UnaryOperator::Minus => "-",
+                sql::UnaryOperator::Plus => "",
+                _ => return None,
+            };
+            number_text(expr)
+                .filter(|n| !n.starts_with('-'))
+                .map(|n| format!("{sign}{n}"))
+        }
+        _ => None,
+    }
+}
+
 /// Casts the source rows to the table's columns, filling unnamed columns with
-/// their defaults, and enforces NOT NULL and string lengths (Doris's strict insert).
+/// their defaults, and enforces NOT NULL and string lengths, as Doris's
+/// `enable_insert_strict` has it:
+/// - strict: a value that does not convert to its column (not a number, out
+///   of range), a NULL for a NOT NULL column or a string too long fails the
+///   statement;
+/// - not strict: a value that does not convert is NULL, and a row that then
+///   breaks NOT NULL or a length is left out. Each such row gives one of the
+///   returned warnings.
 pub(crate) fn shape_rows(
     table: &OlapTable,
     names: &[String],
     rows: RecordBatch,
-) -> Result<RecordBatch> {
+    strict: bool,
+) -> Result<(RecordBatch, Vec<String>)> {
     let columns = &table.schema.columns;
-    let targets: Vec<usize> = if names.is_empty() {
-        (0..table.schema.num_visible_columns()).collect()
-    } else {
-        names
-            .iter()
-            .map(|n| {
-                columns
-                    .iter()
-                    .position(|c| c.name.eq_ignore_ascii_case(n))
-                    .ok_or_else(|| basalt_catalog::unknown_column(&table.name, n))
-            })
-            .collect::<Result<_>>()?
-    };
+    let targets = target_columns(table, names)?;
     let sequence_given = table.schema.sequence_col.is_some()
         || targets.iter().any(|t| columns[*t].name == SEQUENCE_COL);
     if table.schema.sequence().is_some() && !sequence_given {
@@ -146,10 +228,13 @@ pub(crate) fn shape_rows(
         ));
     }
     let n = rows.num_rows();
-    let strict = CastOptions {
+    let exact = CastOptions {
         safe: false,
         ..Default::default()
     };
+    // Why each row breaks its columns; the first reason is the one told.
+    let mut broken: Vec<Option<String>> = vec![None; n];
+    let mut keep = vec![true; n];
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
     let sequence = table
         .schema
@@ -159,12 +244,34 @@ pub(crate) fn shape_rows(
     for (idx, col) in columns.iter().enumerate() {
         let ty = col.data_type.to_arrow();
         let array = match targets.iter().position(|t| *t == idx) {
-            Some(src) => cast_with_options(rows.column(src), &ty, &strict).map_err(|e| {
-                Error::invalid(format!(
-                    "Insert has filtered data in strict mode: column {}: {e}",
-                    col.name
-                ))
-            })?,
+            Some(src) => {
+                let from = rows.column(src);
+                // Unconvertible values become NULL here and are found below.
+                let to = cast_with_options(from, &ty, &CastOptions::default()).map_err(|e| {
+                    Error::invalid(format!(
+                        "Insert has filtered data in strict mode: column {}: {e}",
+                        col.name
+                    ))
+                })?;
+                // Logical nulls: a NullArray (a column of bare NULLs) has no null buffer.
+                if to.null_count() > from.logical_null_count() {
+                    let given = from.logical_nulls();
+                    let given = |r: usize| given.as_ref().is_none_or(|n| n.is_valid(r));
+                    for row in (0..n).filter(|r| given(*r) && to.is_null(*r)) {
+                        let reason = format!(
+                            "column {}: '{}' is not a valid {} (out of range or not a number)",
+                            col.name,
+                            array_value_to_string(from, row).unwrap_or_default(),
+                            col.data_type
+                        );
+                        if strict {
+                            return Err(filtered(&reason));
+                        }
+                        broken[row].get_or_insert(reason);
+                    }
+                }
+                to
+            }
             // The sequence column follows `function_column.sequence_col`.
             None if col.name == SEQUENCE_COL && sequence.is_some() => {
                 Arc::clone(&arrays[sequence.unwrap_or_default()])
@@ -182,33 +289,61 @@ pub(crate) fn shape_rows(
                         .naive_utc()
                         .format("%Y-%m-%d %H:%M:%S%.6f")
                         .to_string();
-                    cast_with_options(&StringArray::from(vec![now; n]), &ty, &strict)
+                    cast_with_options(&StringArray::from(vec![now; n]), &ty, &exact)
                         .map_err(|e| Error::internal(e.to_string()))?
                 }
-                Some(d) => cast_with_options(&StringArray::from(vec![d; n]), &ty, &strict)
+                Some(d) => cast_with_options(&StringArray::from(vec![d; n]), &ty, &exact)
                     .map_err(|e| Error::invalid(format!("bad default of {}: {e}", col.name)))?,
             },
         };
         if !col.nullable && array.null_count() > 0 {
-            return Err(Error::invalid(format!(
-                "Insert has filtered data in strict mode: null value for not null column {}",
-                col.name
-            )));
+            for row in (0..n).filter(|r| array.is_null(*r)) {
+                let reason = format!("null value for not null column {}", col.name);
+                if strict {
+                    return Err(filtered(&reason));
+                }
+                keep[row] = false;
+                broken[row].get_or_insert(reason);
+            }
         }
         if let basalt_common::types::DorisType::Char { len }
         | basalt_common::types::DorisType::Varchar { len } = col.data_type
         {
             let strings = array.as_string::<i32>();
-            if let Some(v) = strings.iter().flatten().find(|v| v.len() > len as usize) {
-                return Err(Error::invalid(format!(
-                    "Insert has filtered data in strict mode: the length of input string '{}' is too long than schema. column {}, length {len}",
+            for (row, v) in strings.iter().enumerate() {
+                let Some(v) = v.filter(|v| v.len() > len as usize) else {
+                    continue;
+                };
+                let reason = format!(
+                    "the length of input string '{}' is too long than schema. column {}, length {len}",
                     v.chars().take(32).collect::<String>(),
                     col.name
-                )));
+                );
+                if strict {
+                    return Err(filtered(&reason));
+                }
+                keep[row] = false;
+                broken[row].get_or_insert(reason);
             }
         }
         arrays.push(array);
     }
-    RecordBatch::try_new(table.schema.arrow_schema(), arrays)
-        .map_err(|e| Error::internal(e.to_string()))
+    // Left-out rows go before the batch is made: its schema allows no NULL
+    // where they have one.
+    if keep.iter().any(|k| !k) {
+        let keep = BooleanArray::from(keep);
+        arrays = arrays
+            .iter()
+            .map(|a| filter(a, &keep))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::internal(e.to_string()))?;
+    }
+    let batch = RecordBatch::try_new(table.schema.arrow_schema(), arrays)
+        .map_err(|e| Error::internal(e.to_string()))?;
+    Ok((batch, broken.into_iter().flatten().collect()))
+}
+
+/// Doris's error for a row that strict mode filters.
+fn filtered(reason: &str) -> Error {
+    Error::invalid(format!("Insert has filtered data in strict mode: {reason}"))
 }

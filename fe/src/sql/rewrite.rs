@@ -35,9 +35,52 @@ pub fn column_names(stmt: &sql::Statement) -> Option<Vec<String>> {
 
 pub fn rewrite(stmt: &mut sql::Statement) {
     let _ = sql::visit_expressions_mut(stmt, |e| {
+        exponent_literal(e);
         rewrite_expr(e);
         ControlFlow::<()>::Continue(())
     });
+    alias_repeated_columns(stmt);
+}
+
+/// A decimal literal is a DECIMAL of its own digits (the planner's
+/// `parse_float_as_decimal`), but one with an exponent is a DOUBLE, as Doris
+/// types it: DataFusion would give `1e3` a negative scale, or fail on `1e300`.
+fn exponent_literal(e: &mut Expr) {
+    if let Expr::Value(v) = e {
+        if let Value::Number(n, _) = &v.value {
+            if n.contains(['e', 'E']) {
+                *e = cast(string(n), DataType::Double(sql::ExactNumberInfo::None));
+            }
+        }
+    }
+}
+
+/// MySQL allows a SELECT list to repeat an expression (`SELECT 30, 1.5, 30`,
+/// common in INSERT ... SELECT); DataFusion needs unique names. A repeat gets
+/// an alias of its own; clients still see the names of [`column_names`],
+/// taken before the rewrite.
+fn alias_repeated_columns(stmt: &mut sql::Statement) {
+    let sql::Statement::Query(q) = stmt else {
+        return;
+    };
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        let SelectItem::UnnamedExpr(e) = item else {
+            continue;
+        };
+        if seen.insert(e.to_string())
+            || matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        {
+            continue;
+        }
+        *item = SelectItem::ExprWithAlias {
+            expr: e.clone(),
+            alias: Ident::new(format!("__column_{i}")),
+        };
+    }
 }
 
 fn func(name: &str, args: Vec<Expr>) -> Expr {
@@ -146,6 +189,22 @@ fn chrono_format(mysql: &str) -> String {
 }
 
 fn rewrite_expr(e: &mut Expr) {
+    // `CEIL(x)` and `FLOOR(x)` parse as expressions of their own, not calls.
+    let name = match e {
+        Expr::Ceil { .. } => "ceil",
+        Expr::Floor { .. } => "floor",
+        _ => "",
+    };
+    if let Expr::Ceil { expr, field } | Expr::Floor { expr, field } = e {
+        if matches!(
+            field,
+            sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime)
+        ) {
+            let x = std::mem::replace(expr.as_mut(), Expr::value(Value::Null));
+            *e = cast(func(name, vec![x]), DataType::BigInt(None));
+        }
+        return;
+    }
     let Expr::Function(f) = e else { return };
     if f.over.is_some() {
         return;
@@ -249,5 +308,20 @@ mod tests {
     #[test]
     fn mysql_date_format_maps_to_chrono() {
         assert_eq!(chrono_format("%Y-%m-%d %H:%i:%s"), "%Y-%m-%d %H:%M:%S");
+    }
+
+    fn rewritten(sql: &str) -> String {
+        use datafusion::sql::sqlparser::{dialect::MySqlDialect, parser::Parser};
+        let mut stmt = Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0);
+        rewrite(&mut stmt);
+        stmt.to_string()
+    }
+
+    #[test]
+    fn exponent_literals_are_doubles_and_repeats_get_aliases() {
+        assert_eq!(
+            rewritten("SELECT 1.5e3, 2.5, 30, 30, a, a, CEIL(2.5) FROM t"),
+            "SELECT CAST('1.5e3' AS DOUBLE), 2.5, 30, 30 AS __column_3, a, a, CAST(ceil(2.5) AS BIGINT) FROM t"
+        );
     }
 }

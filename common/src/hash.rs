@@ -7,8 +7,8 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType,
+    i256, DataType, Date32Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type,
+    Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType,
 };
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -63,6 +63,11 @@ fn hash_column(col: &ArrayRef, hashes: &mut [u64]) -> Result<(), String> {
         DataType::Float64 => each!(col.as_primitive::<Float64Type>(), |v: f64| v.to_le_bytes()),
         DataType::Decimal128(_, _) => each!(col.as_primitive::<Decimal128Type>(), |v: i128| v
             .to_le_bytes()),
+        // LARGEINT hashes as the i128 it is, as when it was a Decimal128, so
+        // rows loaded since find the buckets of the rows loaded before.
+        DataType::Decimal256(_, _) => each!(col.as_primitive::<Decimal256Type>(), |v: i256| v
+            .to_i128()
+            .map_or(v.to_le_bytes().to_vec(), |v| v.to_le_bytes().to_vec())),
         DataType::Date32 => each!(col.as_primitive::<Date32Type>(), |v: i32| (v as i64)
             .to_le_bytes()),
         DataType::Timestamp(TimeUnit::Microsecond, None) => {
@@ -108,5 +113,29 @@ mod tests {
         let i: ArrayRef = Arc::new(Int64Array::from(vec![0i64, 1, -1]));
         assert_eq!(buckets_of(&[s], 1000).unwrap(), vec![189, 445, 244]);
         assert_eq!(buckets_of(&[i], 1000).unwrap(), vec![476, 885, 604]);
+    }
+
+    #[test]
+    fn largeint_keeps_the_buckets_it_had_as_decimal128() {
+        use datafusion::arrow::array::{Decimal128Array, Decimal256Array};
+        let values = [0i128, -1, 10i128.pow(38) - 1, i128::MIN + 1];
+        let old: ArrayRef = Arc::new(
+            Decimal128Array::from(values.to_vec())
+                .with_precision_and_scale(38, 0)
+                .unwrap(),
+        );
+        let new: ArrayRef = Arc::new(
+            Decimal256Array::from(
+                values
+                    .iter()
+                    .map(|v| i256::from_i128(*v))
+                    .collect::<Vec<_>>(),
+            )
+            .with_data_type(crate::types::LARGEINT_ARROW),
+        );
+        assert_eq!(
+            buckets_of(&[old], 1000).unwrap(),
+            buckets_of(&[new], 1000).unwrap()
+        );
     }
 }

@@ -6,8 +6,8 @@ use crate::{Error, Result};
 use chrono::{NaiveDate, NaiveDateTime};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Int16Type, Int32Type, Int64Type, Int8Type,
-    TimestampMicrosecondType,
+    DataType, Date32Type, Decimal128Type, Decimal256Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, TimestampMicrosecondType,
 };
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -37,6 +37,12 @@ impl KeyValue {
             DataType::Decimal128(_, _) => {
                 KeyValue::Int(array.as_primitive::<Decimal128Type>().value(row))
             }
+            // LARGEINT: stored values are in i128's range (see types::largeint_in_range).
+            DataType::Decimal256(_, _) => array
+                .as_primitive::<Decimal256Type>()
+                .value(row)
+                .to_i128()
+                .map_or(KeyValue::Max, KeyValue::Int),
             DataType::Date32 => KeyValue::Int(array.as_primitive::<Date32Type>().value(row).into()),
             DataType::Timestamp(_, _) => KeyValue::Int(
                 array

@@ -1,11 +1,38 @@
 //! Doris's column types and their one mapping to Arrow.
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::array::{ArrayRef, AsArray, Decimal256Array};
+use datafusion::arrow::datatypes::{DataType, Decimal256Type, TimeUnit};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Doris's largest DECIMAL precision (DECIMALV3).
 pub const MAX_DECIMAL_PRECISION: u8 = 38;
+
+/// LARGEINT's Arrow type. Arrow has no 128-bit integer, and DECIMAL(38, 0)
+/// stops at 10^38 - 1, short of LARGEINT's -2^127 .. 2^127 - 1. A 39-digit
+/// Decimal256 holds the whole range, computes exactly (a SUM widens to 49
+/// digits), and is the one Arrow type Basalt gives this precision and scale,
+/// so a result of it is a LARGEINT. Values are held to the 128-bit range
+/// where they enter ([`largeint_in_range`]). Segments written before, with
+/// LARGEINT as Decimal128(38, 0), are cast to it when read.
+pub const LARGEINT_ARROW: DataType = DataType::Decimal256(39, 0);
+
+/// A LARGEINT column (in [`LARGEINT_ARROW`]) with every value outside
+/// -2^127 .. 2^127 - 1 made NULL, so that loads count it as not converted.
+pub fn largeint_in_range(array: ArrayRef) -> ArrayRef {
+    let Some(values) = array.as_primitive_opt::<Decimal256Type>() else {
+        return array;
+    };
+    if values.iter().flatten().all(|v| v.to_i128().is_some()) {
+        return array;
+    }
+    let kept: Decimal256Array = values
+        .iter()
+        .map(|v| v.filter(|v| v.to_i128().is_some()))
+        .collect();
+    Arc::new(kept.with_data_type(LARGEINT_ARROW))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -41,7 +68,6 @@ pub enum DorisType {
 
 impl DorisType {
     /// The Arrow type a column of this type is stored and computed as.
-    /// LARGEINT has no Arrow integer of its width; DECIMAL(38, 0) holds it.
     pub fn to_arrow(&self) -> DataType {
         match *self {
             DorisType::Boolean => DataType::Boolean,
@@ -49,7 +75,7 @@ impl DorisType {
             DorisType::SmallInt => DataType::Int16,
             DorisType::Int => DataType::Int32,
             DorisType::BigInt => DataType::Int64,
-            DorisType::LargeInt => DataType::Decimal128(38, 0),
+            DorisType::LargeInt => LARGEINT_ARROW,
             DorisType::Float => DataType::Float32,
             DorisType::Double => DataType::Float64,
             DorisType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
@@ -72,6 +98,7 @@ impl DorisType {
             DataType::Int32 | DataType::UInt16 => DorisType::Int,
             DataType::Int64 | DataType::UInt32 => DorisType::BigInt,
             DataType::UInt64 => DorisType::LargeInt,
+            t if *t == LARGEINT_ARROW => DorisType::LargeInt,
             DataType::Float16 | DataType::Float32 => DorisType::Float,
             DataType::Float64 => DorisType::Double,
             DataType::Decimal32(p, s)
@@ -220,6 +247,30 @@ mod tests {
         };
         assert_eq!(t.to_arrow(), DataType::Decimal128(10, 2));
         assert_eq!(DorisType::from_arrow(&t.to_arrow()), Some(t));
+    }
+
+    #[test]
+    fn largeint_holds_the_whole_128_bit_range() {
+        use datafusion::arrow::array::{Array, StringArray};
+        use datafusion::arrow::compute::cast;
+        assert_eq!(DorisType::LargeInt.to_arrow(), LARGEINT_ARROW);
+        assert_eq!(
+            DorisType::from_arrow(&LARGEINT_ARROW),
+            Some(DorisType::LargeInt)
+        );
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("170141183460469231731687303715884105727"),
+            Some("-170141183460469231731687303715884105728"),
+            Some("170141183460469231731687303715884105728"),
+            Some("-170141183460469231731687303715884105729"),
+            None,
+        ]));
+        let values = largeint_in_range(cast(&text, &LARGEINT_ARROW).unwrap());
+        let values = values.as_primitive::<Decimal256Type>();
+        assert_eq!(values.value(0).to_i128(), Some(i128::MAX));
+        assert_eq!(values.value(1).to_i128(), Some(i128::MIN));
+        assert!(values.is_null(2) && values.is_null(3) && values.is_null(4));
+        assert_eq!(values.data_type(), &LARGEINT_ARROW);
     }
 
     #[test]

@@ -15,6 +15,15 @@ cur.execute("SELECT id, name, price FROM t ORDER BY id")
 print("rows", cur.fetchall())
 price = cur.description[2]
 print("decimal", price[0], price[5])
+# DECIMAL reads back as decimal.Decimal with every digit; LARGEINT comes as a
+# string (as Doris sends it) that holds the exact 128-bit integer.
+import decimal
+cur.execute("CREATE TABLE n (id INT, d DECIMAL(27,9), l LARGEINT) DISTRIBUTED BY HASH(id) BUCKETS 1")
+d = decimal.Decimal("123456789012345678.123456789")
+cur.execute("INSERT INTO n VALUES (%s, %s, %s), (%s, %s, %s)", (1, d, 2**127 - 1, 2, -d, -2**127))
+cur.execute("SELECT d, l FROM n ORDER BY id")
+rows = cur.fetchall()
+print("exact", all(r[0] == v for r, v in zip(rows, (d, -d))), [int(r[1]) == v for r, v in zip(rows, (2**127 - 1, -2**127))], [type(x).__name__ for x in rows[0]])
 cur.execute("SELECT @@version_comment")
 print("comment", cur.fetchone()[0])
 try:

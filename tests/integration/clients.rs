@@ -165,6 +165,7 @@ async fn python_pymysql() {
         "inserted 2\n\
          rows ((1, \"a'b\", Decimal('1.50')), (2, None, Decimal('20.25')))\n\
          decimal price 2\n\
+         exact True [True, True] ['Decimal', 'str']\n\
          comment Basalt 0.1.0 (Doris compatible)\n\
          error 1146\n"
     );

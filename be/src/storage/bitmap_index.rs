@@ -413,7 +413,7 @@ impl super::StorageEngine {
                 let Some(col) = schema.index_of(&index.column).filter(|_| !file.exists()) else {
                     continue;
                 };
-                write(&file, &super::compaction::read_column(&seg, col)?)?;
+                write(&file, &super::compaction::read_column(&seg, schema, col)?)?;
             }
         }
         Ok(())

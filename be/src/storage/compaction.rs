@@ -11,6 +11,7 @@ use super::{merge, writer, RowsetMeta, StorageEngine, TabletMeta};
 use crate::{blocking, metrics};
 use basalt_common::config::BeConfig;
 use basalt_common::rpc::{TabletId, Version};
+use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::Int8Type;
@@ -152,7 +153,7 @@ impl StorageEngine {
                     for (i, seg) in r.segments.iter().enumerate() {
                         let path = dir.join(seg);
                         let deleted = engine.deleted_rows(tablet_id, r.rowset_id, i as u32, end);
-                        batches.extend(live_rows(&path, &deleted, sign)?);
+                        batches.extend(live_rows(&path, &schema, &deleted, sign)?);
                         for (version, rows) in
                             engine.bitmap_entries(tablet_id, r.rowset_id, i as u32)
                         {
@@ -188,7 +189,7 @@ impl StorageEngine {
             for (r, deletes) in super::delete::applicable(&chain) {
                 let mut rows = Vec::new();
                 for s in &r.segments {
-                    rows.extend(writer::read_segment(&dir.join(s), None)?);
+                    rows.extend(writer::read_segment(&dir.join(s), &read_schema, None)?);
                 }
                 if deletes.is_empty() {
                     out.extend(rows);
@@ -383,12 +384,13 @@ struct Merged {
 /// the delete sign (at column `sign`) when given.
 fn live_rows(
     file: &std::path::Path,
+    schema: &TabletSchema,
     deleted: &roaring::RoaringBitmap,
     sign: Option<usize>,
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     let mut offset = 0u32;
-    for batch in writer::read_segment(file, None)? {
+    for batch in writer::read_segment(file, schema, None)? {
         let n = batch.num_rows() as u32;
         let signs = sign.map(|s| batch.column(s).as_primitive::<Int8Type>().clone());
         let keep: datafusion::arrow::array::BooleanArray = (0..n as usize)
@@ -409,8 +411,12 @@ fn live_rows(
 }
 
 /// One column of a segment file, whole.
-pub(super) fn read_column(file: &std::path::Path, column: usize) -> Result<ArrayRef> {
-    let batches = writer::read_segment(file, Some(&[column]))?;
+pub(super) fn read_column(
+    file: &std::path::Path,
+    schema: &TabletSchema,
+    column: usize,
+) -> Result<ArrayRef> {
+    let batches = writer::read_segment(file, schema, Some(&[column]))?;
     let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
     datafusion::arrow::compute::concat(&arrays)
         .map_err(|e| Error::internal(format!("reading {}: {e}", file.display())))

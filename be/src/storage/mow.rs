@@ -72,7 +72,7 @@ fn read_keys(path: &Path, schema: &TabletSchema) -> Result<SegmentKeys> {
     wanted.extend(schema.delete_sign());
     let err =
         |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
-    let batches = super::writer::read_segment(path, Some(&wanted))?;
+    let batches = super::writer::read_segment(path, schema, Some(&wanted))?;
     let arrow = schema.arrow_schema();
     let field = |i: usize| SortField::new(arrow.field(i).data_type().clone());
     let keys = RowConverter::new((0..nkeys).map(field).collect()).map_err(|e| err(&e))?;
@@ -311,7 +311,7 @@ impl StorageEngine {
         out.partial_columns = None;
         out.data_size = 0;
         for name in &rowset.segments {
-            let batch = read_segment(&dir.join(name), &arrow)?;
+            let batch = read_segment(&dir.join(name), &t.schema)?;
             let keys = converter
                 .convert_columns(&batch.columns()[..nkeys])
                 .map_err(|e| err(&e))?;
@@ -331,7 +331,7 @@ impl StorageEngine {
                             .find(|r| r.rowset_id == e.rowset)
                             .and_then(|r| r.segments.get(e.segment as usize))
                             .ok_or_else(|| err(&format!("rowset {} is gone", e.rowset)))?;
-                        olds.push(read_segment(&dir.join(file), &arrow)?);
+                        olds.push(read_segment(&dir.join(file), &t.schema)?);
                         loaded.insert((e.rowset, e.segment), olds.len());
                         olds.len()
                     }
@@ -370,12 +370,9 @@ impl StorageEngine {
 }
 
 /// Every row of a segment, as one batch.
-fn read_segment(
-    path: &Path,
-    schema: &datafusion::arrow::datatypes::SchemaRef,
-) -> Result<RecordBatch> {
-    let batches = super::writer::read_segment(path, None)?;
-    datafusion::arrow::compute::concat_batches(schema, &batches)
+fn read_segment(path: &Path, schema: &TabletSchema) -> Result<RecordBatch> {
+    let batches = super::writer::read_segment(path, schema, None)?;
+    datafusion::arrow::compute::concat_batches(&schema.arrow_schema(), &batches)
         .map_err(|e| Error::internal(format!("reading {}: {e}", path.display())))
 }
 

@@ -471,6 +471,100 @@ mod tests {
         out
     }
 
+    /// Segments written while LARGEINT was a Decimal128(38, 0) read as
+    /// LARGEINT's Arrow type, outside DataFusion and through its scan (with a
+    /// predicate on the column).
+    #[tokio::test]
+    async fn largeint_segments_written_as_decimal128_are_read_as_largeint() {
+        use basalt_common::rpc::PublishTablet;
+        use basalt_common::types::{DorisType, LARGEINT_ARROW};
+        use datafusion::arrow::array::{Decimal128Array, Int32Array};
+        use datafusion::arrow::datatypes::Decimal256Type;
+        use datafusion::physical_expr::expressions::{binary, lit};
+        use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+        let dir = std::env::temp_dir().join(format!("basalt-largeint-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut old = super::super::tests::schema();
+        old.columns[1].data_type = DorisType::Decimal {
+            precision: 38,
+            scale: 0,
+        };
+        let mut new = old.clone();
+        new.columns[1].data_type = DorisType::LargeInt;
+        let values = [-(10i128.pow(38) - 1), 0, 10i128.pow(38) - 1];
+        let rows = RecordBatch::try_new(
+            old.arrow_schema(),
+            vec![
+                Arc::new(Int32Array::from(vec![1, 2, 3])),
+                Arc::new(
+                    Decimal128Array::from(values.to_vec())
+                        .with_precision_and_scale(38, 0)
+                        .unwrap(),
+                ),
+            ],
+        )
+        .unwrap();
+        let engine =
+            Arc::new(StorageEngine::open(&dir, super::super::CompactionConfig::default()).unwrap());
+        engine.create_tablet(1, old).unwrap();
+        engine.write_rowset(5, 1, &[rows]).unwrap();
+        let published = PublishTablet {
+            tablet_id: 1,
+            version: 2,
+            has_rows: true,
+        };
+        engine.publish(5, &[published]).unwrap();
+        let want = |batches: &[RecordBatch]| {
+            let got: Vec<i128> = batches
+                .iter()
+                .flat_map(|b| {
+                    assert_eq!(b.column(1).data_type(), &LARGEINT_ARROW);
+                    let v = b.column(1).as_primitive::<Decimal256Type>().clone();
+                    (0..v.len()).map(move |i| v.value(i).to_i128().unwrap())
+                })
+                .collect();
+            got
+        };
+        let t = engine.tablet(1).unwrap();
+        let file = engine.tablet_dir(1).join(&t.rowsets[0].segments[0]);
+        let read = super::super::writer::read_segment(&file, &new, None).unwrap();
+        assert_eq!(want(&read), values);
+        let range = TabletScanRange {
+            tablet_id: 1,
+            version: 2,
+            num_rows: 3,
+            bucket: 0,
+            backend_id: 0,
+            worker_url: String::new(),
+        };
+        let table = new.arrow_schema();
+        let v = Arc::new(Column::new("v", 1)) as Arc<dyn PhysicalExpr>;
+        let zero = lit(datafusion::common::ScalarValue::Decimal256(
+            Some(datafusion::arrow::datatypes::i256::ZERO),
+            39,
+            0,
+        ));
+        let positive = binary(v, datafusion::logical_expr::Operator::Gt, zero, &table).unwrap();
+        let metrics = ReadMetrics::new(&ExecutionPlanMetricsSet::new(), 0);
+        let stream = EngineReader(Arc::clone(&engine))
+            .read(
+                &range,
+                &new,
+                None,
+                Some(positive),
+                Arc::new(TaskContext::default()),
+                &metrics,
+            )
+            .unwrap();
+        let scanned: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+        let scanned = want(&scanned);
+        assert!(
+            scanned.contains(&values[2]) && scanned.len() <= 3,
+            "{scanned:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn selections_keep_exactly_the_rows_not_deleted() {
         // Few deleted (walks them) and few kept (walks those), with runs at

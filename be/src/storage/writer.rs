@@ -6,7 +6,7 @@ use crate::metrics;
 use basalt_common::rpc::TabletId;
 use basalt_common::schema::TabletSchema;
 use basalt_common::{Error, Result};
-use datafusion::arrow::compute::{concat_batches, interleave_record_batch};
+use datafusion::arrow::compute::{cast, concat_batches, interleave_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -18,6 +18,7 @@ use parquet::schema::types::ColumnPath;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct SegmentInfo {
     pub file: String,
@@ -146,21 +147,46 @@ pub fn write_segment(
 
 /// The rows of a segment file outside DataFusion (compaction, merge-on-write
 /// bookkeeping, index builds): every column, or only `columns` (which come
-/// back in schema order).
-pub fn read_segment(path: &Path, columns: Option<&[usize]>) -> Result<Vec<RecordBatch>> {
+/// back in schema order), as the tablet schema types them. A segment written
+/// before a type's Arrow form changed (LARGEINT was Decimal128(38, 0)) is
+/// cast, as DataFusion's scan casts it for queries.
+pub fn read_segment(
+    path: &Path,
+    schema: &TabletSchema,
+    columns: Option<&[usize]>,
+) -> Result<Vec<RecordBatch>> {
     let err =
         |e: &dyn std::fmt::Display| Error::internal(format!("reading {}: {e}", path.display()));
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
         .map_err(|e| err(&e))?
         .with_batch_size(ROW_GROUP_ROWS);
+    let table = schema.arrow_schema();
+    let mut wanted: Vec<usize> = (0..table.fields().len()).collect();
     if let Some(columns) = columns {
         let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
         builder = builder.with_projection(mask);
+        wanted = columns.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
     }
+    let target = Arc::new(table.project(&wanted).map_err(|e| err(&e))?);
     let reader = builder.build().map_err(|e| err(&e))?;
     reader
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| err(&e))
+        .map(|batch| {
+            let batch = batch.map_err(|e| err(&e))?;
+            if batch.schema().fields() == target.fields() {
+                return Ok(batch);
+            }
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(target.fields())
+                .map(|(c, f)| cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| err(&e))?;
+            RecordBatch::try_new(Arc::clone(&target), columns).map_err(|e| err(&e))
+        })
+        .collect()
 }
 
 /// Deletes files that no tablet meta names: leftovers of writes cut short by a crash,

@@ -418,6 +418,10 @@ pub fn convert(
             DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale, &safe)?,
             _ => cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?,
         };
+        let out = match col.data_type {
+            DorisType::LargeInt => basalt_common::types::largeint_in_range(out),
+            _ => out,
+        };
         let too_long = match col.data_type {
             DorisType::Char { len } | DorisType::Varchar { len } => Some(len as usize),
             _ => None,

@@ -92,6 +92,15 @@ pub fn column_def(field: &Field) -> Vec<u8> {
             BINARY,
             ColumnFlags::NUM_FLAG,
         ),
+        // LARGEINT goes out as a string, as Doris sends it (MYSQL_TYPE_STRING,
+        // length 255): no client integer holds 128 bits.
+        t if *t == basalt_common::types::LARGEINT_ARROW => (
+            ColumnType::MYSQL_TYPE_STRING,
+            255,
+            0,
+            UTF8MB4,
+            ColumnFlags::empty(),
+        ),
         DataType::Decimal32(p, s)
         | DataType::Decimal64(p, s)
         | DataType::Decimal128(p, s)

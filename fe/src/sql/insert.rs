@@ -6,6 +6,7 @@ use super::ddl::resolve;
 use crate::session::{QueryResult, Session};
 use basalt_catalog::OlapTable;
 use basalt_common::schema::{mark_partial, SEQUENCE_COL};
+use basalt_common::types::{largeint_in_range, DorisType};
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, StringArray,
@@ -149,7 +150,6 @@ fn target_columns(table: &OlapTable, names: &[String]) -> Result<Vec<usize>> {
 /// Planned as a literal, the number would be unified with the other rows'
 /// values first (a DOUBLE, for `1.5` beside a quoted decimal) and lose digits.
 fn numbers_as_text(table: &OlapTable, targets: &[usize], values: &mut sql::Values) {
-    use basalt_common::types::DorisType as T;
     let quoted = |j: usize| {
         values.rows.iter().any(|row| {
             matches!(row.get(j), Some(sql::Expr::Value(v))
@@ -162,7 +162,10 @@ fn numbers_as_text(table: &OlapTable, targets: &[usize], values: &mut sql::Value
         .map(|(j, t)| {
             matches!(
                 table.schema.columns[*t].data_type,
-                T::Decimal { .. } | T::LargeInt | T::Float | T::Double
+                DorisType::Decimal { .. }
+                    | DorisType::LargeInt
+                    | DorisType::Float
+                    | DorisType::Double
             ) || quoted(j)
         })
         .collect();
@@ -253,6 +256,10 @@ pub(crate) fn shape_rows(
                         col.name
                     ))
                 })?;
+                let to = match col.data_type {
+                    DorisType::LargeInt => largeint_in_range(to),
+                    _ => to,
+                };
                 // Logical nulls: a NullArray (a column of bare NULLs) has no null buffer.
                 if to.null_count() > from.logical_null_count() {
                     let given = from.logical_nulls();
@@ -306,9 +313,7 @@ pub(crate) fn shape_rows(
                 broken[row].get_or_insert(reason);
             }
         }
-        if let basalt_common::types::DorisType::Char { len }
-        | basalt_common::types::DorisType::Varchar { len } = col.data_type
-        {
+        if let DorisType::Char { len } | DorisType::Varchar { len } = col.data_type {
             let strings = array.as_string::<i32>();
             for (row, v) in strings.iter().enumerate() {
                 let Some(v) = v.filter(|v| v.len() > len as usize) else {

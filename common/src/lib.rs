@@ -27,13 +27,43 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result as DfResult;
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 
-/// Doris's scalar functions that DataFusion lacks (BITMAP and HLL). The FE,
-/// every BE worker and Stream Load's `columns` mappings register the same
-/// ones, so a plan fragment calls them by name wherever it runs.
+/// Doris's scalar functions that DataFusion lacks (BITMAP and HLL) and the
+/// checked LARGEINT arithmetic plans call. The FE, every BE worker and Stream
+/// Load's `columns` mappings register the same ones, so a plan fragment calls
+/// them by name wherever it runs.
 pub fn doris_udfs() -> Vec<ScalarUDF> {
     let mut out = bitmap::udfs();
     out.extend(hll::udfs());
+    out.push(types::largeint_checked());
+    out.push(int_div());
     out
+}
+
+/// `int_div(a, b)`: MySQL's and Doris's `a DIV b` on BIGINTs, truncated
+/// toward zero, NULL for a zero divisor. DataFusion plans `DIV` but cannot
+/// run it, and its `/` on integers is Doris's DOUBLE division.
+fn int_div() -> ScalarUDF {
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::Int64Type;
+    scalar("int_div", vec![DataType::Int64; 2], DataType::Int64, |a| {
+        let (n, d) = (
+            a[0].as_primitive::<Int64Type>(),
+            a[1].as_primitive::<Int64Type>(),
+        );
+        let out: Int64Array = n
+            .iter()
+            .zip(d.iter())
+            .map(|(n, d)| match (n, d) {
+                (Some(n), Some(d)) if d != 0 => n.checked_div(d).map(Some).ok_or_else(|| {
+                    datafusion::common::DataFusionError::Execution(format!(
+                        "Arithmetic overflow: {n} DIV {d} is out of BIGINT's range"
+                    ))
+                }),
+                _ => Ok(None),
+            })
+            .collect::<DfResult<_>>()?;
+        Ok(std::sync::Arc::new(out))
+    })
 }
 
 /// A scalar UDF over whole arrays (its scalar arguments expanded).

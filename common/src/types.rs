@@ -34,6 +34,31 @@ pub fn largeint_in_range(array: ArrayRef) -> ArrayRef {
     Arc::new(kept.with_data_type(LARGEINT_ARROW))
 }
 
+/// The wide Decimal256 an exact integer result is computed in before
+/// [`largeint_checked`] narrows it to LARGEINT.
+pub const LARGEINT_WIDE: DataType = DataType::Decimal256(76, 0);
+
+/// `largeint_checked(x)`: an exact integer result (in [`LARGEINT_WIDE`]) as
+/// a LARGEINT, or an error past LARGEINT's range, where Doris's 128-bit
+/// arithmetic would wrap. Registered with Doris's functions, so that backend
+/// fragments find it.
+pub fn largeint_checked() -> datafusion::logical_expr::ScalarUDF {
+    crate::scalar(
+        "largeint_checked",
+        vec![LARGEINT_WIDE],
+        LARGEINT_ARROW,
+        |a| {
+            let values = a[0].as_primitive::<Decimal256Type>();
+            if let Some(v) = values.iter().flatten().find(|v| v.to_i128().is_none()) {
+                return datafusion::common::exec_err!(
+                    "Arithmetic overflow: {v} is out of LARGEINT's range"
+                );
+            }
+            Ok(Arc::new(values.clone().with_data_type(LARGEINT_ARROW)))
+        },
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DorisType {

@@ -1,6 +1,7 @@
 //! Query planning on DataFusion: the catalog as DataFusion sees it, the OLAP
 //! table scan, and the rule that sends scan fragments to the backends.
 
+pub mod arithmetic;
 pub mod distribute;
 pub mod functions;
 pub mod information_schema;

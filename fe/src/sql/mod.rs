@@ -58,6 +58,7 @@ pub async fn query(session: &Session, mut stmt: sql::Statement) -> Result<QueryR
         .await
         .map_err(|e| map_plan_error(session, e))?;
     let plan = crate::planner::functions::sketch_count_distinct(plan)
+        .and_then(crate::planner::arithmetic::doris_arithmetic)
         .map_err(|e| map_plan_error(session, e))?;
     let df = ctx
         .execute_logical_plan(plan)

@@ -189,6 +189,22 @@ fn chrono_format(mysql: &str) -> String {
 }
 
 fn rewrite_expr(e: &mut Expr) {
+    // `a DIV b` (Doris takes both sides as BIGINT): `int_div`, in common::doris_udfs.
+    if let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::MyIntegerDivide,
+        right,
+    } = e
+    {
+        let big = |x: &mut Box<Expr>| {
+            cast(
+                std::mem::replace(x.as_mut(), Expr::value(Value::Null)),
+                DataType::BigInt(None),
+            )
+        };
+        *e = func("int_div", vec![big(left), big(right)]);
+        return;
+    }
     // `CEIL(x)` and `FLOOR(x)` parse as expressions of their own, not calls.
     let name = match e {
         Expr::Ceil { .. } => "ceil",
@@ -320,8 +336,9 @@ mod tests {
     #[test]
     fn exponent_literals_are_doubles_and_repeats_get_aliases() {
         assert_eq!(
-            rewritten("SELECT 1.5e3, 2.5, 30, 30, a, a, CEIL(2.5) FROM t"),
-            "SELECT CAST('1.5e3' AS DOUBLE), 2.5, 30, 30 AS __column_3, a, a, CAST(ceil(2.5) AS BIGINT) FROM t"
+            rewritten("SELECT 1.5e3, 2.5, 30, 30, a, a, CEIL(2.5), 7 DIV b FROM t"),
+            "SELECT CAST('1.5e3' AS DOUBLE), 2.5, 30, 30 AS __column_3, a, a, \
+             CAST(ceil(2.5) AS BIGINT), int_div(CAST(7 AS BIGINT), CAST(b AS BIGINT)) FROM t"
         );
     }
 }

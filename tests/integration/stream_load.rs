@@ -497,3 +497,83 @@ async fn python_requests_through_the_redirect_and_the_proxy() {
     assert_eq!(proxied["NumberLoadedRows"], 2);
     assert_eq!(s.table().await.len(), 4);
 }
+
+/// DECIMAL(27, 9) and LARGEINT load exactly from CSV and from JSON numbers
+/// (not read through f64), rounded half up to the column's scale; in strict
+/// mode a LARGEINT past its range is a filtered row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_numbers_through_csv_and_json() {
+    let s = Server::start("stream-load-exact").await;
+    let mut conn = s.server.connect().await;
+    conn.query_drop(
+        "CREATE TABLE db.n (id INT NOT NULL, d DECIMAL(27, 9), l LARGEINT) \
+         DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await
+    .unwrap();
+    let csv = write(
+        &s.data,
+        "n.csv",
+        "1,123456789012345678.123456789,170141183460469231731687303715884105727\n\
+         2,-123456789012345678.123456789,-170141183460469231731687303715884105728\n\
+         3,0.0000000015,170141183460469231731687303715884105728\n",
+    );
+    let (code, r) = stream_load(
+        &s.fe_url("n"),
+        "root:",
+        &csv,
+        &[
+            "column_separator: ,",
+            "strict_mode: true",
+            "max_filter_ratio: 0.5",
+        ],
+    );
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(
+        (
+            r["NumberLoadedRows"].as_u64(),
+            r["NumberFilteredRows"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    let json = write(
+        &s.data,
+        "n.json",
+        r#"[{"id": 11, "d": 123456789012345678.123456789, "l": 170141183460469231731687303715884105727},
+            {"id": 12, "d": -0.0000000005, "l": -170141183460469231731687303715884105728},
+            {"id": 13, "d": "99999999999999999.999999999", "l": "-1"}]"#,
+    );
+    let (code, r) = stream_load(
+        &s.fe_url("n"),
+        "root:",
+        &json,
+        &["format: json", "strip_outer_array: true"],
+    );
+    assert_eq!((code, &r["Status"]), (200, &Value::from("Success")), "{r}");
+    let got = rows(&mut conn, "SELECT id, d, l FROM db.n ORDER BY id").await;
+    let want = [
+        [
+            "1",
+            "123456789012345678.123456789",
+            "170141183460469231731687303715884105727",
+        ],
+        [
+            "2",
+            "-123456789012345678.123456789",
+            "-170141183460469231731687303715884105728",
+        ],
+        [
+            "11",
+            "123456789012345678.123456789",
+            "170141183460469231731687303715884105727",
+        ],
+        [
+            "12",
+            "-0.000000001",
+            "-170141183460469231731687303715884105728",
+        ],
+        ["13", "99999999999999999.999999999", "-1"],
+    ];
+    assert_eq!(got, want.map(|r| row(&r)).to_vec());
+}

@@ -3,11 +3,25 @@
 //! `json_root` picks the part holding the rows and `jsonpaths` says where each
 //! column's value is. Values become text and go through the same conversion
 //! as CSV; a document that does not parse rejects its rows.
+//!
+//! Documents are read as serde_json `RawValue`s, opened one level at a time
+//! along the path to a value, so a number keeps the exact text it was written
+//! in: serde_json's `Value` holds numbers as u64, i64 or f64, which rounds a
+//! DECIMAL(27, 9) or a LARGEINT (its `arbitrary_precision` feature would change
+//! how every crate in the build reads JSON numbers).
 
 use super::csv::Rejects;
 use super::options::LoadOptions;
 use datafusion::arrow::array::StringArray;
-use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+
+type Raw<'a> = &'a RawValue;
+
+/// A value's JSON text, without the whitespace around it.
+fn json<'a>(v: Raw<'a>) -> &'a str {
+    v.get().trim()
+}
 
 /// One step of a JSON path: a key or an array index.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,26 +66,39 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
-fn select<'a>(mut v: &'a Value, path: &[Step]) -> Option<&'a Value> {
+/// The members of a JSON object, or `None` for another value.
+fn members(v: Raw<'_>) -> Option<HashMap<String, Raw<'_>>> {
+    json(v)
+        .starts_with('{')
+        .then(|| serde_json::from_str(json(v)).ok())
+        .flatten()
+}
+
+fn select<'a>(mut v: Raw<'a>, path: &[Step]) -> Option<Raw<'a>> {
     for step in path {
         v = match step {
-            Step::Key(k) => v.get(k)?,
-            Step::Index(i) => v.get(*i)?,
+            Step::Key(k) => members(v)?.remove(k)?,
+            Step::Index(i) => {
+                let items: Vec<Raw<'a>> = match json(v).starts_with('[') {
+                    true => serde_json::from_str(json(v)).ok()?,
+                    false => return None,
+                };
+                *items.get(*i)?
+            }
         };
     }
     Some(v)
 }
 
-/// A JSON value as the text a column is converted from; NULL stays NULL.
-/// (Numbers keep the text serde_json gives them, so `num_as_string` needs no
-/// separate path.)
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
-        other => Some(other.to_string()),
+/// A JSON value as the text a column is converted from; NULL stays NULL. A
+/// number is its text as written; an object or array its JSON.
+fn text(v: Raw<'_>) -> Option<String> {
+    match json(v).as_bytes().first() {
+        Some(b'n') => None,
+        Some(b't') => Some("1".into()),
+        Some(b'f') => Some("0".into()),
+        Some(b'"') => serde_json::from_str(json(v)).ok(),
+        _ => Some(json(v).to_string()),
     }
 }
 
@@ -117,7 +144,7 @@ pub fn parse(
     let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); sources.len()];
     let mut total = 0u64;
     for doc in documents {
-        let value: Value = match serde_json::from_slice(doc) {
+        let value: Raw<'_> = match serde_json::from_slice(doc) {
             Ok(v) => v,
             Err(e) => {
                 total += 1;
@@ -130,20 +157,23 @@ pub fn parse(
                 continue;
             }
         };
-        let Some(value) = root.as_ref().map_or(Some(&value), |r| select(&value, r)) else {
+        let Some(value) = root.as_ref().map_or(Some(value), |r| select(value, r)) else {
             total += 1;
-            rejects.add(|| format!("Reason: JSON Root not found. src line [{value}]; "));
+            let doc = json(value);
+            rejects.add(|| format!("Reason: JSON Root not found. src line [{doc}]; "));
             continue;
         };
-        let rows: Vec<&Value> = match value {
-            Value::Array(items) if opts.strip_outer_array => items.iter().collect(),
-            Value::Array(_) => return Err(
+        let array = json(value).starts_with('[');
+        let rows: Vec<Raw<'_>> = match (array, opts.strip_outer_array) {
+            (true, true) => serde_json::from_str(json(value)).map_err(|e| e.to_string())?,
+            (true, false) => return Err(
                 "[DATA_QUALITY_ERROR]JSON data is array-object, `strip_outer_array` must be TRUE."
                     .into(),
             ),
-            Value::Object(_) if !opts.strip_outer_array => vec![value],
-            other => {
+            (false, false) if json(value).starts_with('{') => vec![value],
+            _ => {
                 total += 1;
+                let other = json(value);
                 rejects.add(|| {
                     format!("Reason: JSON data is not an object as expected. src line [{other}]; ")
                 });
@@ -152,18 +182,19 @@ pub fn parse(
         };
         for row in rows {
             total += 1;
-            if !row.is_object() {
+            let Some(mut object) = members(row) else {
+                let row = json(row);
                 rejects.add(|| format!("Reason: JSON data is not an object. src line [{row}]; "));
                 continue;
-            }
+            };
             for (i, col) in columns.iter_mut().enumerate() {
                 let v = match &paths {
                     Some(p) => select(row, &p[i]),
-                    None => row.get(&sources[i]).or_else(|| {
-                        row.as_object()?
+                    None => object.remove(&sources[i]).or_else(|| {
+                        object
                             .iter()
                             .find(|(k, _)| k.eq_ignore_ascii_case(&sources[i]))
-                            .map(|(_, v)| v)
+                            .map(|(_, v)| *v)
                     }),
                 };
                 col.push(v.and_then(text));
@@ -179,12 +210,30 @@ mod tests {
 
     #[test]
     fn paths() {
-        let v: Value = serde_json::json!({"a": {"b": [10, {"c": "x"}]}, "k y": 1});
-        let get = |p: &str| select(&v, &parse_path(p).unwrap()).cloned();
-        assert_eq!(get("$.a.b[0]"), Some(serde_json::json!(10)));
-        assert_eq!(get("$.a.b[1].c"), Some(serde_json::json!("x")));
-        assert_eq!(get("$[\"k y\"]"), Some(serde_json::json!(1)));
+        let v: Raw<'_> =
+            serde_json::from_str(r#"{"a": {"b": [10, {"c": "x"}]}, "k y": 1}"#).unwrap();
+        let get = |p: &str| select(v, &parse_path(p).unwrap()).and_then(text);
+        assert_eq!(get("$.a.b[0]").as_deref(), Some("10"));
+        assert_eq!(get("$.a.b[1].c").as_deref(), Some("x"));
+        assert_eq!(get("$[\"k y\"]").as_deref(), Some("1"));
         assert_eq!(get("$.missing"), None);
         assert!(parse_path("a.b").is_err());
+    }
+
+    #[test]
+    fn numbers_keep_the_text_they_were_written_in() {
+        let v: Raw<'_> = serde_json::from_str(
+            r#"{"d": 123456789012345678.123456789, "l": -170141183460469231731687303715884105728, "s": "a\"b", "n": null, "t": true}"#,
+        )
+        .unwrap();
+        let get = |k: &str| select(v, &[Step::Key(k.into())]).and_then(text);
+        assert_eq!(get("d").as_deref(), Some("123456789012345678.123456789"));
+        assert_eq!(
+            get("l").as_deref(),
+            Some("-170141183460469231731687303715884105728")
+        );
+        assert_eq!(get("s").as_deref(), Some("a\"b"));
+        assert_eq!(get("n"), None);
+        assert_eq!(get("t").as_deref(), Some("1"));
     }
 }

@@ -9,7 +9,10 @@
 //!   (`DIV` is `int_div`, see `sql/rewrite.rs`);
 //! - SUM of integers is accumulated exactly (in DECIMAL(38, 0)) and given back
 //!   in its Doris type, BIGINT (LARGEINT for a LARGEINT column), failing
-//!   past that type's range instead of wrapping.
+//!   past that type's range instead of wrapping;
+//! - SUM and AVG of a DECIMAL take Doris's precision and scale. (A DECIMAL
+//!   quotient already has Doris's: arrow scales the dividend to s1 + 4 and
+//!   divides, truncating, as Doris's documentation describes.)
 
 use basalt_common::types::{largeint_checked, LARGEINT_ARROW, LARGEINT_WIDE};
 use datafusion::arrow::datatypes::DataType;
@@ -37,7 +40,7 @@ pub fn doris_arithmetic(plan: LogicalPlan) -> Result<LogicalPlan> {
         })?
         // A child's column types may have changed, and with them this node's.
         .map_data(|n| n.recompute_schema())?
-        .transform_data(|n| exact_sums(n).map(Transformed::yes))
+        .transform_data(|n| aggregate_types(n).map(Transformed::yes))
     })
     .map(|t| t.data)
 }
@@ -101,9 +104,7 @@ fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             op,
             nonzero(cast(*right, DataType::Float64)),
         ),
-        (Operator::Divide | Operator::Modulo, _) if !matches!(right.as_ref(), Expr::Literal(v, _) if !is_zero(v)) => {
-            binary(*left, op, nonzero(*right))
-        }
+        (Operator::Divide | Operator::Modulo, _) => binary(*left, op, nonzero(*right)),
         _ => {
             return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
                 left,
@@ -117,17 +118,22 @@ fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 
 /// A divisor that is NULL where it is zero, so the quotient is NULL, as in Doris.
 fn nonzero(divisor: Expr) -> Expr {
-    datafusion::functions::core::expr_fn::nullif(divisor, lit(0i8))
+    match &divisor {
+        Expr::Literal(v, _) if !is_zero(v) => divisor,
+        _ => datafusion::functions::core::expr_fn::nullif(divisor, lit(0i8)),
+    }
 }
 
 fn is_zero(v: &ScalarValue) -> bool {
     v.is_null() || v == &ScalarValue::new_zero(&v.data_type()).unwrap_or(ScalarValue::Null)
 }
 
-/// SUM of an integer column, exactly: the Aggregate sums it as DECIMAL(38, 0)
-/// (LARGEINT as DataFusion's wider Decimal256), and a Projection above gives
-/// it back as BIGINT (LARGEINT), with a checked cast, under the same name.
-fn exact_sums(node: LogicalPlan) -> Result<LogicalPlan> {
+/// Aggregates in Doris's result types. SUM of an integer column is exact: the
+/// Aggregate sums it as DECIMAL(38, 0) (LARGEINT as DataFusion's wider
+/// Decimal256), and a Projection above gives it back as BIGINT (LARGEINT),
+/// with a checked cast, under the same name. SUM and AVG of a DECIMAL are
+/// cast there to Doris's precision and scale (rounded half up).
+fn aggregate_types(node: LogicalPlan) -> Result<LogicalPlan> {
     let LogicalPlan::Aggregate(agg) = &node else {
         return Ok(node);
     };
@@ -140,19 +146,31 @@ fn exact_sums(node: LogicalPlan) -> Result<LogicalPlan> {
             other => other,
         };
         let widened = match inner {
-            Expr::AggregateFunction(f) if f.func.name() == "sum" && f.params.args.len() == 1 => {
-                width(&f.params.args[0], input).map(|w| {
-                    let (sum_as, result) = match w {
-                        16 => (LARGEINT_ARROW, LARGEINT_ARROW),
-                        _ => (DataType::Decimal128(38, 0), DataType::Int64),
-                    };
-                    let mut f = f.clone();
-                    f.params.args = vec![cast(f.params.args[0].clone(), sum_as)];
-                    (
-                        Expr::AggregateFunction(f).alias(e.schema_name().to_string()),
-                        result,
-                    )
-                })
+            Expr::AggregateFunction(f) if f.params.args.len() == 1 => {
+                let arg = &f.params.args[0];
+                match (f.func.name(), width(arg, input), arg.get_type(input).ok()) {
+                    ("sum", Some(w), _) => {
+                        let (sum_as, result) = match w {
+                            16 => (LARGEINT_ARROW, LARGEINT_ARROW),
+                            _ => (DataType::Decimal128(38, 0), DataType::Int64),
+                        };
+                        let mut f = f.clone();
+                        f.params.args = vec![cast(arg.clone(), sum_as)];
+                        Some((
+                            Expr::AggregateFunction(f).alias(e.schema_name().to_string()),
+                            result,
+                        ))
+                    }
+                    // Doris: SUM(DECIMAL(p, s)) is DECIMAL(38, s), AVG is
+                    // DECIMAL(38, max(s, 4)) (docs: sql-data-types/numeric/DECIMAL).
+                    ("sum", None, Some(DataType::Decimal128(_, s))) => {
+                        Some((e.clone(), DataType::Decimal128(38, s)))
+                    }
+                    ("avg", None, Some(DataType::Decimal128(_, s))) => {
+                        Some((e.clone(), DataType::Decimal128(38, s.max(4))))
+                    }
+                    _ => None,
+                }
             }
             _ => None,
         };

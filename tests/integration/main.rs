@@ -8,6 +8,7 @@ mod column_stats;
 mod compaction;
 mod ddl;
 mod durability;
+mod exact_numbers;
 mod key_model_property;
 mod local_cluster;
 mod query_control;

@@ -30,6 +30,27 @@ public class JdbcSmoke {
                         System.out.println(mode + " scale " + md.getScale(2) + " precision " + md.getPrecision(2));
                     }
                 }
+                // Every digit of a DECIMAL(27, 9) and of LARGEINT's bounds, both ways.
+                try (Statement s = c.createStatement()) {
+                    s.execute("CREATE TABLE n (id INT, d DECIMAL(27,9), l LARGEINT) DISTRIBUTED BY HASH(id) BUCKETS 1");
+                }
+                try (PreparedStatement p = c.prepareStatement("INSERT INTO n VALUES (?, ?, ?), (?, ?, ?)")) {
+                    p.setInt(1, 1);
+                    p.setBigDecimal(2, new java.math.BigDecimal("123456789012345678.123456789"));
+                    p.setBigDecimal(3, new java.math.BigDecimal("170141183460469231731687303715884105727"));
+                    p.setInt(4, 2);
+                    p.setBigDecimal(5, new java.math.BigDecimal("-0.000000001"));
+                    p.setBigDecimal(6, new java.math.BigDecimal("-170141183460469231731687303715884105728"));
+                    p.executeUpdate();
+                }
+                try (PreparedStatement p = c.prepareStatement("SELECT d, l FROM n WHERE id > ? ORDER BY id")) {
+                    p.setInt(1, 0);
+                    try (ResultSet rs = p.executeQuery()) {
+                        while (rs.next()) {
+                            System.out.println(mode + " exact " + rs.getBigDecimal(1).toPlainString() + " " + rs.getBigDecimal(2).toPlainString());
+                        }
+                    }
+                }
             }
         }
     }

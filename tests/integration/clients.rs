@@ -184,6 +184,10 @@ async fn jdbc_mariadb_connector() {
     assert_eq!(
         out,
         "false inserted 1\nfalse row 7 12.34 2024-05-06\nfalse scale 2 precision 10\n\
-         true inserted 1\ntrue row 7 12.34 2024-05-06\ntrue scale 2 precision 10\n"
+         false exact 123456789012345678.123456789 170141183460469231731687303715884105727\n\
+         false exact -0.000000001 -170141183460469231731687303715884105728\n\
+         true inserted 1\ntrue row 7 12.34 2024-05-06\ntrue scale 2 precision 10\n\
+         true exact 123456789012345678.123456789 170141183460469231731687303715884105727\n\
+         true exact -0.000000001 -170141183460469231731687303715884105728\n"
     );
 }

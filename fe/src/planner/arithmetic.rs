@@ -4,7 +4,7 @@
 //! - integer `+ - *` compute in the next wider integer type, BIGINT and
 //!   LARGEINT in LARGEINT, which is checked: past its range an error, never a
 //!   wrapped value. An integer literal counts as the smallest type holding it
-//!   (`tinyint_col + 1` is a SMALLINT, as in Doris);
+//!   (`tinyint_col + 1` is a SMALLINT, as in Doris); `-x` is `0 - x`;
 //! - `/` of two integers is a DOUBLE, and `/` and `%` by zero are NULL
 //!   (`DIV` is `int_div`, see `sql/rewrite.rs`);
 //! - SUM of integers is accumulated exactly (in DECIMAL(38, 0)) and given back
@@ -77,6 +77,12 @@ fn to_largeint(e: Expr) -> Expr {
 }
 
 fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    // DataFusion negates integers wrapping (`-(-2^63)` is -2^63): `0 - x`
+    // widens instead.
+    let e = match e {
+        Expr::Negative(x) if width(&x, schema).is_some() => binary(lit(0i8), Operator::Minus, *x),
+        e => e,
+    };
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
         return Ok(Transformed::no(e));
     };

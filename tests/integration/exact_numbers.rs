@@ -12,7 +12,7 @@ use basalt_tests::cluster::Cluster;
 use basalt_tests::{rows, Process, TempDir};
 use mysql_async::prelude::Queryable;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use std::path::Path;
 
 const ROWS: usize = 40;
@@ -154,12 +154,7 @@ fn decimal(rng: &mut StdRng, p: u32, s: u32) -> (String, String) {
 
 /// Loads the same random rows by every path and checks every value.
 async fn every_path_reads_back_exactly(mysql: &str, http_port: u16, files: &Path) {
-    let seed: u64 = std::env::var("BASALT_PROPERTY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("BASALT_PROPERTY_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (seed, mut rng) = basalt_tests::property_rng();
     let rows_in: Vec<Vec<(String, String)>> = (0..ROWS)
         .map(|_| {
             COLUMNS
@@ -270,7 +265,7 @@ async fn every_path_reads_back_exactly(mysql: &str, http_port: u16, files: &Path
             };
             assert!(
                 same,
-                "path {} row {}: {name} loaded as {text} reads {value}, expected {expected}",
+                "path {} row {}: {name} loaded as {text} reads {value}, expected {expected}; seed {seed}",
                 id / 1000,
                 id % 1000
             );

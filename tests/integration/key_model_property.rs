@@ -9,7 +9,7 @@
 use basalt_tests::{rows, Process, TempDir};
 use mysql_async::prelude::Queryable;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -95,12 +95,7 @@ const TABLES: [&str; 5] = ["agg", "mow", "mor", "seq", "dup"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_operations_match_the_model_through_compaction_and_kill9() {
-    let seed: u64 = std::env::var("BASALT_PROPERTY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("BASALT_PROPERTY_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (seed, mut rng) = basalt_tests::property_rng();
     let dir = TempDir::new("property");
     let flags = [
         "--cumulative-compaction-min-deltas",

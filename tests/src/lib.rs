@@ -285,3 +285,15 @@ pub async fn error_code(conn: &mut mysql_async::Conn, sql: &str) -> u16 {
         other => panic!("expected a server error from {sql}, got {other:?}"),
     }
 }
+
+/// A property test's seed, from `BASALT_PROPERTY_SEED` or at random, and its
+/// random source; the seed is printed, so a failure can be replayed.
+pub fn property_rng() -> (u64, rand::rngs::StdRng) {
+    use rand::SeedableRng;
+    let seed: u64 = std::env::var("BASALT_PROPERTY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    println!("BASALT_PROPERTY_SEED={seed}");
+    (seed, rand::rngs::StdRng::seed_from_u64(seed))
+}

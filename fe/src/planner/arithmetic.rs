@@ -76,6 +76,20 @@ fn to_largeint(e: Expr) -> Expr {
     Arc::new(largeint_checked()).call(vec![cast(e, LARGEINT_WIDE)])
 }
 
+/// An operand of LARGEINT arithmetic as an exact Decimal256. A checked result
+/// of the step below is taken unchecked, so a chain (`a + b + c ...`) is
+/// checked once, at its top: each step then adds one level to the plan, not
+/// four (a fragment's plan travels to the BEs, whose decoder limits depth).
+fn exact(e: Expr) -> Expr {
+    match e {
+        Expr::ScalarFunction(f) if f.func.name() == "largeint_checked" => match f.args.as_slice() {
+            [Expr::Cast(c)] if c.field.data_type() == &LARGEINT_WIDE => c.expr.as_ref().clone(),
+            _ => cast(Expr::ScalarFunction(f), LARGEINT_ARROW),
+        },
+        e => cast(e, LARGEINT_ARROW),
+    }
+}
+
 fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     // DataFusion negates integers wrapping (`-(-2^63)` is -2^63): `0 - x`
     // widens instead.
@@ -90,11 +104,7 @@ fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let new = match (op, widths) {
         (Operator::Plus | Operator::Minus | Operator::Multiply, Some((l, r))) => {
             match (l.max(r) * 2).min(16) {
-                16 => to_largeint(binary(
-                    cast(*left, LARGEINT_ARROW),
-                    op,
-                    cast(*right, LARGEINT_ARROW),
-                )),
+                16 => to_largeint(binary(exact(*left), op, exact(*right))),
                 w => {
                     let ty = match w {
                         2 => DataType::Int16,

@@ -64,10 +64,11 @@ fn hash_column(col: &ArrayRef, hashes: &mut [u64]) -> Result<(), String> {
         DataType::Decimal128(_, _) => each!(col.as_primitive::<Decimal128Type>(), |v: i128| v
             .to_le_bytes()),
         // LARGEINT hashes as the i128 it is, as when it was a Decimal128, so
-        // rows loaded since find the buckets of the rows loaded before.
+        // rows loaded since find the buckets of the rows loaded before. (A
+        // value past i128, which no stored row holds, hashes as its low bits.)
         DataType::Decimal256(_, _) => each!(col.as_primitive::<Decimal256Type>(), |v: i256| v
-            .to_i128()
-            .map_or(v.to_le_bytes().to_vec(), |v| v.to_le_bytes().to_vec())),
+            .as_i128()
+            .to_le_bytes()),
         DataType::Date32 => each!(col.as_primitive::<Date32Type>(), |v: i32| (v as i64)
             .to_le_bytes()),
         DataType::Timestamp(TimeUnit::Microsecond, None) => {

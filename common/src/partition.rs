@@ -37,7 +37,7 @@ impl KeyValue {
             DataType::Decimal128(_, _) => {
                 KeyValue::Int(array.as_primitive::<Decimal128Type>().value(row))
             }
-            // LARGEINT: stored values are in i128's range (see types::largeint_in_range).
+            // LARGEINT: stored values are in i128's range (see DorisType::convert).
             DataType::Decimal256(_, _) => array
                 .as_primitive::<Decimal256Type>()
                 .value(row)

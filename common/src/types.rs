@@ -1,7 +1,9 @@
 //! Doris's column types and their one mapping to Arrow.
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Decimal256Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal256Array};
+use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Decimal256Type, TimeUnit};
+use datafusion::arrow::error::ArrowError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -14,13 +16,13 @@ pub const MAX_DECIMAL_PRECISION: u8 = 38;
 /// Decimal256 holds the whole range, computes exactly (a SUM widens to 49
 /// digits), and is the one Arrow type Basalt gives this precision and scale,
 /// so a result of it is a LARGEINT. Values are held to the 128-bit range
-/// where they enter ([`largeint_in_range`]). Segments written before, with
+/// where they enter ([`DorisType::convert`]). Segments written before, with
 /// LARGEINT as Decimal128(38, 0), are cast to it when read.
 pub const LARGEINT_ARROW: DataType = DataType::Decimal256(39, 0);
 
 /// A LARGEINT column (in [`LARGEINT_ARROW`]) with every value outside
 /// -2^127 .. 2^127 - 1 made NULL, so that loads count it as not converted.
-pub fn largeint_in_range(array: ArrayRef) -> ArrayRef {
+fn largeint_in_range(array: ArrayRef) -> ArrayRef {
     let Some(values) = array.as_primitive_opt::<Decimal256Type>() else {
         return array;
     };
@@ -112,6 +114,17 @@ impl DorisType {
             DorisType::Bitmap => DataType::Binary,
             DorisType::Hll => crate::hll::ARROW_TYPE,
         }
+    }
+
+    /// Values converted to a column of this type, as INSERT and Stream Load
+    /// take them: a value that does not convert (not a number, out of range,
+    /// past LARGEINT's 128 bits) is NULL, for the caller to count or refuse.
+    pub fn convert(&self, values: &dyn Array) -> Result<ArrayRef, ArrowError> {
+        let out = cast_with_options(values, &self.to_arrow(), &CastOptions::default())?;
+        Ok(match self {
+            DorisType::LargeInt => largeint_in_range(out),
+            _ => out,
+        })
     }
 
     /// The Doris type of a computed Arrow value, for result metadata and CREATE TABLE AS.
@@ -276,8 +289,7 @@ mod tests {
 
     #[test]
     fn largeint_holds_the_whole_128_bit_range() {
-        use datafusion::arrow::array::{Array, StringArray};
-        use datafusion::arrow::compute::cast;
+        use datafusion::arrow::array::StringArray;
         assert_eq!(DorisType::LargeInt.to_arrow(), LARGEINT_ARROW);
         assert_eq!(
             DorisType::from_arrow(&LARGEINT_ARROW),
@@ -290,7 +302,7 @@ mod tests {
             Some("-170141183460469231731687303715884105729"),
             None,
         ]));
-        let values = largeint_in_range(cast(&text, &LARGEINT_ARROW).unwrap());
+        let values = DorisType::LargeInt.convert(&text).unwrap();
         let values = values.as_primitive::<Decimal256Type>();
         assert_eq!(values.value(0).to_i128(), Some(i128::MAX));
         assert_eq!(values.value(1).to_i128(), Some(i128::MIN));

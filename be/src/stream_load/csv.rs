@@ -416,11 +416,7 @@ pub fn convert(
             _ if col.data_type == DorisType::Bitmap => basalt_common::bitmap::from_text(&input),
             _ if col.data_type == DorisType::Hll => basalt_common::hll::from_base64(&input),
             DataType::Decimal128(precision, scale) => to_decimal(&input, precision, scale, &safe)?,
-            _ => cast_with_options(&input, &ty, &safe).map_err(|e| e.to_string())?,
-        };
-        let out = match col.data_type {
-            DorisType::LargeInt => basalt_common::types::largeint_in_range(out),
-            _ => out,
+            _ => col.data_type.convert(&input).map_err(|e| e.to_string())?,
         };
         let too_long = match col.data_type {
             DorisType::Char { len } | DorisType::Varchar { len } => Some(len as usize),

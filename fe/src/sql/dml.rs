@@ -168,13 +168,7 @@ async fn load_selected(
         return Err(Error::internal("the selection returned no rows"));
     };
     let rows = concat_batches(&schema, &batches).map_err(|e| Error::internal(e.to_string()))?;
-    let strict = session.var_flag("enable_insert_strict");
-    let (batch, warnings) = shape_rows(table, columns, rows, strict)?;
-    session.warnings.extend(
-        warnings
-            .into_iter()
-            .map(|w| ("Warning".into(), super::insert::DATA_TRUNCATED, w)),
-    );
+    let batch = shape_rows(session, table, columns, rows)?;
     // Rows of other partitions stay as they are.
     let fe = Arc::clone(&session.fe);
     let mut only = table.clone();

@@ -6,7 +6,7 @@ use super::ddl::resolve;
 use crate::session::{QueryResult, Session};
 use basalt_catalog::OlapTable;
 use basalt_common::schema::{mark_partial, SEQUENCE_COL};
-use basalt_common::types::{largeint_in_range, DorisType};
+use basalt_common::types::DorisType;
 use basalt_common::{Error, ErrorKind, Result};
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, StringArray,
@@ -39,13 +39,7 @@ pub async fn execute(session: &mut Session, insert: Insert) -> Result<QueryResul
         return Err(Error::internal("INSERT source returned no rows"));
     };
     let rows = concat_batches(&schema, &batches).map_err(|e| Error::internal(e.to_string()))?;
-    let strict = session.var_flag("enable_insert_strict");
-    let (batch, warnings) = shape_rows(&table, &insert.columns, rows, strict)?;
-    session.warnings.extend(
-        warnings
-            .into_iter()
-            .map(|w| ("Warning".into(), DATA_TRUNCATED, w)),
-    );
+    let batch = shape_rows(session, &table, &insert.columns, rows)?;
     let batch = match partial_update(session, &table, &insert.columns)? {
         Some(given) => mark_partial(&batch, &given),
         None => batch,
@@ -125,7 +119,7 @@ fn partial_update(
 }
 
 /// MySQL's code for a value changed to fit its column (`Data truncated`).
-pub(crate) const DATA_TRUNCATED: u16 = 1265;
+const DATA_TRUNCATED: u16 = 1265;
 
 /// The table columns an INSERT's values go to, in order.
 fn target_columns(table: &OlapTable, names: &[String]) -> Result<Vec<usize>> {
@@ -200,15 +194,33 @@ fn number_text(e: &sql::Expr) -> Option<String> {
 }
 
 /// Casts the source rows to the table's columns, filling unnamed columns with
-/// their defaults, and enforces NOT NULL and string lengths, as Doris's
+/// their defaults, and enforces NOT NULL and string lengths, as the session's
 /// `enable_insert_strict` has it:
 /// - strict: a value that does not convert to its column (not a number, out
 ///   of range), a NULL for a NOT NULL column or a string too long fails the
 ///   statement;
 /// - not strict: a value that does not convert is NULL, and a row that then
-///   breaks NOT NULL or a length is left out. Each such row gives one of the
-///   returned warnings.
+///   breaks NOT NULL or a length is left out. Each such row is one of the
+///   statement's warnings (SHOW WARNINGS).
 pub(crate) fn shape_rows(
+    session: &mut Session,
+    table: &OlapTable,
+    names: &[String],
+    rows: RecordBatch,
+) -> Result<RecordBatch> {
+    let strict = session.var_flag("enable_insert_strict");
+    let (batch, warnings) = shape(table, names, rows, strict)?;
+    session.warnings.extend(
+        warnings
+            .into_iter()
+            .map(|w| ("Warning".into(), DATA_TRUNCATED, w)),
+    );
+    Ok(batch)
+}
+
+/// [`shape_rows`] in a given mode: the rows, and the warning of each row
+/// changed or left out.
+fn shape(
     table: &OlapTable,
     names: &[String],
     rows: RecordBatch,
@@ -250,16 +262,12 @@ pub(crate) fn shape_rows(
             Some(src) => {
                 let from = rows.column(src);
                 // Unconvertible values become NULL here and are found below.
-                let to = cast_with_options(from, &ty, &CastOptions::default()).map_err(|e| {
+                let to = col.data_type.convert(from).map_err(|e| {
                     Error::invalid(format!(
                         "Insert has filtered data in strict mode: column {}: {e}",
                         col.name
                     ))
                 })?;
-                let to = match col.data_type {
-                    DorisType::LargeInt => largeint_in_range(to),
-                    _ => to,
-                };
                 // Logical nulls: a NullArray (a column of bare NULLs) has no null buffer.
                 if to.null_count() > from.logical_null_count() {
                     let given = from.logical_nulls();

@@ -42,6 +42,10 @@ pub struct FeConfig {
     /// How long a finished load's label stays taken (Doris's name and default
     /// for INSERT and Stream Load labels).
     pub streaming_label_keep_max_second: u64,
+    /// Most leaves one expression may have (Doris's name and default).
+    pub expr_children_limit: usize,
+    /// Deepest one expression may nest (Doris's name and default).
+    pub expr_depth_limit: usize,
     pub ready_file: Option<PathBuf>,
 }
 
@@ -64,6 +68,8 @@ impl Default for FeConfig {
             stream_load_default_timeout_second: 259_200,
             stream_load_default_precommit_timeout_second: 3600,
             streaming_label_keep_max_second: 43_200,
+            expr_children_limit: 10_000,
+            expr_depth_limit: 3_000,
             ready_file: None,
         }
     }

@@ -92,6 +92,23 @@ pub fn doris_udafs() -> Vec<datafusion::logical_expr::AggregateUDF> {
     out
 }
 
+/// The stack of every runtime thread (tokio's default is 2 MiB). Parsing,
+/// planning and evaluating an expression recurse once per level, and a
+/// 2,000-term OR chain, which a BI tool's multi-select filter produces,
+/// overflowed 2 MiB and aborted the whole process. Doris allows 10,000
+/// children and a depth of 3,000 (`expr_children_limit`, `expr_depth_limit`).
+/// A stack is address space, touched only as deep as a thread goes.
+pub const THREAD_STACK_SIZE: usize = 256 << 20;
+
+/// A process's multi-threaded runtime, with [`THREAD_STACK_SIZE`] stacks.
+pub fn runtime(name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name(name)
+        .thread_stack_size(THREAD_STACK_SIZE)
+        .enable_all()
+        .build()
+}
+
 /// Reported as `VERSION()` / `@@version`; MySQL clients gate features on it.
 pub const MYSQL_SERVER_VERSION: &str = "5.7.99";
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod backend;
 pub mod cluster;
+pub mod config;
 pub mod connections;
 pub mod http;
 pub mod load;
@@ -23,7 +24,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub struct Frontend {
+    /// The config the FE started with; `mutable_config` holds the keys that
+    /// ADMIN SET FRONTEND CONFIG changes.
     pub config: FeConfig,
+    pub mutable_config: config::MutableConfig,
     pub catalog: Catalog,
     pub backends: backend::BackendRegistry,
     next_connection_id: AtomicU32,
@@ -66,6 +70,7 @@ impl Frontend {
     pub fn open(config: FeConfig) -> Result<Arc<Self>> {
         let catalog = Catalog::open(&config.meta_dir)?;
         Ok(Arc::new(Self {
+            mutable_config: config::MutableConfig::new(&config),
             config,
             catalog,
             backends: Default::default(),
@@ -130,6 +135,7 @@ fn query_runtime() -> Result<tokio::runtime::Handle> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("query")
+        .thread_stack_size(basalt_common::THREAD_STACK_SIZE)
         .enable_all()
         .build()?;
     Ok(Box::leak(Box::new(runtime)).handle().clone())

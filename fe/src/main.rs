@@ -2,10 +2,13 @@
 
 use basalt_common::config::{keys_of, write_ready_file, ConfigTable, FeConfig};
 
-#[tokio::main]
-async fn main() {
+fn main() {
     basalt_common::init_logging();
-    if let Err(e) = run().await {
+    let result = match basalt_common::runtime("basalt-fe") {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = result {
         eprintln!("basalt-fe: {e}");
         std::process::exit(1);
     }

@@ -102,9 +102,14 @@ impl Session {
         }
     }
 
+    /// Parses `sql` under the FE's current expression limits.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        crate::sql::parser::parse(sql, self.fe.mutable_config.expr_limits())
+    }
+
     /// Runs every statement in `sql`; stops at the first error, which is the last item.
     pub async fn execute(&mut self, sql: &str) -> Vec<Result<QueryResult>> {
-        let statements = match crate::sql::parser::parse(sql) {
+        let statements = match self.parse(sql) {
             Ok(s) => s,
             Err(e) => {
                 self.warnings = vec![warning_of(&e)];

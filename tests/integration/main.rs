@@ -9,6 +9,7 @@ mod compaction;
 mod ddl;
 mod durability;
 mod exact_numbers;
+mod expression_limits;
 mod key_model_property;
 mod local_cluster;
 mod query_control;

@@ -63,7 +63,7 @@ fn split_placeholders(sql: &str) -> Vec<String> {
 pub fn prepare(c: &mut Connection, body: &[u8]) -> IoResult<()> {
     let sql = String::from_utf8_lossy(body).to_string();
     let pieces = split_placeholders(&sql);
-    if let Err(e) = crate::sql::parser::parse(&pieces.join("NULL")) {
+    if let Err(e) = c.session.parse(&pieces.join("NULL")) {
         return c.error(&e);
     }
     let params = pieces.len() - 1;

@@ -39,6 +39,8 @@ pub enum Statement {
         if_exists: bool,
     },
     AlterSystem(AlterSystem),
+    /// `ADMIN SET [ALL] FRONTEND[S] CONFIG ("key" = "value", ...)`
+    AdminSetFrontendConfig(Vec<(String, String)>),
     /// `KILL [CONNECTION] id` ends the connection; `KILL QUERY id` its running statement.
     Kill {
         id: u32,
@@ -199,6 +201,10 @@ pub enum Filter {
 
 #[derive(Debug, Clone)]
 pub enum Show {
+    /// `ADMIN SHOW FRONTEND CONFIG [LIKE 'pattern']`
+    FrontendConfig {
+        filter: Filter,
+    },
     Databases {
         filter: Filter,
     },

@@ -152,7 +152,7 @@ async fn load_selected(
     sql: &str,
     what: &str,
 ) -> Result<QueryResult> {
-    let stmt = match super::parser::parse(sql)?.pop() {
+    let stmt = match session.parse(sql)?.pop() {
         Some(super::ast::Statement::Query(q)) => *q,
         _ => return Err(Error::internal(format!("not a query: {sql}"))),
     };

@@ -32,6 +32,10 @@ pub async fn execute(session: &mut Session, stmt: Statement) -> Result<QueryResu
             Ok(QueryResult::ok())
         }
         Statement::TransactionNoop => Ok(QueryResult::ok()),
+        Statement::AdminSetFrontendConfig(settings) => {
+            crate::config::set(session, &settings)?;
+            Ok(QueryResult::ok())
+        }
         Statement::Kill { id, query_only } => kill(session, id, query_only),
         Statement::Show(show) => show::execute(session, *show).await,
         Statement::Insert(insert) => insert::execute(session, *insert).await,
@@ -186,7 +190,7 @@ async fn eval_constant(session: &Session, expr: sql::Expr) -> Result<VarValue> {
         });
     }
     let select = format!("SELECT {expr}");
-    let stmts = parser::parse(&select)?;
+    let stmts = session.parse(&select)?;
     let Some(Statement::Query(q)) = stmts.into_iter().next() else {
         return Err(Error::invalid("bad SET value"));
     };

@@ -332,6 +332,7 @@ pub async fn execute(session: &mut Session, show: Show) -> Result<QueryResult> {
             (cols, rows, Filter::None)
         }
         Show::ProcessList { full } => cluster::processlist(session, full),
+        Show::FrontendConfig { filter } => crate::config::show(session, filter)?,
         Show::Transaction { db, filter } => load::transaction(session, db, &filter)?,
         Show::StreamLoad { db, filter } => load::stream_loads(session, db, filter)?,
         Show::Load { db, filter } => load::loads(session, db, filter)?,

@@ -175,7 +175,7 @@ fn stat_exprs(c: &Column) -> Vec<String> {
 }
 
 async fn single_row(session: &Session, sql: &str) -> Result<Vec<ScalarValue>> {
-    let Some(Statement::Query(q)) = super::parser::parse(sql)?.into_iter().next() else {
+    let Some(Statement::Query(q)) = session.parse(sql)?.into_iter().next() else {
         return Err(Error::internal("statistics query did not parse"));
     };
     let QueryResult::Rows { batches, .. } = super::query(session, *q).await? else {

@@ -50,9 +50,19 @@ impl DorisParser<'_> {
         }
     }
 
-    /// After `ADMIN`: `SHOW REPLICA STATUS|DISTRIBUTION FROM t [WHERE ...]`.
+    /// After `ADMIN`: `SHOW REPLICA STATUS|DISTRIBUTION FROM t [WHERE ...]`,
+    /// `SHOW FRONTEND CONFIG [LIKE ...]`, `SET [ALL] FRONTEND[S] CONFIG (...)`.
     pub(super) fn admin(&mut self) -> Result<Statement> {
+        if self.word("SET") {
+            let _ = self.words(&["ALL", "FRONTENDS"]) || self.word("FRONTEND");
+            self.expect_word("CONFIG")?;
+            return Ok(Statement::AdminSetFrontendConfig(self.properties()?));
+        }
         self.expect_word("SHOW")?;
+        if self.words(&["FRONTEND", "CONFIG"]) {
+            let filter = self.filter()?;
+            return Ok(Statement::Show(Box::new(Show::FrontendConfig { filter })));
+        }
         self.expect_word("REPLICA")?;
         let show = if self.word("STATUS") {
             self.expect_word("FROM")?;

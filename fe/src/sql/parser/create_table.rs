@@ -406,7 +406,7 @@ impl DorisParser<'_> {
         })
     }
 
-    fn properties(&mut self) -> Result<Vec<(String, String)>> {
+    pub(super) fn properties(&mut self) -> Result<Vec<(String, String)>> {
         self.expect(Token::LParen)?;
         let mut out = Vec::new();
         if self.p.peek_token().token != Token::RParen {
@@ -450,7 +450,7 @@ mod tests {
         )
         DISTRIBUTED BY HASH(k2) BUCKETS 4
         PROPERTIES ("replication_num" = "1")"#;
-        let stmts = parse(sql).unwrap();
+        let stmts = parse(sql, ExprLimits::default()).unwrap();
         let Statement::CreateTable(ct) = &stmts[0] else {
             panic!("{stmts:?}")
         };
@@ -472,9 +472,13 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_position() {
-        let err = parse("SELEC 1").unwrap_err();
+        let err = parse("SELEC 1", ExprLimits::default()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Syntax);
-        let err = parse("CREATE TABLE t (a INT) DISTRIBUTED BY HASH").unwrap_err();
+        let err = parse(
+            "CREATE TABLE t (a INT) DISTRIBUTED BY HASH",
+            ExprLimits::default(),
+        )
+        .unwrap_err();
         assert!(err.message.contains("Line: 1"), "{err}");
     }
 }

@@ -33,7 +33,7 @@ impl DorisParser<'_> {
         {
             columns = self.ident_list()?;
         }
-        let source = self.p.parse_query().map_err(|e| self.syntax(e))?;
+        let source = self.sql(|p| p.parse_query())?;
         Ok(Statement::Insert(Box::new(Insert {
             table,
             overwrite,
@@ -76,7 +76,7 @@ impl DorisParser<'_> {
         if !self.word("WHERE") {
             return Err(Error::invalid("delete all rows is forbidden temporary."));
         }
-        let selection = self.p.parse_expr().map_err(|e| self.syntax(e))?;
+        let selection = self.expr()?;
         Ok(Statement::Delete(Box::new(Delete {
             table,
             alias,
@@ -98,7 +98,7 @@ impl DorisParser<'_> {
                 column = self.ident()?;
             }
             self.expect(Token::Eq)?;
-            let value = self.p.parse_expr().map_err(|e| self.syntax(e))?;
+            let value = self.expr()?;
             assignments.push((column.to_ascii_lowercase(), value));
             if !self.p.consume_token(&Token::Comma) {
                 break;
@@ -110,7 +110,7 @@ impl DorisParser<'_> {
             Vec::new()
         };
         let selection = if self.word("WHERE") {
-            Some(self.p.parse_expr().map_err(|e| self.syntax(e))?)
+            Some(self.expr()?)
         } else {
             None
         };

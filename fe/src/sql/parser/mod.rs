@@ -6,18 +6,31 @@ use super::ast::*;
 use basalt_common::schema::{AggType, Column, IndexDef, KeysType};
 use basalt_common::types::DorisType;
 use basalt_common::{Error, ErrorKind, Result};
-use datafusion::sql::sqlparser::ast::{self as sql, DataType as SqlType, ExactNumberInfo};
+use datafusion::sql::sqlparser::ast::{self as sql, DataType as SqlType, ExactNumberInfo, Visit};
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+/// Parses `sql` into statements, each expression within Doris's `limits`.
+pub fn parse(sql: &str, limits: ExprLimits) -> Result<Vec<Statement>> {
     let dialect = MySqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| syntax(ParserError::TokenizerError(e.to_string())))?;
-    let parser = Parser::new(&dialect).with_tokens_with_locations(time_travel::rewrite(tokens));
-    let mut p = DorisParser { p: parser, sql };
+    limits::check_tokens(&tokens, limits)?;
+    // sqlparser's own default (50) refused the nested calls that BI tools and
+    // dbt macros generate; nesting as deep as expr_depth_limit allows must
+    // parse (a statement adds a few levels of its own), and its refusal is
+    // Doris's depth error. The cap keeps a raised limit within the stack.
+    let recursion = limits.depth.saturating_add(50).min(MAX_PARSER_RECURSION);
+    let parser = Parser::new(&dialect)
+        .with_recursion_limit(recursion)
+        .with_tokens_with_locations(time_travel::rewrite(tokens));
+    let mut p = DorisParser {
+        p: parser,
+        sql,
+        limits,
+    };
     let mut out = Vec::new();
     loop {
         while p.p.consume_token(&Token::SemiColon) {}
@@ -42,6 +55,7 @@ pub fn parse_type(text: &str) -> Result<DorisType> {
     let mut p = DorisParser {
         p: parser,
         sql: text,
+        limits: ExprLimits::default(),
     };
     let t = p.doris_type()?;
     if p.p.peek_token().token != Token::EOF {
@@ -58,9 +72,14 @@ fn syntax(e: ParserError) -> Error {
     Error::new(ErrorKind::Syntax, format!("Syntax error: {msg}"))
 }
 
+/// The deepest the parser recurses, whatever `expr_depth_limit` says: what
+/// `basalt_common::THREAD_STACK_SIZE` holds.
+const MAX_PARSER_RECURSION: usize = 20_000;
+
 struct DorisParser<'a> {
     p: Parser<'a>,
     sql: &'a str,
+    limits: ExprLimits,
 }
 
 impl DorisParser<'_> {
@@ -76,8 +95,27 @@ impl DorisParser<'_> {
         (line, column)
     }
 
+    /// Parses with sqlparser (an expression, a query, a statement) and checks
+    /// the result against Doris's expression limits.
+    fn sql<T: Visit>(
+        &mut self,
+        f: impl FnOnce(&mut Parser) -> Result<T, ParserError>,
+    ) -> Result<T> {
+        let node = f(&mut self.p).map_err(|e| self.syntax(e))?;
+        limits::check(&node, self.limits)?;
+        Ok(node)
+    }
+
+    /// An expression, parsed by sqlparser and checked.
+    fn expr(&mut self) -> Result<sql::Expr> {
+        self.sql(|p| p.parse_expr())
+    }
+
     /// A sqlparser error, with the position added when sqlparser gives none.
     fn syntax(&self, e: ParserError) -> Error {
+        if matches!(e, ParserError::RecursionLimitExceeded) {
+            return limits::too_deep(self.limits);
+        }
         let mut err = syntax(e);
         if !err.message.contains("Line:") {
             let (line, column) = self.position();
@@ -414,7 +452,7 @@ impl DorisParser<'_> {
 
     /// Anything else: a query for DataFusion.
     fn sql_statement(&mut self) -> Result<Statement> {
-        let stmt = self.p.parse_statement().map_err(|e| self.syntax(e))?;
+        let stmt = self.sql(|p| p.parse_statement())?;
         match stmt {
             sql::Statement::Query(_) | sql::Statement::Explain { .. } => {
                 Ok(Statement::Query(Box::new(stmt)))
@@ -481,7 +519,7 @@ impl DorisParser<'_> {
             if !self.p.consume_token(&Token::Eq) {
                 self.expect(Token::Assignment)?;
             }
-            let value = self.p.parse_expr().map_err(|e| self.syntax(e))?;
+            let value = self.expr()?;
             assignments.push((name, value));
             if !self.p.consume_token(&Token::Comma) {
                 break;
@@ -494,9 +532,7 @@ impl DorisParser<'_> {
         if self.word("LIKE") {
             Ok(Filter::Like(self.string()?))
         } else if self.word("WHERE") {
-            Ok(Filter::Where(Box::new(
-                self.p.parse_expr().map_err(|e| self.syntax(e))?,
-            )))
+            Ok(Filter::Where(Box::new(self.expr()?)))
         } else {
             Ok(Filter::None)
         }
@@ -607,7 +643,7 @@ impl DorisParser<'_> {
                 self.expect_word("WHERE")?;
                 Show::Transaction {
                     db,
-                    filter: Box::new(self.p.parse_expr().map_err(|e| self.syntax(e))?),
+                    filter: Box::new(self.expr()?),
                 }
             }
             "PROC" => Show::Proc {
@@ -651,4 +687,6 @@ impl DorisParser<'_> {
 mod admin;
 mod create_table;
 mod dml;
+mod limits;
+pub use limits::ExprLimits;
 pub mod time_travel;

@@ -6,6 +6,7 @@ pub mod bitmap;
 pub mod bucket_shuffle;
 pub mod config;
 pub mod control_client;
+pub mod deep_expr;
 pub mod error;
 pub mod hash;
 pub mod hll;

@@ -557,7 +557,8 @@ struct OlapScanProto {
     bucket_layout: Option<BTreeMap<String, Vec<u32>>>,
 }
 
-/// Encodes and decodes `OlapScanExec` for datafusion-distributed; registered on the FE and every BE.
+/// Encodes and decodes `OlapScanExec` (and `DeepExprExec`'s pieces) for
+/// datafusion-distributed; registered on the FE and every BE.
 #[derive(Debug, Default)]
 pub struct OlapScanCodec;
 
@@ -565,9 +566,15 @@ impl PhysicalExtensionCodec for OlapScanCodec {
     fn try_decode(
         &self,
         buf: &[u8],
-        _inputs: &[Arc<dyn ExecutionPlan>],
+        inputs: &[Arc<dyn ExecutionPlan>],
         ctx: &TaskContext,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let Some(pieces) = buf.strip_prefix(crate::deep_expr::MAGIC) {
+            let [input] = inputs else {
+                return internal_err!("a node in pieces takes one input");
+            };
+            return crate::deep_expr::DeepExprExec::decode(pieces, input, ctx);
+        }
         let p: OlapScanProto =
             serde_json::from_slice(buf).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let predicate = match &p.predicate {
@@ -610,6 +617,9 @@ impl PhysicalExtensionCodec for OlapScanCodec {
     }
 
     fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(deep) = node.downcast_ref::<crate::deep_expr::DeepExprExec>() {
+            return deep.encode(buf);
+        }
         let Some(scan) = node.downcast_ref::<OlapScanExec>() else {
             return internal_err!("OlapScanCodec cannot encode {}", node.name());
         };
@@ -630,9 +640,12 @@ impl PhysicalExtensionCodec for OlapScanCodec {
             partitions: scan.partitions(),
             distribution: scan.distribution.clone(),
             bucket_layout: scan.bucket_layout.clone(),
+            // A runtime filter only saves work: one too deep for the wire
+            // (a TopK's bound on a deep sort key) is left behind.
             runtime_filters: scan
                 .runtime_filters
                 .iter()
+                .filter(|f| crate::deep_expr::height(f) <= crate::deep_expr::PIECE_DEPTH)
                 .map(|f| {
                     Ok(
                         serialize_physical_expr(f, &DefaultPhysicalExtensionCodec {})?

@@ -21,6 +21,11 @@ fn join(n: usize, term: impl Fn(usize) -> String, sep: &str) -> String {
     (0..n).map(term).collect::<Vec<_>>().join(sep)
 }
 
+/// `abs(abs(...(inner)...))`, `n` calls deep.
+fn nest(n: usize, inner: &str) -> String {
+    format!("{}{inner}{}", "abs(".repeat(n), ")".repeat(n))
+}
+
 /// Each query's rows as DuckDB answers it over the same table `t`.
 fn duckdb(queries: &[String]) -> Vec<Vec<Vec<String>>> {
     let python = std::env::var("BASALT_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -79,6 +84,17 @@ pub async fn answers_and_refusals(conn: &mut mysql_async::Conn, db: &str) {
         format!(
             "SELECT LENGTH({}) FROM {t} WHERE id = 7",
             join(2_000, |_| "'ab'".into(), " || ")
+        ),
+        // Nested calls, in an aggregate, a filter and a sorted projection: on
+        // 3 BEs each crosses the wire in pieces.
+        format!("SELECT SUM({}) FROM {t}", nest(300, "id - 5000")),
+        format!(
+            "SELECT COUNT(*) FROM {t} WHERE {} < 100",
+            nest(300, "id - 5000")
+        ),
+        format!(
+            "SELECT {} AS x FROM {t} ORDER BY x DESC LIMIT 3",
+            nest(300, "id - 5000")
         ),
     ];
     let expected = duckdb(
@@ -140,6 +156,27 @@ pub async fn answers_and_refusals(conn: &mut mysql_async::Conn, db: &str) {
             &sql[..60]
         );
     }
+
+    // Just under a depth limit, and just past it. (DataFusion types a call by
+    // naming its whole subtree at each level, so planning a nest is cubic: at
+    // the default 3,000 it would take most of an hour on a debug build.)
+    conn.query_drop(r#"ADMIN SET FRONTEND CONFIG ("expr_depth_limit" = "300")"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(conn, &format!("SELECT SUM({}) FROM {t}", nest(298, "id"))).await,
+        rows(conn, &format!("SELECT SUM(id) FROM {t}")).await
+    );
+    assert_eq!(
+        error(conn, &format!("SELECT SUM({}) FROM {t}", nest(299, "id"))).await,
+        (
+            1105,
+            "Exceeded the maximum depth of an expression tree (300).".into()
+        )
+    );
+    conn.query_drop(r#"ADMIN SET FRONTEND CONFIG ("expr_depth_limit" = "3000")"#)
+        .await
+        .unwrap();
 
     // The limits are FE config, changed while the FE runs.
     assert_eq!(
@@ -234,5 +271,13 @@ async fn expressions_at_the_limits_on_standalone() {
     let server = Process::standalone(dir.path());
     let mut conn = server.connect().await;
     load(&mut conn, "el", 1).await;
+    answers_and_refusals(&mut conn, "el").await;
+}
+
+#[tokio::test]
+async fn expressions_at_the_limits_on_three_backends() {
+    let cluster = basalt_tests::cluster::Cluster::start("expr-limits-3be", 3, &[]).await;
+    let mut conn = cluster.fe.connect().await;
+    load(&mut conn, "el", 3).await;
     answers_and_refusals(&mut conn, "el").await;
 }

@@ -8,12 +8,15 @@
 
 use crate::Frontend;
 use basalt_common::bucket_shuffle;
+use basalt_common::deep_expr::DeepExprExec;
 use basalt_common::scan::{BucketDistribution, OlapScanCodec, OlapScanExec};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::JoinType;
 use datafusion::common::Result;
 use datafusion::config::ConfigOptions;
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -40,13 +43,34 @@ use url::Url;
 
 /// Adds Basalt's distribution to a session: the rule, the codec, the handlers.
 pub fn with_distribution(builder: SessionStateBuilder, fe: Arc<Frontend>) -> SessionStateBuilder {
-    builder
+    let mut builder = builder
         .with_physical_optimizer_rule(Arc::new(PushFragmentsToBackends(Arc::clone(&fe))))
         .with_distributed_worker_resolver(BackendWorkers(fe))
         .with_distributed_planner()
         .with_distributed_user_codec(OlapScanCodec)
         .with_distributed_scale_up_leaf_node_handler(split_scan)
-        .with_distributed_route_tasks_handler(route_to_tablets)
+        .with_distributed_route_tasks_handler(route_to_tablets);
+    match builder.query_planner().take() {
+        Some(distributed) => builder.with_query_planner(Arc::new(DeepExpressions(distributed))),
+        None => builder,
+    }
+}
+
+/// Marks the nodes of the distributed plan whose expressions travel to the
+/// BEs in pieces (`basalt_common::deep_expr`). It runs after distribution,
+/// whose rules look for the nodes it wraps.
+#[derive(Debug)]
+struct DeepExpressions(Arc<dyn QueryPlanner + Send + Sync>);
+
+#[async_trait::async_trait]
+impl QueryPlanner for DeepExpressions {
+    async fn create_physical_plan(
+        &self,
+        plan: &LogicalPlan,
+        state: &SessionState,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        DeepExprExec::mark(self.0.create_physical_plan(plan, state).await?)
+    }
 }
 
 /// The worker URLs of alive backends (used only for stages that read no tablets).

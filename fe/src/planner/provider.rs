@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session as DfSession;
 use datafusion::catalog::TableProvider;
 use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column as DfColumn, ColumnStatistics, DFSchema, Result, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{
@@ -212,7 +212,7 @@ impl TableProvider for OlapTableProvider {
         if ranges.is_empty() {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
-        let predicate = match conjunction(filters) {
+        let predicate = match conjunction(filters.into_iter().filter(travels_whole)) {
             Some(expr) => {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 Some(state.create_physical_expr(expr, &df_schema)?)
@@ -272,6 +272,42 @@ fn column_statistics(table: &OlapTable) -> Option<Arc<[ColumnStatistics]>> {
 /// picks the same ones from the physical predicate): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL, BETWEEN
 /// and casts over columns and literals.
 fn applied_by_scan(e: &Expr) -> bool {
+    travels_whole(e) && applied_by_scan_node(e)
+}
+
+/// Whether a filter is shallow enough to travel inside a scan (whose predicate
+/// is not cut into pieces, see `basalt_common::deep_expr`), with room for the
+/// casts that physical planning adds. A deeper one is applied above the scan.
+fn travels_whole(e: &Expr) -> bool {
+    fn depth(e: &Expr) -> usize {
+        let mut operands: Vec<&Expr> = Vec::new();
+        match e {
+            // A chain of one operator is flat on the wire.
+            Expr::BinaryExpr(top) => {
+                let mut link = top;
+                operands.push(&top.right);
+                while let Expr::BinaryExpr(next) = link.left.as_ref() {
+                    if next.op != top.op {
+                        break;
+                    }
+                    operands.push(&next.right);
+                    link = next;
+                }
+                operands.push(&link.left);
+            }
+            _ => {
+                let _ = e.apply_children(|c| {
+                    operands.push(c);
+                    Ok(TreeNodeRecursion::Continue)
+                });
+            }
+        }
+        1 + operands.into_iter().map(depth).max().unwrap_or(0)
+    }
+    depth(e) <= basalt_common::deep_expr::PIECE_DEPTH / 2
+}
+
+fn applied_by_scan_node(e: &Expr) -> bool {
     match e {
         Expr::Column(_) | Expr::Literal(..) => true,
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
@@ -279,13 +315,15 @@ fn applied_by_scan(e: &Expr) -> bool {
                 && applied_by_scan(left)
                 && applied_by_scan(right)
         }
-        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => applied_by_scan(e),
-        Expr::InList(i) => applied_by_scan(&i.expr) && i.list.iter().all(applied_by_scan),
+        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => applied_by_scan_node(e),
+        Expr::InList(i) => applied_by_scan_node(&i.expr) && i.list.iter().all(applied_by_scan_node),
         Expr::Between(b) => {
-            applied_by_scan(&b.expr) && applied_by_scan(&b.low) && applied_by_scan(&b.high)
+            applied_by_scan_node(&b.expr)
+                && applied_by_scan_node(&b.low)
+                && applied_by_scan_node(&b.high)
         }
-        Expr::Cast(c) => applied_by_scan(&c.expr),
-        Expr::TryCast(c) => applied_by_scan(&c.expr),
+        Expr::Cast(c) => applied_by_scan_node(&c.expr),
+        Expr::TryCast(c) => applied_by_scan_node(&c.expr),
         _ => false,
     }
 }

@@ -139,6 +139,24 @@ impl LoadSource {
     }
 }
 
+/// Doris's rule for a label, as its regex reads in the error.
+pub const LABEL_REGEX: &str = "^[-_A-Za-z0-9:]{1,128}$";
+
+/// Refuses a label outside [`LABEL_REGEX`] with Doris's message (a 100 KB
+/// label, or one with `/`, was taken as it came).
+pub fn check_label(label: &str) -> Result<()> {
+    let valid = (1..=128).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'));
+    if valid {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "Label format error. regex: {LABEL_REGEX}, label: {label}"
+    )))
+}
+
 /// Begins a load transaction under `label` (unique in the database).
 pub fn begin(
     fe: &Arc<Frontend>,
@@ -147,6 +165,7 @@ pub fn begin(
     label: &str,
     source: LoadSource,
 ) -> Result<TxnId> {
+    check_label(label)?;
     let txn_id = fe.catalog.alloc_ids(1);
     let txn = Transaction {
         id: txn_id,

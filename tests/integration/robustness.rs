@@ -121,12 +121,30 @@ async fn bad_packets_close_only_their_connection() {
     drop(s);
     still_serves(&server).await;
 
-    // A packet over max_allowed_packet (1 MiB here).
+    // A packet over max_allowed_packet (1 MiB here) gets MySQL's error 1153,
+    // as the reply to the client's packet, then a close.
     let mut s = login(port);
     let mut big = vec![0x03];
     big.extend(std::iter::repeat_n(b'x', 2 << 20));
     write_packet(&mut s, 0, &big[..(0xff_ffff).min(big.len())]);
+    let (seq, err) = read_packet(&mut s).expect("error 1153");
+    assert_eq!((seq, &err[..3]), (1, &[0xff, 0x81, 0x04][..]), "1153");
+    assert!(String::from_utf8_lossy(&err).contains("max_allowed_packet"));
     assert!(closed(&mut s));
+    still_serves(&server).await;
+    // The same through the mysql client, which sizes nothing by the server.
+    let mut cli = std::process::Command::new("mysql")
+        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mysql client");
+    let query = format!("SELECT LENGTH('{}');\n", "x".repeat(2 << 20));
+    let _ = cli.stdin.take().unwrap().write_all(query.as_bytes());
+    let out = cli.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ERROR 1153"), "{stderr}");
     still_serves(&server).await;
 
     // A wrong sequence id.

@@ -546,3 +546,59 @@ async fn a_label_is_free_again_after_its_retention() {
         vec![row(&["2"])]
     );
 }
+
+/// Labels follow Doris's rule, `^[-_A-Za-z0-9:]{1,128}$`, with its message,
+/// on every path that takes one; nothing is loaded under a refused label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_follow_doris_rule() {
+    let s = Server::start("labels").await;
+    let file = write(&s.data, "a.csv", "1,ann,1.00,2024-01-02\n");
+    let message = |label: &str| {
+        format!("Label format error. regex: ^[-_A-Za-z0-9:]{{1,128}}$, label: {label}")
+    };
+    let long = "x".repeat(129);
+    for label in ["../../etc/x", "a b", "semi;colon", long.as_str()] {
+        let header = format!("label: {label}");
+        let (code, r) = stream_load(
+            &s.fe_url("t"),
+            "root:",
+            &file,
+            &[&header, "column_separator: ,"],
+        );
+        assert_eq!(code, 200, "{r}");
+        assert_eq!(r["Status"], "Fail", "{r}");
+        let want = format!("[ANALYSIS_ERROR]{}", message(label));
+        assert_eq!(r["Message"], want, "{r}");
+    }
+    // 2PC by label.
+    let r = two_phase(&s, &["txn_operation: commit", "label: ../x"]);
+    assert_eq!(r["status"], "ANALYSIS_ERROR", "{r}");
+    assert_eq!(r["msg"], message("../x"), "{r}");
+    // INSERT WITH LABEL.
+    let mut conn = s.server.connect().await;
+    match conn
+        .query_drop("INSERT INTO db.t WITH LABEL `a/b` VALUES (2, 'bob', 2.00, '2024-01-03')")
+        .await
+    {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!((e.code, e.message), (1105, message("a/b")));
+        }
+        other => panic!("expected a refused label, got {other:?}"),
+    }
+    assert!(s.table().await.is_empty());
+    // The longest label of every allowed character loads.
+    let label = format!("{}-_:9", "Ab".repeat(62));
+    assert_eq!(label.len(), 128);
+    let header = format!("label: {label}");
+    let (_, r) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &file,
+        &[&header, "column_separator: ,"],
+    );
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(
+        s.table().await,
+        vec![row(&["1", "ann", "1.00", "2024-01-02"])]
+    );
+}

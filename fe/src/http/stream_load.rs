@@ -360,6 +360,9 @@ pub async fn two_phase(
             "No transaction id or label selected.".into(),
         );
     }
+    if let Some(Err(e)) = get("label").map(load::check_label) {
+        return answer("ANALYSIS_ERROR", e.message);
+    }
     let found = {
         let state = fe.catalog.read();
         state.db(&db).map(|d| {

@@ -2,6 +2,7 @@
 //! (which splits and joins packets over 16 MiB and checks sequence ids).
 
 use bytes::BytesMut;
+use mysql_common::proto::codec::error::PacketCodecError;
 use mysql_common::proto::codec::PacketCodec;
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,13 +33,21 @@ impl Conn {
     }
 
     /// The next whole packet; `None` when the client closed the connection.
-    /// Bad framing (wrong sequence, oversized packet) is an error that ends the connection.
+    /// Bad framing (wrong sequence, oversized packet) is an error that ends the
+    /// connection; an oversized packet is first answered with error 1153.
     pub async fn read_packet(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut packet = Vec::new();
         loop {
             match self.codec.decode(&mut self.inbuf, &mut packet) {
                 Ok(true) => return Ok(Some(packet)),
                 Ok(false) => {}
+                Err(PacketCodecError::PacketTooLarge) => {
+                    self.refuse_oversized().await;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "packet too large",
+                    ));
+                }
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             }
             if self.stream.read_buf(&mut self.inbuf).await? == 0 {
@@ -52,6 +61,30 @@ impl Conn {
                 };
             }
         }
+    }
+
+    /// MySQL's answer to a packet over max_allowed_packet: error 1153, as the
+    /// reply to the client's first packet (sequence 1, which the codec cannot
+    /// set after a failed read). The rest of the packet is read and dropped,
+    /// for a while, so that the client, still sending, gets to read the error
+    /// rather than a reset connection.
+    async fn refuse_oversized(&mut self) {
+        let body = super::err_packet(
+            1153,
+            "08S01",
+            "Got a packet bigger than 'max_allowed_packet' bytes",
+        );
+        let mut frame = (body.len() as u32).to_le_bytes();
+        frame[3] = 1;
+        if self.stream.write_all(&frame).await.is_err()
+            || self.stream.write_all(&body).await.is_err()
+            || self.stream.flush().await.is_err()
+        {
+            return;
+        }
+        let mut sink = vec![0u8; 64 << 10];
+        let drain = async { while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
     }
 
     /// Queues one packet; `flush` sends everything queued.

@@ -85,6 +85,9 @@ pub struct BeConfig {
     pub storage_root_path: PathBuf,
     /// The largest Stream Load body, in MB (Doris's name and default).
     pub streaming_load_max_mb: u64,
+    /// The largest JSON body read as one document (not `read_json_by_line`),
+    /// in MB (Doris's name and default).
+    pub streaming_load_json_max_mb: u64,
     /// A load flushes a tablet's buffered rows as a segment at this many bytes
     /// (Doris's name; its default is 200 MB, Basalt's smaller default starts
     /// writing sooner and keeps a load's memory lower).
@@ -113,6 +116,7 @@ impl Default for BeConfig {
             brpc_port: 8060,
             storage_root_path: "./storage".into(),
             streaming_load_max_mb: 10_240,
+            streaming_load_json_max_mb: 100,
             write_buffer_size: crate::tablet_writer::DEFAULT_WRITE_BUFFER_SIZE,
             disable_auto_compaction: false,
             generate_compaction_tasks_interval_ms: 200,

@@ -577,3 +577,45 @@ async fn exact_numbers_through_csv_and_json() {
     ];
     assert_eq!(got, want.map(|r| row(&r)).to_vec());
 }
+
+/// A JSON document over `streaming_load_json_max_mb` (1 MB here) is refused
+/// with Doris's message, before the whole of it is read; the same rows as
+/// JSON lines load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_documents_over_the_json_limit_are_refused() {
+    let s = Server::start_with("json-max", &["--streaming-load-json-max-mb", "1"]).await;
+    let rows: Vec<String> = (0..25_000)
+        .map(|i| {
+            format!(
+                r#"{{"id": {i}, "name": "n{}", "amount": 1.50, "dt": "2024-01-02"}}"#,
+                i % 10
+            )
+        })
+        .collect();
+    let array = write(&s.data, "array.json", &format!("[{}]", rows.join(",")));
+    let size = std::fs::metadata(&array).unwrap().len();
+    assert!(size > 1 << 20);
+    let (_, r) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &array,
+        &["format: json", "strip_outer_array: true"],
+    );
+    assert_eq!(r["Status"], "Fail", "{r}");
+    let message = r["Message"].as_str().unwrap();
+    assert!(
+        message
+            == format!("[DATA_QUALITY_ERROR]The size of this batch exceed the max size [1048576]  of json type data  data [ {size} ]. Split the file, or use 'read_json_by_line'"),
+        "{r}"
+    );
+    assert!(s.table().await.is_empty());
+    let lines = write(&s.data, "lines.json", &rows.join("\n"));
+    let (_, r) = stream_load(
+        &s.fe_url("t"),
+        "root:",
+        &lines,
+        &["format: json", "read_json_by_line: true"],
+    );
+    assert_eq!(r["Status"], "Success", "{r}");
+    assert_eq!(r["NumberLoadedRows"], 25_000, "{r}");
+}

@@ -1,7 +1,8 @@
 //! A Stream Load body as it arrives, cut into blocks for the parsers. CSV comes
 //! in blocks of whole lines of about [`BLOCK_BYTES`], so parsing starts long
 //! before a large body has arrived and memory stays bounded. JSON is parsed
-//! whole. A compressed body is received and decompressed whole (bounded by
+//! whole; a document (not `read_json_by_line`) over `streaming_load_json_max_mb`
+//! is refused as Doris refuses it. A compressed body is received and decompressed whole (bounded by
 //! the body limit), then cut like a plain one.
 
 use super::csv::LineSplitter;
@@ -28,6 +29,8 @@ pub struct BodyReader {
     stream: BodyDataStream,
     /// `streaming_load_max_mb` in bytes.
     limit: u64,
+    /// `streaming_load_json_max_mb` in bytes, for JSON read as one document.
+    json_limit: Option<u64>,
     /// Bytes received, as sent (Doris's LoadBytes).
     pub received: u64,
     compression: Option<Compression>,
@@ -42,10 +45,12 @@ pub struct BodyReader {
 }
 
 impl BodyReader {
-    pub fn new(body: Body, opts: &LoadOptions, limit: u64) -> Self {
+    pub fn new(body: Body, opts: &LoadOptions, limit: u64, json_limit: u64) -> Self {
         Self {
             stream: body.into_data_stream(),
             limit,
+            json_limit: (opts.format == Format::Json && !opts.read_json_by_line)
+                .then_some(json_limit),
             received: 0,
             compression: opts.compress_type,
             decompressed: None,
@@ -71,6 +76,11 @@ impl BodyReader {
                 Some(bytes) => bytes,
                 None => self.whole().await?,
             };
+            if let Some(max) = self.json_limit.filter(|max| whole.len() as u64 > *max) {
+                // Its size as sent when known: reading stopped past the limit.
+                let size = whole.len().max(self.length) as u64;
+                return Err(json_too_big(size, max));
+            }
             self.eof = true;
             return Ok(Some(Block::Json(whole)));
         }
@@ -129,11 +139,19 @@ impl BodyReader {
         Ok(Some(chunk))
     }
 
-    /// The rest of the body in one buffer.
+    /// The rest of the body in one buffer (a JSON document only until it is
+    /// past `streaming_load_json_max_mb`, which refuses it).
     async fn whole(&mut self) -> Result<Bytes, String> {
-        let mut buf = BytesMut::with_capacity(self.length);
+        let cap = match (self.compression, self.json_limit) {
+            (None, Some(max)) => max,
+            _ => u64::MAX,
+        };
+        let mut buf = BytesMut::with_capacity(self.length.min(cap as usize));
         while let Some(chunk) = self.chunk().await? {
             buf.extend_from_slice(&chunk);
+            if buf.len() as u64 > cap {
+                break;
+            }
         }
         Ok(buf.freeze())
     }
@@ -145,6 +163,13 @@ pub fn too_big(n: u64, max: u64) -> String {
         "[EXCEEDED_LIMIT]body size {n} bytes ({:.2} MiB) exceeds the limit of {max} bytes ({} MiB) set by BE's conf streaming_load_max_mb. Increase it if you are sure this load is reasonable",
         n as f64 / (1 << 20) as f64,
         max >> 20
+    )
+}
+
+/// Doris's words for a JSON document over `streaming_load_json_max_mb`.
+fn json_too_big(n: u64, max: u64) -> String {
+    format!(
+        "[DATA_QUALITY_ERROR]The size of this batch exceed the max size [{max}]  of json type data  data [ {n} ]. Split the file, or use 'read_json_by_line'"
     )
 }
 

@@ -48,6 +48,8 @@ pub struct StreamLoader {
     heartbeat_port: u16,
     /// `streaming_load_max_mb` in bytes.
     max_body_bytes: u64,
+    /// `streaming_load_json_max_mb` in bytes.
+    max_json_bytes: u64,
     write_buffer_size: u64,
     error_dir: PathBuf,
     rpc: ControlClient,
@@ -73,6 +75,7 @@ impl StreamLoader {
             wal_dir: root.join("wal"),
             heartbeat_port,
             max_body_bytes: cfg.streaming_load_max_mb.saturating_mul(1 << 20),
+            max_json_bytes: cfg.streaming_load_json_max_mb.saturating_mul(1 << 20),
             write_buffer_size: cfg.write_buffer_size,
             error_dir,
             rpc: ControlClient::default(),
@@ -519,7 +522,8 @@ async fn read_rows(
 ) -> Result<(), String> {
     let read = Instant::now();
     let sources = rows::sources(sink, opts)?;
-    let mut reader = body::BodyReader::new(body, opts, loader.max_body_bytes);
+    let mut reader =
+        body::BodyReader::new(body, opts, loader.max_body_bytes, loader.max_json_bytes);
     // One block more than cores: a parser never waits for the next block.
     let in_flight = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
     let mut parsing = std::collections::VecDeque::new();

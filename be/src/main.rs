@@ -3,15 +3,7 @@
 use basalt_common::config::{keys_of, write_ready_file, BeConfig, ConfigTable};
 
 fn main() {
-    basalt_common::init_logging();
-    let result = match basalt_common::runtime("basalt-be") {
-        Ok(rt) => rt.block_on(run()),
-        Err(e) => Err(e.into()),
-    };
-    if let Err(e) = result {
-        eprintln!("basalt-be: {e}");
-        std::process::exit(1);
-    }
+    basalt_common::run_process("basalt-be", run());
 }
 
 async fn run() -> basalt_common::Result<()> {

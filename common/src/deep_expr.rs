@@ -36,8 +36,8 @@ use std::sync::Arc;
 pub const PIECE_DEPTH: usize = 16;
 
 /// The most pieces a BE accepts for one node: what the deepest expression the
-/// FE's parser lets through (20,000 levels) is cut into.
-const MAX_PIECES: usize = 20_000 / (PIECE_DEPTH - 1) + 2;
+/// FE's parser lets through is cut into.
+const MAX_PIECES: usize = crate::MAX_EXPR_DEPTH / (PIECE_DEPTH - 1) + 2;
 
 /// What starts a [`DeepExprExec`] on the wire (the scan's encoding is JSON).
 pub const MAGIC: &[u8] = b"basalt-pieces\n";

@@ -101,13 +101,34 @@ pub fn doris_udafs() -> Vec<datafusion::logical_expr::AggregateUDF> {
 /// A stack is address space, touched only as deep as a thread goes.
 pub const THREAD_STACK_SIZE: usize = 256 << 20;
 
-/// A process's multi-threaded runtime, with [`THREAD_STACK_SIZE`] stacks.
-pub fn runtime(name: &str) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The deepest expression any process walks: the FE's parser never lets a
+/// deeper one through, whatever `expr_depth_limit` says, and a BE refuses a
+/// fragment that would build one. [`THREAD_STACK_SIZE`] holds it.
+pub const MAX_EXPR_DEPTH: usize = 20_000;
+
+/// A multi-threaded runtime's builder, with [`THREAD_STACK_SIZE`] stacks:
+/// every runtime of every process is built from it.
+pub fn runtime_builder(name: &str) -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder
         .thread_name(name)
         .thread_stack_size(THREAD_STACK_SIZE)
-        .enable_all()
-        .build()
+        .enable_all();
+    builder
+}
+
+/// A binary's `main`: logging, the runtime, `run` on it, and on an error a
+/// message prefixed with `name` and exit status 1.
+pub fn run_process(name: &str, run: impl std::future::Future<Output = Result<()>>) {
+    init_logging();
+    let result = match runtime_builder(name).build() {
+        Ok(rt) => rt.block_on(run),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Reported as `VERSION()` / `@@version`; MySQL clients gate features on it.

@@ -132,11 +132,8 @@ impl Frontend {
 /// from async code, and the FE needs it until it exits.
 fn query_runtime() -> Result<tokio::runtime::Handle> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = basalt_common::runtime_builder("query")
         .worker_threads(threads)
-        .thread_name("query")
-        .thread_stack_size(basalt_common::THREAD_STACK_SIZE)
-        .enable_all()
         .build()?;
     Ok(Box::leak(Box::new(runtime)).handle().clone())
 }

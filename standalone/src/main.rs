@@ -5,15 +5,7 @@ use basalt_common::config::{keys_of, write_ready_file, BeConfig, ConfigTable, Fe
 use std::path::PathBuf;
 
 fn main() {
-    basalt_common::init_logging();
-    let result = match basalt_common::runtime("basalt") {
-        Ok(rt) => rt.block_on(run()),
-        Err(e) => Err(e.into()),
-    };
-    if let Err(e) = result {
-        eprintln!("basalt: {e}");
-        std::process::exit(1);
-    }
+    basalt_common::run_process("basalt", run());
 }
 
 async fn run() -> basalt_common::Result<()> {

@@ -1,9 +1,10 @@
 //! A Stream Load body as it arrives, cut into blocks for the parsers. CSV comes
 //! in blocks of whole lines of about [`BLOCK_BYTES`], so parsing starts long
 //! before a large body has arrived and memory stays bounded. JSON is parsed
-//! whole; a document (not `read_json_by_line`) over `streaming_load_json_max_mb`
-//! is refused as Doris refuses it. A compressed body is received and decompressed whole (bounded by
-//! the body limit), then cut like a plain one.
+//! whole; a document (not `read_json_by_line`) over
+//! `streaming_load_json_max_mb` is refused as Doris refuses it. A compressed
+//! body is received and decompressed whole (bounded by the body limit), then
+//! cut like a plain one.
 
 use super::csv::LineSplitter;
 use super::options::{Compression, Format, LoadOptions};

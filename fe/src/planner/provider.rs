@@ -268,11 +268,10 @@ fn column_statistics(table: &OlapTable) -> Option<Arc<[ColumnStatistics]>> {
     Some(stats.collect())
 }
 
-/// A filter of the shapes the BE's scan applies exactly (`scan::exact_part`
-/// picks the same ones from the physical predicate): comparisons, AND / OR / NOT, IN lists, IS [NOT] NULL, BETWEEN
-/// and casts over columns and literals.
+/// A filter the BE's scan applies exactly: one that travels inside the scan,
+/// of a shape the scan evaluates.
 fn applied_by_scan(e: &Expr) -> bool {
-    travels_whole(e) && applied_by_scan_node(e)
+    travels_whole(e) && scan_evaluates(e)
 }
 
 /// Whether a filter is shallow enough to travel inside a scan (whose predicate
@@ -307,23 +306,24 @@ fn travels_whole(e: &Expr) -> bool {
     depth(e) <= basalt_common::deep_expr::PIECE_DEPTH / 2
 }
 
-fn applied_by_scan_node(e: &Expr) -> bool {
+/// The shapes the BE's scan evaluates itself (`scan::exact_part` picks the
+/// same ones from the physical predicate): comparisons, AND / OR / NOT, IN
+/// lists, IS [NOT] NULL, BETWEEN and casts over columns and literals.
+fn scan_evaluates(e: &Expr) -> bool {
     match e {
         Expr::Column(_) | Expr::Literal(..) => true,
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             basalt_common::scan::applies_operator(op)
-                && applied_by_scan(left)
-                && applied_by_scan(right)
+                && scan_evaluates(left)
+                && scan_evaluates(right)
         }
-        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => applied_by_scan_node(e),
-        Expr::InList(i) => applied_by_scan_node(&i.expr) && i.list.iter().all(applied_by_scan_node),
+        Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => scan_evaluates(e),
+        Expr::InList(i) => scan_evaluates(&i.expr) && i.list.iter().all(scan_evaluates),
         Expr::Between(b) => {
-            applied_by_scan_node(&b.expr)
-                && applied_by_scan_node(&b.low)
-                && applied_by_scan_node(&b.high)
+            scan_evaluates(&b.expr) && scan_evaluates(&b.low) && scan_evaluates(&b.high)
         }
-        Expr::Cast(c) => applied_by_scan_node(&c.expr),
-        Expr::TryCast(c) => applied_by_scan_node(&c.expr),
+        Expr::Cast(c) => scan_evaluates(&c.expr),
+        Expr::TryCast(c) => scan_evaluates(&c.expr),
         _ => false,
     }
 }

@@ -22,7 +22,10 @@ pub fn parse(sql: &str, limits: ExprLimits) -> Result<Vec<Statement>> {
     // dbt macros generate; nesting as deep as expr_depth_limit allows must
     // parse (a statement adds a few levels of its own), and its refusal is
     // Doris's depth error. The cap keeps a raised limit within the stack.
-    let recursion = limits.depth.saturating_add(50).min(MAX_PARSER_RECURSION);
+    let recursion = limits
+        .depth
+        .saturating_add(50)
+        .min(basalt_common::MAX_EXPR_DEPTH);
     let parser = Parser::new(&dialect)
         .with_recursion_limit(recursion)
         .with_tokens_with_locations(time_travel::rewrite(tokens));
@@ -71,10 +74,6 @@ fn syntax(e: ParserError) -> Error {
     };
     Error::new(ErrorKind::Syntax, format!("Syntax error: {msg}"))
 }
-
-/// The deepest the parser recurses, whatever `expr_depth_limit` says: what
-/// `basalt_common::THREAD_STACK_SIZE` holds.
-const MAX_PARSER_RECURSION: usize = 20_000;
 
 struct DorisParser<'a> {
     p: Parser<'a>,
